@@ -1,0 +1,165 @@
+"""Configuration from the environment and a `.env` file, checked once, before any call.
+
+Only Freshdesk is mandatory. GSTK and SP-API each switch to their assisted form (the agent does
+the step by hand, the tool shows the link) when their variables are absent. `.env.example`
+lists every variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cancelbot.errors import ConfigError
+from cancelbot.services.http import check_base_url
+
+DEFAULT_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
+DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
+SPAPI_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN", "SPAPI_SELLER_ID")
+
+
+@dataclass(frozen=True)
+class FreshdeskSettings:
+    url: str
+    api_key: str = field(repr=False)
+    from_email: str = ""
+    agent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class GstkSettings:
+    url: str  # "" → assisted
+    token: str = field(default="", repr=False)
+    order_link: str = ""  # e.g. https://gstk.example.com/orders/{order_id}
+    status_map: str = ""
+
+
+@dataclass(frozen=True)
+class AmazonSettings:
+    endpoint: str
+    lwa_token_url: str
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    seller_id: str = ""
+
+    @property
+    def automated(self) -> bool:
+        return bool(self.client_id and self.client_secret and self.refresh_token and self.seller_id)
+
+
+@dataclass(frozen=True)
+class Settings:
+    freshdesk: FreshdeskSettings
+    gstk: GstkSettings
+    amazon: AmazonSettings
+    home: Path
+    templates_dir: Path | None = None
+    agent_name: str = ""
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    sandbox: bool = False
+
+
+def load_dotenv_file() -> None:
+    """Read `.env` from the current folder without overriding the real environment."""
+    from dotenv import load_dotenv
+
+    path = Path.cwd() / ".env"
+    if path.is_file():
+        load_dotenv(path, override=False)
+
+
+def default_home() -> Path:
+    import click
+
+    return Path(click.get_app_dir("cancelbot"))
+
+
+def home_dir(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env["CANCELBOT_HOME"]) if env.get("CANCELBOT_HOME") else default_home()
+
+
+def is_sandbox(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get("CANCELBOT_SANDBOX", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
+    """Build Settings from `env` (default: os.environ); raise ConfigError naming what is wrong."""
+    env = dict(os.environ if env is None else env)
+    home = home_dir(env)
+    if sandbox:
+        from cancelbot.sandbox import sandbox_environment
+
+        env.update(sandbox_environment())
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip()
+
+    missing = [n for n in ("FRESHDESK_URL", "FRESHDESK_API_KEY") if not get(n)]
+    present_amazon = [n for n in SPAPI_VARIABLES if get(n)]
+    if present_amazon and len(present_amazon) < len(SPAPI_VARIABLES):
+        missing += [n for n in SPAPI_VARIABLES if not get(n)]
+    if get("GSTK_URL") and not get("GSTK_TOKEN"):
+        missing.append("GSTK_TOKEN")
+    if missing:
+        raise ConfigError(
+            f"missing configuration: {', '.join(missing)} (see .env.example, or try --sandbox)"
+        )
+
+    agent_id = get("FRESHDESK_AGENT_ID")
+    if agent_id and not agent_id.isdigit():
+        raise ConfigError("FRESHDESK_AGENT_ID must be a number (the agent's Freshdesk id)")
+    order_link = get("GSTK_ORDER_LINK")
+    if order_link and "{order_id}" not in order_link:
+        raise ConfigError("GSTK_ORDER_LINK must contain {order_id}")
+
+    return Settings(
+        freshdesk=FreshdeskSettings(
+            url=check_base_url("FRESHDESK_URL", get("FRESHDESK_URL")),
+            api_key=get("FRESHDESK_API_KEY"),
+            from_email=get("FRESHDESK_FROM_EMAIL"),
+            agent_id=int(agent_id) if agent_id else None,
+        ),
+        gstk=GstkSettings(
+            url=check_base_url("GSTK_URL", get("GSTK_URL")) if get("GSTK_URL") else "",
+            token=get("GSTK_TOKEN"),
+            order_link=order_link,
+            status_map=get("GSTK_STATUS_MAP"),
+        ),
+        amazon=AmazonSettings(
+            endpoint=check_base_url(
+                "SPAPI_ENDPOINT", get("SPAPI_ENDPOINT") or DEFAULT_SPAPI_ENDPOINT
+            ),
+            lwa_token_url=check_base_url(
+                "LWA_TOKEN_URL", get("LWA_TOKEN_URL") or DEFAULT_LWA_TOKEN_URL
+            ),
+            client_id=get("LWA_CLIENT_ID"),
+            client_secret=get("LWA_CLIENT_SECRET"),
+            refresh_token=get("SPAPI_REFRESH_TOKEN"),
+            seller_id=get("SPAPI_SELLER_ID"),
+        ),
+        home=home,
+        templates_dir=Path(get("CANCELBOT_TEMPLATES")) if get("CANCELBOT_TEMPLATES") else None,
+        agent_name=get("CANCELBOT_AGENT_NAME"),
+        connect_timeout=_seconds(get, "CANCELBOT_CONNECT_TIMEOUT", 5.0),
+        read_timeout=_seconds(get, "CANCELBOT_READ_TIMEOUT", 30.0),
+        sandbox=sandbox,
+    )
+
+
+def _seconds(get, name: str, default: float) -> float:
+    raw = get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return value

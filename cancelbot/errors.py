@@ -1,0 +1,103 @@
+"""The exceptions cancelbot raises, and the exit code each one ends the run with.
+
+    CancelbotError                 exit 1  anything cancelbot knows how to explain in one line
+     ├── UsageError                exit 2  the command line or a typed value is wrong
+     ├── ConfigError               exit 1  missing or invalid configuration (names the variables)
+     ├── TemplateError             exit 1  a reply template is missing or does not render
+     ├── ServiceError              exit 1  a remote system answered badly or not at all
+     │    ├── NotFound                     404 (ticket, order…)
+     │    ├── AuthError                    401/403, LWA invalid_grant/invalid_client
+     │    ├── RateLimited                  429 after the wait allowed
+     │    ├── Unreachable                  connection error or timeout
+     │    ├── BadResponse                  malformed JSON or an unexpected shape
+     │    └── OrderMovedOn                 GSTK 409: the order left "awaiting preparation"
+     ├── Declined                  exit 3  the agent answered No
+     └── NeedsHuman                exit 4  the tool must not decide; a person has to look
+
+The CLI turns these into one line on stderr and the exit code, in one place (cli.py).
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    DECLINED = 3
+    NEEDS_HUMAN = 4
+    INTERRUPTED = 130
+
+
+class CancelbotError(Exception):
+    exit_code = ExitCode.ERROR
+
+
+class UsageError(CancelbotError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(CancelbotError):
+    pass
+
+
+class TemplateError(CancelbotError):
+    pass
+
+
+class ServiceError(CancelbotError):
+    """A remote system failed. `service` is a display name ("Freshdesk", "GSTK", "Amazon")."""
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.service = service
+        self.status = status
+        self.request_id = request_id
+        detail = f"{service}: {message}"
+        if status is not None:
+            detail += f" (HTTP {status})"
+        if request_id:
+            detail += f" [request id {request_id}]"
+        super().__init__(detail)
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class AuthError(ServiceError):
+    pass
+
+
+class RateLimited(ServiceError):
+    pass
+
+
+class Unreachable(ServiceError):
+    pass
+
+
+class BadResponse(ServiceError):
+    pass
+
+
+class OrderMovedOn(ServiceError):
+    """GSTK refused the cancel (409): the order is being prepared. `label` is GSTK's new status."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        super().__init__("GSTK", f"order can no longer be cancelled (now {label!r})", status=409)
+
+
+class Declined(CancelbotError):
+    exit_code = ExitCode.DECLINED
+
+
+class NeedsHuman(CancelbotError):
+    exit_code = ExitCode.NEEDS_HUMAN

@@ -1,0 +1,131 @@
+"""The plain data the procedure works on. Clients build these from their wire formats."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class OrderStatus(str, enum.Enum):
+    """The procedure's statuses, whatever label the back office uses for them."""
+
+    AWAITING_PREPARATION = "awaiting_preparation"
+    IN_PREPARATION = "in_preparation"
+    PREPARED = "prepared"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class TicketStatus(enum.IntEnum):
+    """Freshdesk's ticket status codes."""
+
+    OPEN = 2
+    PENDING = 3
+    RESOLVED = 4
+    CLOSED = 5
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    body_text: str
+    private: bool
+    incoming: bool
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    subject: str
+    body_text: str
+    status: int
+    requester_email: str
+    requester_name: str
+    created_at: datetime | None
+    conversations: tuple[Conversation, ...] = ()
+    responder_id: int | None = None
+    url: str = ""
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+    def texts(self) -> list[str]:
+        """Subject, body, then each conversation: where an order number may be written."""
+        return [self.subject, self.body_text, *(c.body_text for c in self.conversations)]
+
+
+@dataclass(frozen=True)
+class BackOfficeOrder:
+    """An order as GSTK (or another back office) knows it."""
+
+    id: str
+    marketplace_order_id: str
+    label: str  # the back office's own words for the status, shown to the agent
+    status: OrderStatus | None  # None: a label the status table does not know
+    updated_at: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class AmazonItem:
+    order_item_id: str
+    title: str = ""
+    quantity: int = 0
+    cancel_requested_by: str = ""  # "BUYER" when the buyer asked Amazon to cancel
+    cancel_request_reason: str = ""
+    cancelled_by: str = ""
+
+
+@dataclass(frozen=True)
+class AmazonOrder:
+    order_id: str
+    fulfillment_status: str  # PENDING, UNSHIPPED, SHIPPED, CANCELLED…
+    marketplace_id: str
+    marketplace_name: str = ""
+    items: tuple[AmazonItem, ...] = ()
+    buyer_name: str = ""
+
+    @property
+    def buyer_requested_cancel(self) -> bool:
+        return any(i.cancel_requested_by.upper() == "BUYER" for i in self.items)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.fulfillment_status.upper() == "CANCELLED"
+
+
+@dataclass
+class Action:
+    """One change made (or, in a dry run, planned) on one system."""
+
+    system: str  # "GSTK", "Amazon", "Freshdesk"
+    what: str
+    ref: str = ""  # remote id: GSTK order id, feedId, note id…
+    done: bool = True
+
+
+@dataclass
+class Links:
+    ticket: str = ""
+    gstk_order: str = ""
+    seller_central_order: str = ""
+    contact_buyer: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one run of the procedure decided and did."""
+
+    ticket_id: int
+    branch: str = ""
+    order_id: str = ""
+    language: str = ""
+    exit_code: int = 0
+    reason: str = ""
+    actions: list[Action] = field(default_factory=list)
+    links: Links = field(default_factory=Links)
+    message: str = ""
+    dry_run: bool = False
