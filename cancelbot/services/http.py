@@ -243,5 +243,8 @@ def _log_response(response: httpx.Response) -> None:
         elapsed = f" {response.elapsed.total_seconds() * 1000:.0f} ms"
     except (RuntimeError, httpx.HTTPError):
         pass
-    # The URL path and query carry no secrets; headers and token bodies are never logged.
-    log.debug("%s %s -> %s%s", request.method, request.url, response.status_code, elapsed)
+    # Headers and bodies are never logged, nor the query: a pre-signed upload URL carries its
+    # signature there.
+    url = request.url.copy_with(query=None, fragment=None)
+    query = "?…" if request.url.query else ""
+    log.debug("%s %s%s -> %s%s", request.method, url, query, response.status_code, elapsed)

@@ -1,0 +1,579 @@
+"""Amazon SP-API: read an order (Orders 2026-01-01) and cancel it (Feeds 2021-06-30).
+
+Auth is Login with Amazon alone: the refresh token buys an access token, sent as the
+`x-amz-access-token` header (SP-API no longer needs SigV4 signing). One `ServiceClient` carries
+every call — LWA, SP-API and S3's pre-signed URLs — so one test transport stands in for all three.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from cancelbot import __version__
+from cancelbot.config import AmazonSettings
+from cancelbot.errors import AuthError, BadResponse, ConfigError
+from cancelbot.models import AmazonItem, AmazonOrder
+from cancelbot.services.http import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    ServiceClient,
+    check_base_url,
+    parse_json_object,
+)
+
+SERVICE = "Amazon"
+log = logging.getLogger("cancelbot.amazon")
+
+ORDERS_PATH = "/orders/2026-01-01/orders"
+FEEDS_PATH = "/feeds/2021-06-30"
+# Swagger 2.0 defaults an array parameter without `collectionFormat` to "csv", and the spec
+# declares `includedData` that way: one parameter, values joined by commas (not the repeated
+# `includedData=A&includedData=B` of "multi"). The comma is a legal query character and is
+# written literally, as in Amazon's own examples.
+ORDER_INCLUDED_DATA = "FULFILLMENT,CANCELLATION"
+FEED_CONTENT_TYPE = "text/xml; charset=UTF-8"
+FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
+CANCEL_REASON = "BuyerCanceled"
+
+# Renew a token this long before its announced expiry, so it cannot die between check and use.
+TOKEN_MARGIN = 60.0
+DEFAULT_TOKEN_LIFETIME = 3600.0
+# LWA tokens last an hour; a cached one claiming more comes from a clock that jumped back.
+MAX_CACHED_LIFETIME = 24 * 3600.0
+
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+# Characters XML 1.0 cannot carry at all, escaped or not.
+_NOT_XML = re.compile(r"[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str = field(repr=False)
+    expires_at: float
+
+    def fresh(self, now: float) -> bool:
+        return now < self.expires_at - TOKEN_MARGIN
+
+
+class AmazonClient:
+    """The automated `Marketplace`: one seller account on one SP-API region, for one run."""
+
+    automated = True
+
+    def __init__(
+        self,
+        settings: AmazonSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        token_cache: Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._token_cache = Path(token_cache) if token_cache is not None else None
+        self._clock = clock
+        self._token: _Token | None = None
+        self._http = ServiceClient(
+            SERVICE,
+            settings.endpoint,
+            transport=transport,
+            headers={"User-Agent": f"cancelbot/{__version__} (Language=Python)"},
+            timeout=timeout,
+            retry=retry,
+            error_detail=self._error_detail,
+        )
+
+    def __enter__(self) -> AmazonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- Orders --------------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> AmazonOrder | None:
+        """The order with its items and cancellation details; None when Amazon does not know it."""
+        order_id = order_id.strip()
+        if not order_id:
+            raise ValueError("empty Amazon order id")
+        what = f"getOrder {order_id}"
+        url = f"{ORDERS_PATH}/{quote(order_id, safe='')}?includedData={ORDER_INCLUDED_DATA}"
+        response = self._sp(
+            "GET",
+            url,
+            ok=(200, 404),
+            what=what,
+            forbidden_hint=(
+                "the app may lack the Inventory and Order Tracking role, the order may belong to "
+                "another seller account, or SPAPI_ENDPOINT is not the order's region"
+            ),
+        )
+        if response.status_code == 404:
+            return None
+        return parse_order(parse_json_object(SERVICE, response, what), what)
+
+    # -- Feeds ---------------------------------------------------------------------------------
+
+    def cancel(self, order: AmazonOrder) -> str:
+        """Cancel every item of the order with reason BuyerCanceled; returns the feedId."""
+        return self.submit_cancellations([order])
+
+    def submit_cancellations(self, orders: Sequence[AmazonOrder]) -> str:
+        """Send one order-acknowledgement feed refusing every item of these orders; the feedId.
+
+        Amazon processes the feed later: `get_feed` tells when, `get_feed_result` what happened.
+        """
+        orders = list(orders)
+        if not orders:
+            raise ValueError("no order to cancel")
+        seen: set[str] = set()
+        for order in orders:
+            if not order.marketplace_id:
+                raise ValueError(f"order {order.order_id} has no marketplace id")
+            if order.order_id in seen:
+                raise ValueError(f"order {order.order_id} is listed twice")
+            seen.add(order.order_id)
+        # Built first: a bad order raises here, before anything is sent.
+        feed = build_cancellation_feed(
+            self._settings.seller_id,
+            [(o.order_id, [i.order_item_id for i in o.items]) for o in orders],
+        )
+        label = ", ".join(o.order_id for o in orders)
+
+        document = self._sp_json(
+            "POST",
+            f"{FEEDS_PATH}/documents",
+            json={"contentType": FEED_CONTENT_TYPE},
+            what="createFeedDocument",
+            forbidden_hint="the app may lack the role needed to send order feeds",
+        )
+        document_id = _required_str(document, "feedDocumentId", "createFeedDocument")
+        upload_url = _document_url(document, "createFeedDocument")
+
+        # A pre-signed S3 URL: the signature is in the URL, and the access token must not leak to
+        # S3. The Content-Type must be the one declared to createFeedDocument. Any 2xx is stored.
+        self._http.request(
+            "PUT",
+            upload_url,
+            content=feed,
+            headers={"Content-Type": FEED_CONTENT_TYPE},
+            ok=(200, 201, 204),
+            what="upload of the feed document",
+        )
+
+        created = self._sp_json(
+            "POST",
+            f"{FEEDS_PATH}/feeds",
+            json={
+                "feedType": FEED_TYPE,
+                "marketplaceIds": sorted({o.marketplace_id for o in orders}),
+                "inputFeedDocumentId": document_id,
+            },
+            what=f"createFeed ({label})",
+            forbidden_hint="the app may lack the role needed to send order feeds",
+        )
+        feed_id = _required_str(created, "feedId", "createFeed")
+        log.info("cancellation feed %s sent for %s", feed_id, label)
+        return feed_id
+
+    def get_feed(self, feed_id: str) -> dict[str, Any]:
+        """The feed as SP-API describes it (processingStatus, resultFeedDocumentId…)."""
+        what = f"getFeed {feed_id}"
+        data = self._sp_json("GET", f"{FEEDS_PATH}/feeds/{quote(feed_id, safe='')}", what=what)
+        _required_str(data, "processingStatus", what)
+        return data
+
+    def get_feed_result(self, document_id: str) -> str:
+        """The processing report of a finished feed, as text (XML for this feed type)."""
+        what = f"getFeedDocument {document_id}"
+        document = self._sp_json(
+            "GET", f"{FEEDS_PATH}/documents/{quote(document_id, safe='')}", what=what
+        )
+        url = _document_url(document, what)
+        compression = document.get("compressionAlgorithm")
+        if compression not in (None, "GZIP"):
+            raise BadResponse(SERVICE, f"{what}: unknown compressionAlgorithm {compression!r}")
+        response = self._http.request(
+            "GET", url, ok=(200,), what="download of the feed processing report"
+        )
+        body = response.content
+        # When S3 also labels the object `Content-Encoding: gzip`, httpx has inflated it already:
+        # only bytes that still start with gzip's magic number are inflated here.
+        if compression == "GZIP" and body[:2] == b"\x1f\x8b":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise BadResponse(SERVICE, f"{what}: the report is not valid gzip") from exc
+        try:
+            return body.decode(response.charset_encoding or "utf-8", errors="replace")
+        except LookupError:
+            return body.decode("utf-8", errors="replace")
+
+    # -- SP-API calls ----------------------------------------------------------------------------
+
+    def _sp(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        ok: tuple[int, ...] = (200, 201, 202),
+        forbidden_hint: str = "",
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = {"x-amz-access-token": self._access_token(), "Accept": "application/json"}
+        response = self._http.request(
+            method, url, ok=(*ok, 403), what=what, headers=headers, **kwargs
+        )
+        if response.status_code == 403:
+            # The token may have been revoked since it was cached: the next run gets a new one.
+            self._forget_token()
+            raise self._forbidden(response, what, forbidden_hint)
+        return response
+
+    def _sp_json(self, method: str, url: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+        return parse_json_object(SERVICE, self._sp(method, url, what=what, **kwargs), what)
+
+    def _forbidden(self, response: httpx.Response, what: str, hint: str) -> AuthError:
+        detail = self._error_detail(response)
+        message = f"{what}: access denied" + (f" ({detail})" if detail else "")
+        if hint:
+            message += f"; {hint}"
+        return AuthError(
+            SERVICE,
+            message,
+            status=403,
+            request_id=response.headers.get("x-amzn-RequestId") or None,
+        )
+
+    def _error_detail(self, response: httpx.Response) -> str:
+        return self._hide(_error_text(response))
+
+    def _hide(self, text: str) -> str:
+        """Blank out any credential a server might echo back into an error message."""
+        known = (
+            self._settings.client_secret,
+            self._settings.refresh_token,
+            self._token.value if self._token else "",
+        )
+        for value in known:
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    # -- Login with Amazon -----------------------------------------------------------------------
+
+    def _access_token(self) -> str:
+        now = self._clock()
+        if self._token is None or not self._token.fresh(now):
+            self._token = self._read_cache(now) or self._fetch_token(now)
+        return self._token.value
+
+    def _fetch_token(self, now: float) -> _Token:
+        what = "LWA token request"
+        settings = self._settings
+        # The form body carries the secrets; ServiceClient logs only the method and URL.
+        response = self._http.request(
+            "POST",
+            settings.lwa_token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": settings.refresh_token,
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+            },
+            headers={"Accept": "application/json"},
+            ok=(200, 400, 401),
+            what=what,
+        )
+        if response.status_code != 200:
+            raise self._login_refused(response)
+        data = parse_json_object(SERVICE, response, what)
+        value = data.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise BadResponse(SERVICE, f"{what}: the answer has no access_token")
+        lifetime = data.get("expires_in", DEFAULT_TOKEN_LIFETIME)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:
+            raise BadResponse(SERVICE, f"{what}: expires_in is not a positive number")
+        # `now` was read before the request: the token is taken to expire a little early.
+        token = _Token(value, now + float(lifetime))
+        self._write_cache(token)
+        return token
+
+    def _login_refused(self, response: httpx.Response) -> AuthError:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        data = data if isinstance(data, dict) else {}
+        code = data.get("error") if isinstance(data.get("error"), str) else ""
+        description = data.get("error_description")
+        description = _one_line(description) if isinstance(description, str) else ""
+        message = f"login refused: {code}" if code else "login refused"
+        if description:
+            message += f" ({description})"
+        hint = {
+            "invalid_grant": "check SPAPI_REFRESH_TOKEN: wrong, or the seller revoked the app",
+            "invalid_client": "check LWA_CLIENT_ID and LWA_CLIENT_SECRET (rotated credentials?)",
+        }.get(code)
+        if hint:
+            message += f"; {hint}"
+        return AuthError(
+            SERVICE,
+            self._hide(message),
+            status=response.status_code,
+            request_id=response.headers.get("x-amzn-RequestId") or None,
+        )
+
+    # -- Token cache -----------------------------------------------------------------------------
+
+    def _cache_key(self) -> str:
+        # Which credentials the token belongs to, without writing any secret to disk.
+        digest = hashlib.sha256(self._settings.refresh_token.encode("utf-8")).hexdigest()
+        return f"{self._settings.client_id}|{digest}|{self._settings.lwa_token_url}"
+
+    def _read_cache(self, now: float) -> _Token | None:
+        path = self._token_cache
+        if path is None:
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, RecursionError) as exc:
+            # A damaged cache only costs one token request.
+            log.debug("ignoring the unreadable token cache %s (%s)", path, type(exc).__name__)
+            return None
+        if not isinstance(data, dict) or data.get("key") != self._cache_key():
+            return None
+        value, expires_at = data.get("access_token"), data.get("expires_at")
+        if not isinstance(value, str) or not value:
+            return None
+        if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)):
+            return None
+        token = _Token(value, float(expires_at))
+        if not token.fresh(now) or token.expires_at > now + MAX_CACHED_LIFETIME:
+            return None
+        return token
+
+    def _write_cache(self, token: _Token) -> None:
+        path = self._token_cache
+        if path is None:
+            return
+        payload = json.dumps(
+            {"key": self._cache_key(), "access_token": token.value, "expires_at": token.expires_at}
+        ).encode("utf-8")
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Created owner-only from its first byte, then renamed over the old file, so an older
+            # cache with a wider mode is replaced rather than reused. On Windows the mode is mostly
+            # ignored and the profile folder's ACLs are what protect the file.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = os.open(temp, flags, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(temp, path)
+        except OSError as exc:
+            log.warning("could not write the token cache %s (%s)", path, type(exc).__name__)
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+    def _forget_token(self) -> None:
+        self._token = None
+        if self._token_cache is not None:
+            with contextlib.suppress(OSError):
+                self._token_cache.unlink()
+
+
+# -- Wire formats (pure functions) ---------------------------------------------------------------
+
+
+def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
+    """An `AmazonOrder` from a GetOrderResponse; BadResponse naming any missing or mistyped part."""
+
+    def get(parent: dict[str, Any], key: str, where: str, kind: type, required: bool = False):
+        value = parent.get(key)
+        if value is None:
+            if required:
+                raise BadResponse(SERVICE, f"{what}: the answer has no {where}")
+            return None
+        # bool is an int to Python, never a quantity to us.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise BadResponse(SERVICE, f"{what}: {where} is not {_KIND_NAMES[kind]}")
+        return value
+
+    def text(parent: dict[str, Any], key: str, where: str) -> str:
+        return get(parent, key, where, str) or ""
+
+    order = get(data, "order", "order", dict, required=True)
+    order_id = get(order, "orderId", "order.orderId", str, required=True)
+    if not order_id.strip():
+        raise BadResponse(SERVICE, f"{what}: order.orderId is empty")
+    sales = get(order, "salesChannel", "order.salesChannel", dict, required=True)
+    fulfillment = get(order, "fulfillment", "order.fulfillment", dict) or {}
+    buyer = get(order, "buyer", "order.buyer", dict) or {}
+    raw_items = get(order, "orderItems", "order.orderItems", list, required=True)
+
+    items = []
+    for n, raw in enumerate(raw_items):
+        at = f"order.orderItems[{n}]"
+        if not isinstance(raw, dict):
+            raise BadResponse(SERVICE, f"{what}: {at} is not an object")
+        item_id = get(raw, "orderItemId", f"{at}.orderItemId", str, required=True)
+        if not item_id.strip():
+            raise BadResponse(SERVICE, f"{what}: {at}.orderItemId is empty")
+        product = get(raw, "product", f"{at}.product", dict) or {}
+        cancellation = get(raw, "cancellation", f"{at}.cancellation", dict) or {}
+        at_c = f"{at}.cancellation"
+        at_r, at_e = f"{at_c}.cancellationRequest", f"{at_c}.cancellationExecution"
+        request = get(cancellation, "cancellationRequest", at_r, dict) or {}
+        execution = get(cancellation, "cancellationExecution", at_e, dict) or {}
+        items.append(
+            AmazonItem(
+                order_item_id=item_id,
+                title=text(product, "title", f"{at}.product.title"),
+                quantity=get(raw, "quantityOrdered", f"{at}.quantityOrdered", int) or 0,
+                cancel_requested_by=text(request, "requester", f"{at_r}.requester"),
+                cancel_request_reason=text(request, "cancelReason", f"{at_r}.cancelReason"),
+                cancelled_by=text(execution, "cancelledBy", f"{at_e}.cancelledBy"),
+            )
+        )
+
+    status = text(fulfillment, "fulfillmentStatus", "order.fulfillment.fulfillmentStatus")
+    return AmazonOrder(
+        order_id=order_id,
+        fulfillment_status=status,
+        marketplace_id=text(sales, "marketplaceId", "order.salesChannel.marketplaceId"),
+        marketplace_name=text(sales, "marketplaceName", "order.salesChannel.marketplaceName"),
+        items=tuple(items),
+        buyer_name=text(buyer, "buyerName", "order.buyer.buyerName"),
+    )
+
+
+_KIND_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer"}
+
+
+def build_cancellation_feed(seller_id: str, orders: list[tuple[str, list[str]]]) -> bytes:
+    """The POST_ORDER_ACKNOWLEDGEMENT_DATA XML refusing every listed item (BuyerCanceled).
+
+    `orders` holds (Amazon order id, its order item ids). ValueError for an order without items:
+    an empty acknowledgement would cancel nothing, or the whole order, never what was meant.
+    """
+    seller_id = _xml_value(seller_id, "seller id")
+    if not orders:
+        raise ValueError("no order to cancel")
+    envelope = ET.Element(
+        "AmazonEnvelope", {f"{{{_XSI}}}noNamespaceSchemaLocation": "amzn-envelope.xsd"}
+    )
+    header = ET.SubElement(envelope, "Header")
+    ET.SubElement(header, "DocumentVersion").text = "1.01"
+    ET.SubElement(header, "MerchantIdentifier").text = seller_id
+    ET.SubElement(envelope, "MessageType").text = "OrderAcknowledgement"
+    for number, (order_id, item_ids) in enumerate(orders, start=1):
+        order_id = _xml_value(order_id, "order id")
+        if isinstance(item_ids, str) or not item_ids:
+            raise ValueError(f"order {order_id} has no item to cancel")
+        message = ET.SubElement(envelope, "Message")
+        ET.SubElement(message, "MessageID").text = str(number)
+        acknowledgement = ET.SubElement(message, "OrderAcknowledgement")
+        ET.SubElement(acknowledgement, "AmazonOrderID").text = order_id
+        # "Failure" is the seller refusing the order: Amazon cancels these items and refunds.
+        ET.SubElement(acknowledgement, "StatusCode").text = "Failure"
+        for item_id in item_ids:
+            item = ET.SubElement(acknowledgement, "Item")
+            code = _xml_value(item_id, f"item id of order {order_id}")
+            ET.SubElement(item, "AmazonOrderItemCode").text = code
+            ET.SubElement(item, "CancelReason").text = CANCEL_REASON
+    ET.indent(envelope)
+    # ElementTree writes its declaration with single quotes; this is the form Amazon documents.
+    declaration = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    return declaration + ET.tostring(envelope, encoding="unicode").encode("utf-8") + b"\n"
+
+
+def _xml_value(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"empty {name}")
+    if _NOT_XML.search(value):
+        raise ValueError(f"the {name} holds a character XML cannot carry")
+    return value.strip()
+
+
+def _required_str(data: dict[str, Any], key: str, what: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise BadResponse(SERVICE, f"{what}: the answer has no {key}")
+    return value
+
+
+def _document_url(data: dict[str, Any], what: str) -> str:
+    url = _required_str(data, "url", what)
+    try:
+        check_base_url("url", url)
+    except ConfigError:
+        # Not chained and not quoted: a pre-signed URL carries a signature.
+        raise BadResponse(SERVICE, f"{what}: the document url is not https") from None
+    return url
+
+
+def _error_text(response: httpx.Response) -> str:
+    """What went wrong, from an SP-API error list, an LWA error, or an S3 XML error."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            parts = []
+            for error in errors:
+                if isinstance(error, dict):
+                    fields = (error.get("code"), error.get("message"))
+                    part = ": ".join(f for f in fields if isinstance(f, str) and f)
+                    if part:
+                        parts.append(part)
+            if parts:
+                return _one_line("; ".join(parts))
+        error, description = data.get("error"), data.get("error_description")
+        if isinstance(error, str) and error:
+            if isinstance(description, str) and description:
+                return _one_line(f"{error} ({description})")
+            return _one_line(error)
+        for key in ("message", "Message", "description"):
+            if isinstance(data.get(key), str) and data[key]:
+                return _one_line(data[key])
+        return ""
+    if b"<Error>" in response.content[:2000] and len(response.content) < 20_000:
+        try:
+            root = ET.fromstring(response.content)
+        except ET.ParseError:
+            return ""
+        fields = (root.findtext("Code"), root.findtext("Message"))
+        return _one_line(": ".join(f for f in fields if f))
+    return ""
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,256 @@
+"""Freshdesk API v2: read a ticket with its conversations, set its status, add notes and replies.
+
+Auth is HTTP basic with the API key as user and `X` as password. Every call goes through one
+`ServiceClient`, so timeouts, 429 waits and error mapping are shared with the other clients.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from cancelbot.config import FreshdeskSettings
+from cancelbot.errors import BadResponse, NotFound
+from cancelbot.models import Conversation, Ticket
+from cancelbot.services.http import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    ServiceClient,
+    check_base_url,
+    parse_json_object,
+)
+from cancelbot.text import html_to_text
+
+SERVICE = "Freshdesk"
+
+
+class FreshdeskClient:
+    """The automated `Helpdesk`: one connection to one Freshdesk account for one run."""
+
+    def __init__(
+        self,
+        settings: FreshdeskSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._base = check_base_url("FRESHDESK_URL", settings.url)
+        self._from_email = settings.from_email
+        self._http = ServiceClient(
+            SERVICE,
+            self._base,
+            transport=transport,
+            auth=(settings.api_key, "X"),
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            retry=retry,
+            error_detail=_error_detail_hiding(settings.api_key),
+        )
+
+    def __enter__(self) -> FreshdeskClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def ticket_url(self, ticket_id: int) -> str:
+        """The agent's page for the ticket."""
+        return f"{self._base}/a/tickets/{int(ticket_id)}"
+
+    def get_ticket(self, ticket_id: int) -> Ticket:
+        """The ticket, its requester and its conversations, in one request."""
+        ticket_id = int(ticket_id)
+        # The include list goes in the path as Freshdesk documents it (a literal comma).
+        path = f"/api/v2/tickets/{ticket_id}?include=requester,conversations"
+        data = self._send("GET", path, ticket_id, what=f"ticket {ticket_id}")
+        return self._parse_ticket(data, ticket_id)
+
+    def set_status(self, ticket_id: int, status: int) -> None:
+        ticket_id = int(ticket_id)
+        self._send(
+            "PUT",
+            f"/api/v2/tickets/{ticket_id}",
+            ticket_id,
+            what=f"set status of ticket {ticket_id}",
+            json={"status": int(status)},
+            parse=False,
+        )
+
+    def add_private_note(self, ticket_id: int, html: str) -> int:
+        """Add an agents-only note; returns the note's id."""
+        ticket_id = int(ticket_id)
+        data = self._send(
+            "POST",
+            f"/api/v2/tickets/{ticket_id}/notes",
+            ticket_id,
+            what=f"add a note to ticket {ticket_id}",
+            json={"body": html, "private": True},
+        )
+        return _require_int(data, "id", "note")
+
+    def reply(self, ticket_id: int, html: str) -> int:
+        """Email the requester; returns the new conversation's id."""
+        ticket_id = int(ticket_id)
+        body: dict[str, Any] = {"body": html}
+        if self._from_email:
+            body["from_email"] = self._from_email
+        data = self._send(
+            "POST",
+            f"/api/v2/tickets/{ticket_id}/reply",
+            ticket_id,
+            what=f"reply to ticket {ticket_id}",
+            json=body,
+        )
+        return _require_int(data, "id", "reply")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        ticket_id: int,
+        *,
+        what: str,
+        parse: bool = True,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, what=what, **kwargs)
+        except NotFound as exc:
+            # Every path here names one ticket, so a 404 means that ticket is gone or never was.
+            raise NotFound(
+                SERVICE,
+                f"ticket {ticket_id} not found",
+                status=exc.status,
+                request_id=exc.request_id,
+            ) from exc
+        return parse_json_object(SERVICE, response, what) if parse else {}
+
+    def _parse_ticket(self, data: dict[str, Any], ticket_id: int) -> Ticket:
+        tid = _require_int(data, "id", "ticket")
+        subject = data.get("subject")
+        if not isinstance(subject, str):
+            raise BadResponse(SERVICE, f"ticket {ticket_id}: field 'subject' missing or not text")
+        status = _require_int(data, "status", "ticket")
+
+        requester = data.get("requester")
+        if not isinstance(requester, dict):
+            requester = {}
+        responder_id = data.get("responder_id")
+
+        return Ticket(
+            id=tid,
+            subject=subject,
+            body_text=_html_or_text(data.get("description"), data.get("description_text")),
+            status=status,
+            requester_email=_text(requester.get("email")) or _text(data.get("email")),
+            requester_name=_text(requester.get("name")) or _text(data.get("name")),
+            created_at=parse_timestamp(data.get("created_at")),
+            conversations=_parse_conversations(data.get("conversations"), ticket_id),
+            responder_id=responder_id if _is_int(responder_id) else None,
+            url=self.ticket_url(tid),
+        )
+
+
+def _parse_conversations(raw: Any, ticket_id: int) -> tuple[Conversation, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadResponse(SERVICE, f"ticket {ticket_id}: field 'conversations' is not a list")
+    conversations = []
+    for index, item in enumerate(raw):
+        where = f"ticket {ticket_id} conversations[{index}]"
+        if not isinstance(item, dict):
+            raise BadResponse(SERVICE, f"{where}: not an object")
+        conversations.append(
+            Conversation(
+                id=_require_int(item, "id", where),
+                body_text=_html_or_text(item.get("body"), item.get("body_text")),
+                private=item.get("private") is True,
+                incoming=item.get("incoming") is True,
+                created_at=parse_timestamp(item.get("created_at")),
+            )
+        )
+    return tuple(conversations)
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Freshdesk's ISO 8601 UTC timestamps ("2026-11-27T09:00:00Z") as aware datetimes."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    # datetime.fromisoformat only learnt the "Z" suffix in Python 3.11.
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _html_or_text(markup: Any, plain: Any) -> str:
+    # The HTML is what the customer wrote; the plain variant is Freshdesk's own, lossier, rendering.
+    if isinstance(markup, str) and markup.strip():
+        return html_to_text(markup)
+    return plain.strip() if isinstance(plain, str) else ""
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_int(data: dict[str, Any], key: str, where: str) -> int:
+    value = data.get(key)
+    if not _is_int(value):
+        raise BadResponse(SERVICE, f"{where}: field {key!r} missing or not a number")
+    return value
+
+
+def _error_detail_hiding(api_key: str):
+    """An `error_detail` for ServiceClient that never lets the API key through."""
+
+    def detail(response: httpx.Response) -> str:
+        text = _error_detail(response)
+        return text.replace(api_key, "***") if api_key else text
+
+    return detail
+
+
+def _error_detail(response: httpx.Response) -> str:
+    status = response.status_code
+    if status == 401:
+        return "API key refused — check FRESHDESK_API_KEY"
+    if status == 403:
+        return "this key's agent may not access tickets"
+    if status == 404:
+        return "not found"
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    # Validation failures: {"description": "Validation failed", "errors": [{field, message}]}
+    parts = []
+    errors = data.get("errors")
+    for error in errors if isinstance(errors, list) else []:
+        if not isinstance(error, dict):
+            continue
+        field, message = _text(error.get("field")), _text(error.get("message"))
+        message = message or _text(error.get("code"))
+        if field or message:
+            parts.append(f"{field}: {message}" if field else message)
+    head = _text(data.get("description")) or _text(data.get("message"))
+    if parts:
+        return f"{head or 'request refused'}: {'; '.join(parts)}"
+    return head or _text(data.get("code"))

@@ -1,0 +1,24 @@
+"""Every test runs isolated: a temporary home, no real .env, no configuration leaking in."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+PREFIXES = ("CANCELBOT_", "FRESHDESK_", "GSTK_", "LWA_", "SPAPI_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(PREFIXES) or name in ("NO_COLOR", "FORCE_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CANCELBOT_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "100")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # no .env of the developer's is read
+    return home
