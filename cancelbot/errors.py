@@ -11,6 +11,7 @@
      │    ├── Unreachable                  connection error or timeout
      │    ├── BadResponse                  malformed JSON or an unexpected shape
      │    └── OrderMovedOn                 GSTK 409: the order left "awaiting preparation"
+     ├── Incomplete                exit 1  a change was made, a later one failed (says which)
      ├── Declined                  exit 3  the agent answered No
      └── NeedsHuman                exit 4  the tool must not decide; a person has to look
 
@@ -93,6 +94,10 @@ class OrderMovedOn(ServiceError):
     def __init__(self, label: str) -> None:
         self.label = label
         super().__init__("GSTK", f"order can no longer be cancelled (now {label!r})", status=409)
+
+
+class Incomplete(CancelbotError):
+    """Some changes were made and a later one failed; the message says what is left to do."""
 
 
 class Declined(CancelbotError):

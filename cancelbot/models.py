@@ -128,4 +128,5 @@ class Outcome:
     actions: list[Action] = field(default_factory=list)
     links: Links = field(default_factory=Links)
     message: str = ""
+    planned: list[str] = field(default_factory=list)  # the changes shown for confirmation
     dry_run: bool = False
