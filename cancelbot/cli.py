@@ -173,19 +173,23 @@ def sandbox_list() -> None:
     """
     out, err = _consoles()
     with _errors_to_exit_codes(err):
-        from rich.table import Table
+        from rich.text import Text
 
         from cancelbot import sandbox
         from cancelbot.config import home_dir
 
         load_dotenv()
-        table = Table(title="Sandbox tickets (cancelbot process ID --sandbox)")
-        rows = sandbox.list_tickets(home_dir())
-        for key in rows[0] if rows else []:
-            table.add_column(str(key).replace("_", " "))
-        for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
-        out.print(table)
+        out.print("Sandbox tickets — run one with: cancelbot process ID --sandbox")
+        for row in sandbox.list_tickets(home_dir()):  # ticket text is data, never markup
+            out.print()
+            out.print(Text.assemble(
+                (f"#{row['ticket_id']} ", "bold"), (row["expected_branch"], "cyan"),
+                f" · {row['ticket_status']}",
+            ))
+            out.print(Text(f"  {row['subject']}", style="dim"), no_wrap=True, overflow="ellipsis")
+            if row["order_id"]:
+                out.print(Text(f"  order {row['order_id']} · GSTK {row['gstk_status']} · "
+                               f"Amazon {row['amazon_status']}"))
 
 
 @sandbox_app.command("reset")

@@ -23,6 +23,7 @@ from cancelbot.models import AmazonOrder, BackOfficeOrder, Outcome, Ticket, Tick
 T = TypeVar("T")
 YES = {"y", "yes", "o", "oui", "j", "ja"}
 BODY_LINES = 12
+LANGUAGE_NAMES = {"fr": "French", "de": "German", "en": "English"}
 
 
 class TerminalAgent:
@@ -50,7 +51,8 @@ class TerminalAgent:
         lines = ticket.body_text.strip().splitlines()
         body = "\n".join(lines[:BODY_LINES])
         if len(lines) > BODY_LINES:
-            body += f"\n… ({len(lines) - BODY_LINES} more lines)"
+            more = len(lines) - BODY_LINES
+            body += f"\n… ({more} more line{'s' if more > 1 else ''})"
         content = Text.assemble(head, "\n\n", Text(body or "(empty body)"))
         if ticket.conversations:
             content.append(f"\n\n{len(ticket.conversations)} conversation(s) on the ticket",
@@ -97,13 +99,17 @@ class TerminalAgent:
         for n, line in enumerate(lines, 1):
             self.console.print(Text(f"  {n}. {line}"))
 
-    def show_message(self, text: str, language: str, why: str, channel: str) -> None:
+    def show_message(
+        self, text: str, language: str, why: str, channel: str, *, copyable: bool = False
+    ) -> None:
+        name = LANGUAGE_NAMES.get(language, language)
         self.console.print(Text.assemble(
-            ("Reply in ", "bold"), (language.upper(), "bold"), f" ({why}) · via {channel}"
+            ("Reply in ", "bold"), (name, "bold"), f" ({why}) · via {channel}"
         ))
-        # Plain text, no box: the agent may have to copy it into Seller Central.
+        # Plain text, no box around it. When the agent must copy it into Seller Central, the
+        # lines are left for the terminal to wrap so a copy keeps whole paragraphs.
         self.console.rule(style="dim")
-        self.console.print(Text(text), soft_wrap=True)
+        self.console.print(Text(text), soft_wrap=copyable)
         self.console.rule(style="dim")
 
     def info(self, text: str) -> None:
@@ -181,7 +187,7 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
         table.add_row("Language", Text(outcome.language))
     if outcome.actions:
         for action in outcome.actions:
-            ref = f" [{action.ref}]" if action.ref else ""
+            ref = f" [{action.ref}]" if action.ref and action.ref not in action.what else ""
             table.add_row(action.system, Text(f"{action.what}{ref}"))
     elif outcome.dry_run and outcome.planned:
         for line in outcome.planned:

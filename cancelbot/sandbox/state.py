@@ -1,0 +1,259 @@
+"""The sandbox's world, kept in one JSON file that several processes may share.
+
+Every change happens under a cross-process lock (fcntl on POSIX, msvcrt on Windows) and lands
+with an atomic replace, so a second `cancelbot` run sees the first run's effects and two runs
+at once never lose an update. No httpx here: `cancelbot sandbox list` stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cancelbot.errors import CancelbotError
+from cancelbot.models import TicketStatus
+
+STATE_VERSION = 1
+LOCK_TIMEOUT = 10.0
+
+
+class SandboxStateError(CancelbotError):
+    """The state file cannot be used as it is; `cancelbot sandbox reset` rewrites it."""
+
+
+class StateLockTimeout(TimeoutError):
+    """Another process held the state lock for longer than LOCK_TIMEOUT."""
+
+
+def now_iso(moment: datetime | None = None) -> str:
+    """UTC, to the second, with a Z: the format Freshdesk and SP-API both use."""
+    moment = moment or datetime.now(timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def state_path(home: Path) -> Path:
+    return Path(home) / "sandbox.json"
+
+
+class StateStore:
+    """Locked, fresh reads and atomic read-modify-write updates of one state file."""
+
+    def __init__(self, home: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = state_path(home)
+        self.lock_timeout = lock_timeout
+
+    def read(self) -> dict[str, Any]:
+        """The state as it is now on disk (seeded on first use)."""
+        with self._locked():
+            return self._load_or_seed()
+
+    @contextlib.contextmanager
+    def update(self) -> Iterator[dict[str, Any]]:
+        """Yield the state to change in place; it is written back only if it changed."""
+        with self._locked():
+            state = self._load_or_seed()
+            before = _dump(state)
+            yield state
+            after = _dump(state)
+            if after != before:
+                _atomic_write(self.path, after)
+
+    def reset(self) -> None:
+        from cancelbot.sandbox.seed import build_seed
+
+        with self._locked():
+            _atomic_write(self.path, _dump(build_seed(datetime.now(timezone.utc))))
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The thread lock spares same-process callers a busy wait; the file lock is what
+        # keeps separate processes apart.
+        with _thread_lock(self.path), _file_lock(self.lock_path, self.lock_timeout):
+            yield
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _load_or_seed(self) -> dict[str, Any]:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            from cancelbot.sandbox.seed import build_seed
+
+            state = build_seed(datetime.now(timezone.utc))
+            _atomic_write(self.path, _dump(state))
+            return state
+        try:
+            state = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SandboxStateError(
+                f"sandbox state {self.path} is not valid JSON ({exc}); "
+                "run `cancelbot sandbox reset`"
+            ) from exc
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise SandboxStateError(
+                f"sandbox state {self.path} comes from another cancelbot version; "
+                "run `cancelbot sandbox reset`"
+            )
+        return state
+
+
+def reset(home: Path) -> Path:
+    """Write the seed state (every ticket open again, every order back as seeded)."""
+    store = StateStore(home)
+    store.reset()
+    return store.path
+
+
+def load(home: Path) -> dict[str, Any]:
+    """The current state, seeding it on first use."""
+    return StateStore(home).read()
+
+
+def list_tickets(home: Path) -> list[dict[str, Any]]:
+    """One row per sandbox ticket, for `cancelbot sandbox list`.
+
+    Statuses are read from the current state, so a processed ticket shows its effects;
+    `expected_branch` is what the seed was written to exercise.
+    """
+    state = load(home)
+    tickets = state["freshdesk"]["tickets"]
+    contacts = state["freshdesk"]["contacts"]
+    gstk_by_amazon_id = {o["marketplace_order_id"]: o for o in state["gstk"]["orders"].values()}
+    amazon_orders = state["amazon"]["orders"]
+    rows = []
+    for key in sorted(tickets, key=int):
+        ticket = tickets[key]
+        scenario = state["scenarios"].get(key, {})
+        order_ids = scenario.get("order_ids", [])
+        requester = contacts.get(str(ticket["requester_id"]), {})
+        rows.append(
+            {
+                "ticket_id": ticket["id"],
+                "subject": ticket["subject"],
+                "requester": f"{requester.get('name', '')} <{requester.get('email', '')}>",
+                "ticket_status": _ticket_status_name(ticket["status"]),
+                "order_id": ", ".join(order_ids),
+                "gstk_status": " / ".join(
+                    gstk_by_amazon_id[o]["status"] if o in gstk_by_amazon_id else "not found"
+                    for o in order_ids
+                ),
+                "amazon_status": " / ".join(
+                    amazon_orders[o]["order"]["fulfillment"]["fulfillmentStatus"]
+                    if o in amazon_orders
+                    else "not found"
+                    for o in order_ids
+                ),
+                "expected_branch": scenario.get("expected_branch", ""),
+            }
+        )
+    return rows
+
+
+def _ticket_status_name(status: int) -> str:
+    try:
+        return TicketStatus(status).name.lower()
+    except ValueError:
+        return str(status)
+
+
+def _dump(state: dict[str, Any]) -> str:
+    return json.dumps(state, ensure_ascii=False, indent=1)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Temp file in the same folder, then os.replace: readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _replace(source: str, target: Path, attempts: int = 20) -> None:
+    # On Windows, a virus scanner or an editor holding the target open makes os.replace fail
+    # for a moment; the same call succeeds once they let go.
+    for attempt in range(attempts):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    key = os.path.normcase(os.path.abspath(path))
+    with _thread_locks_guard:
+        return _thread_locks.setdefault(key, threading.Lock())
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive OS lock on `path`; the OS drops it if the holder dies, so no stale locks."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise StateLockTimeout(f"the sandbox state is locked by another process ({path})")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, 0, os.SEEK_SET)  # msvcrt locks bytes from the current position
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
