@@ -113,7 +113,7 @@ def _settings(sandbox: bool):
 
 @app.command()
 def process(
-    ticket_id: str = typer.Argument(..., metavar="TICKET_ID", help="The Freshdesk ticket number."),
+    ticket_id: str = typer.Argument(..., help="The Freshdesk ticket number."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Do every read, show every decision and message, change nothing."
     ),

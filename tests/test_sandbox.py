@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from cancelbot.sandbox import (
     sandbox_environment,
     state_path,
 )
-from cancelbot.sandbox.state import StateStore, _file_lock
+from cancelbot.sandbox import amazon as sandbox_amazon
+from cancelbot.sandbox.state import _file_lock
 from cancelbot.services.http import ServiceClient
 
 ENV = sandbox_environment()
@@ -480,13 +482,11 @@ def test_spapi_needs_an_issued_token(tmp_path: Path, token: str | None) -> None:
     assert response.headers["x-amzn-RequestId"]
 
 
-def test_expired_token_is_refused(tmp_path: Path) -> None:
+def test_expired_token_is_refused(tmp_path: Path, monkeypatch) -> None:
     with client(tmp_path) as http:
         token = access_token(http)
-        with StateStore(tmp_path).update() as state:  # an hour goes by
-            tokens = state["lwa"]["tokens"]
-            for digest in tokens:
-                tokens[digest] = 0
+        later = time.time() + 3601  # an hour goes by
+        monkeypatch.setattr(sandbox_amazon.time, "time", lambda: later)
         response = http.get(
             f"{SPAPI}/orders/2026-01-01/orders/{ORDER_1001}",
             headers={"x-amz-access-token": token},

@@ -1,8 +1,8 @@
 """Amazon as the sandbox serves it: LWA tokens, SP-API (Orders 2026-01-01, Feeds 2021-06-30,
 Messaging v1) and the pre-signed upload/download URLs of feed documents.
 
-Access tokens are checked against the state file (as SHA-256 digests, never the tokens), so a
-token issued to one process is valid in another one sharing the state.
+Access tokens carry their expiry and a signature, so any process can check a token issued to
+another one without writing anything: reads (and a dry run) leave the state file untouched.
 """
 
 from __future__ import annotations
@@ -57,13 +57,9 @@ def handle_lwa(request: httpx.Request, store: StateStore) -> httpx.Response:
         return _oauth_error(
             400, "invalid_grant", "The request has an invalid grant parameter : refresh_token"
         )
-    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
-    with store.update() as state:
-        tokens = state["lwa"]["tokens"]
-        now = time.time()
-        for digest in [d for d, expiry in tokens.items() if expiry <= now]:
-            del tokens[digest]  # forget expired tokens so the file does not grow
-        tokens[_digest(token)] = now + TOKEN_LIFETIME
+    expiry = int(time.time()) + TOKEN_LIFETIME
+    token = f"{TOKEN_PREFIX}{expiry}.{secrets.token_hex(4)}"
+    token += "." + _signature(token)
     return json_response(
         200, {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME},
         {"x-amzn-RequestId": str(uuid.uuid4())},
@@ -74,7 +70,7 @@ def handle_lwa(request: httpx.Request, store: StateStore) -> httpx.Response:
 
 
 def handle_spapi(request: httpx.Request, store: StateStore) -> httpx.Response:
-    problem = _token_problem(store, request.headers.get("x-amz-access-token", ""))
+    problem = _token_problem(request.headers.get("x-amz-access-token", ""))
     if problem is not None:
         response = _errors(403, "Unauthorized", "Access to requested resource is denied.", problem)
     else:
@@ -256,20 +252,23 @@ def _order_view(order: dict[str, Any], included: set[str]) -> dict[str, Any]:
     return out
 
 
-def _token_problem(store: StateStore, token: str) -> str | None:
+def _token_problem(token: str) -> str | None:
     """None when `token` is a live access token, else the detail of the 403."""
-    if not token.startswith(TOKEN_PREFIX):
+    body, _, signature = token.rpartition(".")
+    if not token.startswith(TOKEN_PREFIX) or not hmac.compare_digest(signature, _signature(body)):
         return ""
-    expiry = store.read()["lwa"]["tokens"].get(_digest(token))
-    if expiry is None:
-        return ""
-    if expiry <= time.time():
+    expiry = body[len(TOKEN_PREFIX):].partition(".")[0]
+    if not expiry.isdigit() or int(expiry) <= time.time():
         return "The access token you provided has expired."
     return None
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+# Signs sandbox tokens; a simulation's constant, not a secret of anything real.
+_SIGNING_KEY = b"cancelbot-sandbox-lwa"
+
+
+def _signature(body: str) -> str:
+    return hmac.new(_SIGNING_KEY, body.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
 def _same(given: str, expected: str) -> bool:

@@ -420,6 +420,5 @@ def build_seed(now: datetime) -> dict[str, Any]:
         "freshdesk": {"contacts": contacts, "tickets": tickets},
         "gstk": {"orders": gstk_orders},
         "amazon": {"orders": amazon_orders, "documents": {}, "feeds": {}},
-        "lwa": {"tokens": {}},
     }
 
