@@ -298,3 +298,45 @@ def test_sandbox_list_and_reset(home):
     assert "#1001" in listing.output and "[bold red]URGENT[/]" in listing.output
     assert run("sandbox", "reset").exit_code == 0
     assert ticket(home, 1001)["status"] == 2
+
+
+def test_dotenv_in_the_current_folder_is_read(isolated_env):
+    from pathlib import Path
+
+    Path(".env").write_text("FRESHDESK_URL=http://acme.freshdesk.com\nFRESHDESK_API_KEY=k\n",
+                            encoding="utf-8")
+    result = run("process", "1001")
+    assert result.exit_code == 1
+    assert "FRESHDESK_URL must use https://" in result.output
+
+
+def test_sandbox_from_the_environment(home, monkeypatch):
+    monkeypatch.setenv("CANCELBOT_SANDBOX", "1")
+    result = run("process", "1002", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Sandbox" in result.output
+
+
+def test_a_team_can_point_at_its_own_templates(home, monkeypatch, tmp_path):
+    own = tmp_path / "our-templates"
+    (own / "de").mkdir(parents=True)
+    (own / "de" / "cannot_cancel.txt.j2").write_text(
+        "Hallo, Bestellung {{ order_id }} ist unterwegs.", encoding="utf-8")
+    monkeypatch.setenv("CANCELBOT_TEMPLATES", str(own))
+    result = run("process", "1002", "--sandbox", input="y\n")
+    assert result.exit_code == 0, result.output
+    (reply,) = public_replies(ticket(home, 1002))
+    assert reply["body"] == "<p>Hallo, Bestellung 302-5521908-4417736 ist unterwegs.</p>"
+
+
+def test_a_template_folder_missing_the_language_is_one_clear_error(home, monkeypatch, tmp_path):
+    own = tmp_path / "our-templates"
+    (own / "fr").mkdir(parents=True)
+    (own / "fr" / "cannot_cancel.txt.j2").write_text("Bonjour", encoding="utf-8")
+    monkeypatch.setenv("CANCELBOT_TEMPLATES", str(own))
+    before = state(home)
+    result = run("process", "1002", "--sandbox", input="y\n")
+    assert result.exit_code == 1
+    assert "no 'de' reply template" in result.output
+    assert "Traceback" not in result.output
+    assert state(home) == before
