@@ -8,18 +8,20 @@ are imported inside the commands so `--help` and `--version` stay fast.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from cancelbot import __version__
+from cancelbot import __version__, plain_params
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+plain_params.install()  # text, flags and --lang need no pydantic: ~0.1 s less per run
 
 app = typer.Typer(
     name="cancelbot",
@@ -82,8 +84,13 @@ def _consoles() -> tuple[Console, Console]:
 
 
 @contextmanager
-def _errors_to_exit_codes(err: Console, resume_hint: str = "") -> Iterator[None]:
-    """The one place where failures become one line on stderr and an exit code."""
+def _errors_to_exit_codes(
+    err: Console, resume_hint: str | Callable[[], str] = ""
+) -> Iterator[None]:
+    """The one place where failures become one line on stderr and an exit code.
+
+    `resume_hint` (or a function giving it, read only after an interrupt) says how to go on.
+    """
     from rich.text import Text
 
     try:
@@ -92,7 +99,11 @@ def _errors_to_exit_codes(err: Console, resume_hint: str = "") -> Iterator[None]
         err.print(Text(f"cancelbot: {exc}", style="red"), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print(Text(f"\ncancelbot: interrupted. {resume_hint}".rstrip(), style="yellow"),
+        try:
+            hint = resume_hint() if callable(resume_hint) else resume_hint
+        except (CancelbotError, OSError):
+            hint = ""  # the hint is a courtesy: the interrupt must still end cleanly
+        err.print(Text(f"\ncancelbot: interrupted. {hint}".rstrip(), style="yellow"),
                   soft_wrap=True)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
@@ -127,36 +138,172 @@ def process(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
     ),
+    json_out: bool = typer.Option(
+        False, "--json", help="The result as one JSON document on stdout (screens on stderr)."
+    ),
 ) -> None:
     """Process one cancellation ticket, asking before every change.
 
     Example: cancelbot process 1001 --sandbox --dry-run
     """
+    from cancelbot import warmup
+
+    warmup.start()  # the HTTP stack and TLS certificates load while the rest starts up
     out, err = _consoles()
-    hint = (f"Nothing is changed after an interrupt; rerun `cancelbot process {ticket_id}`"
-            " to carry on.")
+    run: dict[str, object] = {}  # what the interrupt hint needs, once known
+
+    def hint() -> str:
+        if "home" not in run:
+            return "Nothing was changed."
+        from cancelbot.effects import resume_hint
+        from cancelbot.journal import Journal
+
+        with Journal.open(run["home"]) as journal:  # type: ignore[arg-type]
+            return resume_hint(journal, run["ticket"], run["rerun"])  # type: ignore[arg-type]
+
     with _errors_to_exit_codes(err, hint):
         number = parse_ticket_id(ticket_id)
         settings = _settings(sandbox)
+        from cancelbot.journal import Journal
         from cancelbot.procedure import Options
         from cancelbot.procedure import process as run_procedure
+        from cancelbot.report import Recorder
+        from cancelbot.services.http import RetryPolicy
         from cancelbot.ui import TerminalAgent, render_outcome
         from cancelbot.wiring import open_services
 
-        agent = TerminalAgent(out, assume_yes=yes)
+        agent = TerminalAgent(err if json_out else out, assume_yes=yes)
+        recorder = Recorder(agent)  # what the run showed, for --json
         if settings.sandbox:
-            out.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                      f"(state in {escape_path(settings.home)}).[/dim]")
+            agent.console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
+                                f"(state in {escape_path(settings.home)}).[/dim]")
+        rerun = f"cancelbot process {number}" + (" --sandbox" if sandbox else "")
         options = Options(
             dry_run=dry_run,
             language=lang.value if lang else None,
             templates=settings.templates_dir,
             agent_name=settings.agent_name,
+            agent_id=settings.freshdesk.agent_id,
+            feed_wait=settings.feed_wait,
+            rerun=rerun,
         )
-        with open_services(settings, agent) as services:
-            outcome = run_procedure(number, services, agent, options)
-        render_outcome(out, outcome)
+        retry = RetryPolicy(on_wait=agent.waiting)
+        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+                open_services(settings, agent, retry=retry) as services, \
+                _json_on_error(json_out, number, recorder):
+            run.update(home=settings.home, ticket=number, rerun=rerun)
+            outcome = run_procedure(number, services, recorder, options, journal)
+        if json_out:
+            _print_json(_outcome_document(outcome, recorder, number))
+        else:
+            render_outcome(out, outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _outcome_document(outcome, recorder, number: int, error: CancelbotError | None = None):
+    from cancelbot.render import outcome_document
+
+    return outcome_document(outcome, recorder.seen, ticket_id=number,
+                            error=str(error) if error else "",
+                            exit_code=error.exit_code if error else 0)
+
+
+@contextmanager
+def _json_on_error(enabled: bool, number: int, recorder) -> Iterator[None]:
+    """With --json, a failure still prints one document (what was known, and the error)."""
+    try:
+        yield
+    except CancelbotError as exc:
+        if enabled:
+            _print_json(_outcome_document(None, recorder, number, exc))
+        raise
+
+
+def _print_json(document: dict) -> None:
+    import json
+
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def _journal_agent(settings) -> str:
+    """Who the journal says made the changes: the agent's name or Freshdesk id, else the login."""
+    if settings.agent_name:
+        return settings.agent_name
+    if settings.freshdesk.agent_id:
+        return f"agent {settings.freshdesk.agent_id}"
+    return ""
+
+
+@app.command()
+def history(
+    ticket_id: Optional[str] = typer.Argument(  # noqa: UP045 - Typer reads the annotation
+        None, metavar="[TICKET_ID]", help="Only this ticket (default: every ticket)."
+    ),
+    limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Show cancelbot's journal: every change it made on this computer, oldest first.
+
+    Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
+    the messages and no buyer data: ids only.
+
+    Example: cancelbot history 1001
+    """
+    out, err = _consoles()
+    with _errors_to_exit_codes(err):
+        number = parse_ticket_id(ticket_id) if ticket_id is not None else None
+        load_dotenv()
+        from cancelbot.config import home_dir
+        from cancelbot.journal import FILE_NAME, Journal
+        from cancelbot.ui import render_history
+
+        home = home_dir()
+        events = []
+        if (home / FILE_NAME).exists():  # no journal yet: do not create one to say so
+            with Journal.open(home) as journal:
+                events = journal.history(number, limit)
+        if json_out:
+            from cancelbot.render import history_document
+
+            _print_json(history_document(events, number))
+            return
+        render_history(out, events, number)
+
+
+@app.command()
+def feeds(
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="Use the embedded sandbox instead of the real services."
+    ),
+) -> None:
+    """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
+
+    Every `cancelbot process` does this first too. A cancellation Amazon refused is shown in
+    red, noted on its ticket, and ends with exit code 4.
+
+    Example: cancelbot feeds --sandbox
+    """
+    out, err = _consoles()
+    with _errors_to_exit_codes(err):
+        settings = _settings(sandbox)
+        if not settings.amazon.automated:
+            out.print("SP-API is not configured: Amazon cancellations are done by hand in "
+                      "Seller Central, there is no feed to follow.")
+            return
+        from cancelbot.feeds import FeedDesk
+        from cancelbot.journal import Journal
+        from cancelbot.services.http import RetryPolicy
+        from cancelbot.ui import TerminalAgent, render_feeds
+        from cancelbot.wiring import open_services
+
+        agent = TerminalAgent(out)
+        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+                open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
+            report = FeedDesk(journal, svc, agent, wait=settings.feed_wait).follow_up()
+            rows, known = journal.cancellations(), journal.feeds()
+        render_feeds(out, report, rows, known)
+    if report.errors:
+        raise typer.Exit(ExitCode.NEEDS_HUMAN)
 
 
 def escape_path(path) -> str:
@@ -212,3 +359,191 @@ def load_dotenv() -> None:
     from cancelbot.config import load_dotenv_file
 
     load_dotenv_file()
+
+
+@app.command()
+def queue(
+    list_only: bool = typer.Option(False, "--list", help="Only list the queue, oldest first."),
+    json_out: bool = typer.Option(
+        False, "--json", help="With --list: one JSON document on stdout (notes on stderr)."
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y",
+        help="Handle every ticket as `process --yes` would, leave those needing a person, "
+        "then print the summary.",
+    ),
+    query: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
+        None, "--query",
+        help="Freshdesk search query (default: CANCELBOT_QUEUE_QUERY, else status:2).",
+    ),
+    tag: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
+        None, "--tag", help="A tag that marks cancellation requests (default: "
+        "CANCELBOT_QUEUE_TAG).",
+    ),
+    prefetch: bool = typer.Option(
+        True, "--prefetch/--no-prefetch",
+        help="Read the next ticket ahead while you work on this one (default: on).",
+    ),
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="Use the embedded sandbox instead of the real services."
+    ),
+) -> None:
+    """Work through the open cancellation requests, oldest first: process, skip or quit.
+
+    Each ticket goes through exactly `cancelbot process`. Skips tickets assigned to another
+    agent or already handled; ends with a summary.
+
+    Example: cancelbot queue --sandbox
+    """
+    out, err = _consoles()
+    code = ExitCode.OK
+    with _errors_to_exit_codes(err, "`cancelbot queue` picks up what is left."):
+        if json_out and not list_only:
+            raise UsageError("--json goes with --list: the shift itself is a conversation")
+        settings = _settings(sandbox)
+        from cancelbot import render
+        from cancelbot.queue import find_queue, run_shift
+        from cancelbot.ui import TerminalAgent, TerminalShift
+
+        screen_console = err if json_out else out
+        if settings.sandbox:
+            screen_console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
+                                 f"(state in {escape_path(settings.home)}).[/dim]")
+        agent = TerminalAgent(out, assume_yes=yes)
+        with _journal_and_services(settings, agent, create=not list_only) as (journal, svc):
+            with agent.busy("Searching Freshdesk"):
+                found = find_queue(
+                    svc.helpdesk, query=query or settings.queue_query,
+                    tag=settings.queue_tag if tag is None else tag,
+                    agent_id=settings.freshdesk.agent_id, journal=journal,
+                )
+            if found.truncated:
+                err.print(render.warning(render.truncation_warning(found)))
+            if json_out:
+                _print_json(render.queue_document(found))
+                return
+            screen = TerminalShift(out)
+            screen.show_queue(found)
+            if list_only or not found.todo:
+                return
+            shift = run_shift(found, svc, agent, screen, _options(settings, sandbox, "{ticket}"),
+                              journal=journal, prefetch=prefetch)
+        render.render_shift(out, shift)
+        code = shift.exit_code
+    raise typer.Exit(code)
+
+
+def _options(settings, sandbox: bool, ticket: str):
+    from cancelbot.procedure import Options
+
+    return Options(
+        templates=settings.templates_dir, agent_name=settings.agent_name,
+        agent_id=settings.freshdesk.agent_id, feed_wait=settings.feed_wait,
+        rerun=f"cancelbot process {ticket}" + (" --sandbox" if sandbox else ""),
+    )
+
+
+@contextmanager
+def _journal_and_services(settings, agent, *, create: bool = True) -> Iterator[tuple]:
+    """The journal (None when `create` is False and there is none yet) and the services."""
+    from cancelbot.journal import FILE_NAME, Journal
+    from cancelbot.services.http import RetryPolicy
+    from cancelbot.wiring import open_services
+
+    with ExitStack() as stack:
+        journal = None
+        if create or (settings.home / FILE_NAME).exists():
+            journal = stack.enter_context(
+                Journal.open(settings.home, agent=_journal_agent(settings)))
+        services = stack.enter_context(
+            open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)))
+        yield journal, services
+
+
+@app.command()
+def doctor(
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="Check the embedded sandbox instead of the real services."
+    ),
+) -> None:
+    """Check the setup: one cheap call per configured service, templates, journal, clock.
+
+    Exits 1 when something a configured service needs is broken.
+
+    Example: cancelbot doctor --sandbox
+    """
+    out, err = _consoles()
+    with _errors_to_exit_codes(err):
+        load_dotenv()
+        from cancelbot import render
+        from cancelbot.config import is_sandbox
+        from cancelbot.doctor import run_doctor
+
+        status = err.status("Checking…") if err.is_terminal else nullcontext()
+        with status:
+            report = run_doctor(sandbox=sandbox or is_sandbox())
+        if json_out:
+            _print_json(render.doctor_document(report))
+        else:
+            render.render_doctor(out, report)
+    raise typer.Exit(ExitCode.OK if report.ok else ExitCode.ERROR)
+
+
+templates_app = typer.Typer(
+    help="The buyer replies: list the templates, preview one.\n\n"
+    "Example: cancelbot templates preview --lang de",
+    no_args_is_help=True,
+)
+app.add_typer(templates_app, name="templates")
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the reply templates: language, file, whether it renders, where it is used.
+
+    Example: cancelbot templates list
+    """
+    out, err = _consoles()
+    with _errors_to_exit_codes(err):
+        from cancelbot import messages, render
+        from cancelbot.config import template_settings
+
+        load_dotenv()
+        folder = messages.templates_dir(template_settings()[0])
+        render.render_templates(out, str(folder), messages.catalogue(folder))
+
+
+@templates_app.command("preview")
+def templates_preview(
+    lang: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
+        None, "--lang", help="The language (default: every language there is a template for)."
+    ),
+    order: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
+        None, "--order", help="An Amazon order number to put in the text."
+    ),
+) -> None:
+    """Show a reply exactly as the buyer would get it (signed with CANCELBOT_AGENT_NAME).
+
+    Example: cancelbot templates preview --lang de --order 402-3815274-6120358
+    """
+    out, err = _consoles()
+    with _errors_to_exit_codes(err):
+        from cancelbot import messages
+        from cancelbot.config import template_settings
+        from cancelbot.orders import parse_order_number
+        from cancelbot.ui import TerminalAgent
+
+        load_dotenv()
+        configured, agent_name = template_settings()
+        folder = messages.templates_dir(configured)
+        available = messages.available_languages(folder)
+        if lang is not None and lang.strip().lower() not in available:
+            raise UsageError(f"no {lang!r} template in {folder} (there are: "
+                             f"{', '.join(available) or 'none'})")
+        order_id = parse_order_number(order) if order else ""
+        screen = TerminalAgent(out)
+        for code in [lang.strip().lower()] if lang else available:
+            text = messages.render_reply(folder, code, order_id=order_id, agent_name=agent_name)
+            screen.show_message(text, code, f"{folder / code / messages.TEMPLATE_NAME}",
+                                "preview, nothing is sent")

@@ -17,6 +17,7 @@ from cancelbot.services.http import check_base_url
 
 DEFAULT_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
+DEFAULT_QUEUE_QUERY = "status:2"  # open tickets
 SPAPI_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN", "SPAPI_SELLER_ID")
 
 
@@ -26,6 +27,8 @@ class FreshdeskSettings:
     api_key: str = field(repr=False)
     from_email: str = ""
     agent_id: int | None = None
+    # Freshdesk counts the account's API calls per minute (per hour on some plans).
+    rate_window: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class AmazonSettings:
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     seller_id: str = ""
+    client_secret_date: str = ""  # YYYY-MM-DD the LWA secret was created, for `doctor`
 
     @property
     def automated(self) -> bool:
@@ -61,6 +65,10 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     sandbox: bool = False
+    queue_query: str = DEFAULT_QUEUE_QUERY  # Freshdesk search query of `cancelbot queue`
+    queue_tag: str = ""  # a ticket with this tag is a cancellation request
+    sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
+    feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
 
 
 def load_dotenv_file() -> None:
@@ -73,9 +81,9 @@ def load_dotenv_file() -> None:
 
 
 def default_home() -> Path:
-    import click
+    import typer  # click's get_app_dir: Typer vendors click, which may not be installed
 
-    return Path(click.get_app_dir("cancelbot"))
+    return Path(typer.get_app_dir("cancelbot"))
 
 
 def home_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -124,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             api_key=get("FRESHDESK_API_KEY"),
             from_email=get("FRESHDESK_FROM_EMAIL"),
             agent_id=int(agent_id) if agent_id else None,
+            rate_window=_seconds(get, "FRESHDESK_RATE_WINDOW", 60.0),
         ),
         gstk=GstkSettings(
             url=check_base_url("GSTK_URL", get("GSTK_URL")) if get("GSTK_URL") else "",
@@ -142,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             client_secret=get("LWA_CLIENT_SECRET"),
             refresh_token=get("SPAPI_REFRESH_TOKEN"),
             seller_id=get("SPAPI_SELLER_ID"),
+            client_secret_date=get("LWA_CLIENT_SECRET_DATE"),
         ),
         home=home,
         templates_dir=Path(get("CANCELBOT_TEMPLATES")) if get("CANCELBOT_TEMPLATES") else None,
@@ -149,10 +159,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         connect_timeout=_seconds(get, "CANCELBOT_CONNECT_TIMEOUT", 5.0),
         read_timeout=_seconds(get, "CANCELBOT_READ_TIMEOUT", 30.0),
         sandbox=sandbox,
+        queue_query=get("CANCELBOT_QUEUE_QUERY") or DEFAULT_QUEUE_QUERY,
+        queue_tag=get("CANCELBOT_QUEUE_TAG"),
+        sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0) if sandbox else 0.0,
+        feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True),
     )
 
 
-def _seconds(get, name: str, default: float) -> float:
+def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """(CANCELBOT_TEMPLATES, CANCELBOT_AGENT_NAME): all `cancelbot templates` needs, without
+    the Freshdesk settings every other command requires."""
+    env = os.environ if env is None else env
+    folder = env.get("CANCELBOT_TEMPLATES", "").strip()
+    return (Path(folder) if folder else None), env.get("CANCELBOT_AGENT_NAME", "").strip()
+
+
+def _seconds(get, name: str, default: float, *, allow_zero: bool = False) -> float:
     raw = get(name)
     if not raw:
         return default
@@ -160,6 +182,7 @@ def _seconds(get, name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds")
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        kind = "a number of seconds, 0 or more" if allow_zero else "a positive number of seconds"
+        raise ConfigError(f"{name} must be {kind}")
     return value

@@ -21,16 +21,31 @@ class LanguageChoice:
     why: str
 
 
-def choose_language(override: str | None, marketplace_id: str | None) -> LanguageChoice:
-    """--lang wins; else the marketplace's language (marketplaces.py), English when unknown."""
+def choose_language(
+    override: str | None,
+    marketplace_id: str | None,
+    buyer_locale: str | None = None,
+    available: tuple[str, ...] | list[str] = LANGUAGES,
+) -> LanguageChoice:
+    """--lang wins; then the buyer's own locale on Amazon when a template speaks it (Amazon asks
+    sellers to write in the buyer's language); then the marketplace's language (marketplaces.py),
+    English when the marketplace is unknown. `why` says which rule decided."""
     from cancelbot import marketplaces
 
     if override:
         return LanguageChoice(override, "chosen with --lang")
+    note = ""
+    if buyer_locale:
+        spoken = buyer_locale.replace("_", "-").split("-")[0].strip().lower()
+        if spoken in available:
+            return LanguageChoice(spoken, f"the buyer's language on Amazon is {buyer_locale}")
+        note = f"no {spoken or buyer_locale!r} template for the buyer's {buyer_locale}; "
     if not marketplace_id or marketplaces.marketplace_info(marketplace_id) is None:
-        return LanguageChoice("en", "marketplace unknown: English by default")
+        return LanguageChoice("en", f"{note}marketplace unknown: English by default")
     label = marketplaces.marketplace_label(marketplace_id)
-    return LanguageChoice(marketplaces.language_for(marketplace_id), f"order placed on {label}")
+    return LanguageChoice(
+        marketplaces.language_for(marketplace_id), f"{note}order placed on {label}"
+    )
 
 
 def templates_dir(configured: Path | None = None) -> Path:
@@ -81,3 +96,27 @@ def render_reply(
     except UnicodeDecodeError as exc:
         raise TemplateError(f"template {language}/{TEMPLATE_NAME} is not UTF-8") from exc
     return text.rstrip("\n")
+
+
+def catalogue(folder: Path) -> list[dict]:
+    """Each language's template: its file, whether it renders, which marketplaces use it."""
+    from cancelbot import marketplaces
+
+    names = {"fr": "French", "de": "German", "en": "English", "it": "Italian", "es": "Spanish"}
+    rows = []
+    for code in available_languages(folder):
+        error = ""
+        try:
+            render_reply(folder, code, order_id="402-0000000-0000000", agent_name="Agent")
+        except TemplateError as exc:
+            error = str(exc)
+        rows.append({
+            "language": code,
+            "name": names.get(code, code),
+            "path": str(folder / code / TEMPLATE_NAME),
+            "renders": not error,
+            "error": error,
+            "marketplaces": [m.domain for m in marketplaces.MARKETPLACES.values()
+                             if m.language == code],
+        })
+    return rows

@@ -130,3 +130,25 @@ class Outcome:
     message: str = ""
     planned: list[str] = field(default_factory=list)  # the changes shown for confirmation
     dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class FoundTicket:
+    """A ticket as Freshdesk's search returns it: no body, no conversations, no requester email."""
+
+    id: int
+    subject: str
+    status: int
+    created_at: datetime | None
+    requester_id: int | None = None
+    responder_id: int | None = None
+    tags: tuple[str, ...] = ()
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a Freshdesk search: `total` counts every match, not only this page's."""
+
+    total: int
+    tickets: tuple[FoundTicket, ...]

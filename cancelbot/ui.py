@@ -6,10 +6,12 @@ ever put in `rich.text.Text` objects or escaped, never interpreted as markup.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +21,10 @@ from rich.text import Text
 
 from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Outcome, Ticket, TicketStatus
+
+if TYPE_CHECKING:
+    from cancelbot.feeds import FollowUp
+    from cancelbot.journal import Cancellation, Event, Feed
 
 T = TypeVar("T")
 YES = {"y", "yes", "o", "oui", "j", "ja"}
@@ -34,6 +40,8 @@ class TerminalAgent:
         self.console = console
         self.assume_yes = assume_yes
         self.interactive = not assume_yes
+        self._busy: tuple[object, str] | None = None  # the spinner on screen, and its label
+        self._waiting = 0.0  # seconds left of the retry wait being shown
 
     # -- showing -------------------------------------------------------------------------------
 
@@ -96,8 +104,13 @@ class TerminalAgent:
 
     def show_plan(self, lines: Sequence[str]) -> None:
         self.console.print(Text("Will do:", style="bold"))
+        # A grid keeps a wrapped line under its text, not under its number (80 columns).
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", width=4)
+        grid.add_column()
         for n, line in enumerate(lines, 1):
-            self.console.print(Text(f"  {n}. {line}"))
+            grid.add_row(f"{n}.", linkified(line))
+        self.console.print(grid)
 
     def show_message(
         self, text: str, language: str, why: str, channel: str, *, copyable: bool = False
@@ -113,18 +126,33 @@ class TerminalAgent:
         self.console.rule(style="dim")
 
     def info(self, text: str) -> None:
-        self.console.print(Text(text))
+        self.console.print(linkified(text))
 
     def warn(self, text: str) -> None:
-        self.console.print(Text(text, style="yellow"))
+        self.console.print(linkified(text, style="yellow"))
 
     @contextmanager
     def busy(self, label: str) -> Iterator[None]:
         if not self.console.is_terminal:
             yield
             return
-        with self.console.status(escape(label) + "…"):
-            yield
+        with self.console.status(escape(label) + "…") as status:
+            self._busy = (status, label)
+            try:
+                yield
+            finally:
+                self._busy = None
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        """RetryPolicy's `on_wait`: a countdown in the spinner (a line once, without one)."""
+        shown = math.ceil(seconds)
+        if self._busy is not None:
+            status, label = self._busy
+            text = f"{label} — {reason}, trying again in {shown} s" if seconds > 0 else label
+            status.update(escape(text) + "…")  # type: ignore[attr-defined]
+        elif seconds > self._waiting:  # a new wait begins
+            self.console.print(Text(f"{reason}: trying again in {shown} s…", style="yellow"))
+        self._waiting = seconds
 
     # -- asking --------------------------------------------------------------------------------
 
@@ -170,6 +198,94 @@ class TerminalAgent:
             except UsageError as exc:
                 self.warn(str(exc))
 
+    def review_message(
+        self,
+        question: str,
+        text: str,
+        language: str,
+        why: str,
+        channel: str,
+        *,
+        copyable: bool = False,
+        languages: Sequence[str] = (),
+        shown: bool = True,
+    ) -> tuple[str, str]:
+        """The question that sends a reply, with the review choices: y send, e edit in
+        $EDITOR, l another language, n (or nothing) cancel. Returns (action, value): "edit"
+        with the edited text, "language" with the chosen code; the caller asks again."""
+        if not shown:
+            self.show_message(text, language, why, channel, copyable=copyable)
+        others = [code for code in languages if code != language]
+        keys = "[y]es · [e]dit" + (" · [l]anguage" if others else "") + " · [N]o"
+        while True:
+            answer = self._input(f"{question} {keys} ")
+            key = (answer or "").strip().lower()[:1]
+            if key in YES or key == "s":
+                return "send", text
+            if not key or key in ("n", "c"):
+                return "cancel", ""
+            if key == "e":
+                edited = self._edit(text)
+                if edited is not None:
+                    return "edit", edited
+            elif key == "l" and others:
+                names = [f"{LANGUAGE_NAMES.get(c, c)} ({c})" for c in others]
+                try:
+                    return "language", others[self.choose("Reply in which language?", names)]
+                except Declined:
+                    continue  # no choice made: back to the question
+            else:
+                self.warn("Type y to send, e to edit" + (", l for another language" if others
+                          else "") + ", n to cancel.")
+
+    def _edit(self, text: str) -> str | None:
+        """The text after the agent's $EDITOR (VISUAL, EDITOR, else the system's); None if
+        nothing was saved or no editor could start."""
+        edited, problem = edit_in_editor(text)
+        if problem:
+            self.warn(f"No editor could start ({problem}): set EDITOR, e.g. EDITOR=nano. "
+                      "The message is unchanged.")
+        elif edited is None:
+            self.info("Nothing saved: the message is unchanged.")
+        return edited
+
+
+def edit_in_editor(text: str) -> tuple[str | None, str]:
+    """Open `text` in the agent's editor; (new text or None if unsaved, problem or "").
+
+    Typer no longer ships click.edit, so this is the few lines it was: a temporary file,
+    $VISUAL or $EDITOR (else notepad on Windows, nano or vi elsewhere), then read it back.
+    """
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import tempfile
+
+    command = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not command:
+        fallbacks = ("notepad",) if os.name == "nt" else ("nano", "vi")
+        command = next((name for name in fallbacks if shutil.which(name)), "")
+    if not command:
+        return None, "no editor found"
+    handle, name = tempfile.mkstemp(suffix=".txt", prefix="cancelbot-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text + "\n")
+        before = os.stat(name).st_mtime_ns
+        try:
+            status = subprocess.call([*shlex.split(command, posix=os.name != "nt"), name])
+        except OSError as exc:
+            return None, f"{command}: {exc.strerror or exc}"
+        if status != 0:
+            return None, f"{command} exited with status {status}"
+        if os.stat(name).st_mtime_ns == before:
+            return None, ""
+        with open(name, encoding="utf-8") as file:
+            return file.read().rstrip("\n"), ""
+    finally:
+        os.unlink(name)
+
 
 def render_outcome(console: Console, outcome: Outcome) -> None:
     """The summary: what was done on which system, and the links."""
@@ -204,6 +320,80 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
     console.print(Panel(table, title=title, title_align="left"))
 
 
+def render_history(console: Console, events: Sequence[Event], ticket_id: int | None) -> None:
+    """`cancelbot history`: the journal, oldest first; every cell is data, never markup."""
+    if not events:
+        where = f" for ticket #{ticket_id}" if ticket_id else ""
+        console.print(f"Nothing in the journal{where}: cancelbot changed nothing here.")
+        return
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
+    for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("Ref · detail", overflow="fold")
+    by_one = len({e.agent for e in events}) == 1
+    if not by_one:
+        table.add_column("By", overflow="fold")
+    styles = {"done": "green", "intent": "yellow", "failed": "red", "error": "bold red",
+              "queued": "yellow"}
+    for e in events:
+        ref = " · ".join(part for part in (e.ref, e.detail) if part)
+        cells = [Text(e.at[:19].replace("T", " ")), Text(f"#{e.ticket_id}"), Text(e.order_id),
+                 Text(e.step), Text(e.phase, style=styles.get(e.phase, "")), Text(ref)]
+        table.add_row(*cells, *([] if by_one else [Text(e.agent)]))
+    if by_one and events[0].agent:
+        console.print(Text(f"Changes made by {events[0].agent}:", style="dim"))
+    console.print(table)
+    console.print(Text("intent without done: the run stopped there; the next `cancelbot "
+                       "process` re-checks it before doing anything.", style="dim"))
+
+
+def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[Cancellation],
+                 feeds: Sequence[Feed]) -> None:
+    """`cancelbot feeds`: what was just settled, then where every cancellation stands."""
+    if follow_up.busy:
+        console.print(Text("Another cancelbot is handling the feeds right now: showing the "
+                           "journal as it is.", style="yellow"))
+    if follow_up.submitted:
+        console.print(Text(f"Sent the queued cancellations in feed {follow_up.submitted}."))
+    for row in follow_up.errors:
+        console.print(Text(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket "
+                           f"#{row.ticket_id}, feed {row.feed_id}): noted on the ticket. Cancel "
+                           "it in Seller Central.", style="bold red"))
+    if not cancellations:
+        console.print("No Amazon cancellation in the journal.")
+        return
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("Order", "Ticket", "State", "Feed", "Since (UTC)", "Amazon's answer"):
+        table.add_column(name, overflow="fold")
+    states = {"done": ("cancelled", "green"), "sent": ("sent, Amazon processing", "yellow"),
+              "queued": ("queued (rate limit)", "yellow"),
+              "sending": ("unsure: rerun its ticket", "bold red"),
+              "error": ("NOT CANCELLED", "bold red")}
+    for row in cancellations:
+        label, style = states.get(row.state, (row.state, ""))
+        table.add_row(Text(row.order_id), Text(f"#{row.ticket_id}"), Text(label, style=style),
+                      Text(row.feed_id or ""), Text((row.sent_at or row.queued_at).replace(
+                          "T", " ").rstrip("Z")), Text(row.result))
+    console.print(table)
+    pending = [f.feed_id for f in feeds if f.state == "pending"]
+    if pending:
+        console.print(Text(f"Still processing at Amazon: feed {', '.join(pending)}. Run "
+                           "`cancelbot feeds` again later.", style="dim"))
+
+
+_URL = re.compile(r"https?://[^\s<>()\"']+")
+
+
+def linkified(text: str, style: str = "") -> Text:
+    """`text` with every URL a terminal hyperlink; the URL stays visible, so a terminal without
+    hyperlinks (or a pipe) shows it plainly."""
+    out = Text(text, style=style)
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(".,;:")
+        out.stylize(f"link {url}", match.start(), match.start() + len(url))
+    return out
+
+
 def _ticket_status(code: int) -> str:
     try:
         return TicketStatus(code).name.lower()
@@ -220,3 +410,72 @@ def _age(created: datetime | None) -> str:
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.0f} h ago"
     return f"{seconds / 86400:.0f} days ago"
+
+
+class TerminalShift:
+    """The shift's screens between tickets (queue.ShiftScreen): the queue, each ticket's card,
+    process / skip / quit, and one line per ticket done. The procedure's own screens are the
+    TerminalAgent's."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def show_queue(self, queue) -> None:
+        from cancelbot.render import render_queue
+
+        render_queue(self.console, queue)
+
+    def show_card(self, number: int, count: int, entry, ticket: Ticket | None,
+                  now: datetime) -> None:
+        from cancelbot.render import duration, time_left
+
+        age = entry.age(now)
+        left = time_left(entry, now)
+        head = Text.assemble((f"{number}/{count} · Ticket #{entry.id}", "bold"))
+        if age is not None:
+            head.append(f" · received {duration(age)} ago · ")
+            head.append_text(left)
+            if not left.plain.startswith("late"):
+                head.append(" left")
+        self.console.print()
+        self.console.rule(head, align="left", style="cyan")
+        self.console.print(Text(entry.ticket.subject or "(no subject)", style="bold"))
+        if ticket is not None:
+            self.console.print(Text(f"From: {ticket.requester_name} <{ticket.requester_email}>",
+                                    style="dim"), no_wrap=True, overflow="ellipsis")
+
+    def next_action(self) -> str:
+        while True:
+            try:
+                answer = self.console.input(Text("[p]rocess · [s]kip · [q]uit: ", style="bold"))
+            except EOFError:
+                self.console.print()
+                return "quit"
+            key = answer.strip().lower()[:1]
+            if key in ("", "p"):
+                return "process"
+            if key == "s":
+                return "skip"
+            if key == "q":
+                return "quit"
+            self.console.print(Text("Type p (or Enter) to process, s to skip, q to quit.",
+                                    style="yellow"))
+
+    def skipped(self, entry, reason: str) -> None:
+        self.console.print(Text(f"#{entry.id} skipped: {reason}", style="dim"))
+
+    def show_result(self, result, outcome: Outcome | None) -> None:
+        if outcome is not None:
+            render_outcome(self.console, outcome)
+            return
+        style = {"needs_human": "yellow", "skipped": "dim", "failed": "red"}.get(result.kind, "")
+        self.console.print(Text(f"#{result.ticket_id} {result.kind.replace('_', ' ')}: "
+                                f"{result.detail}", style=style))
+
+    @contextmanager
+    def busy(self, label: str) -> Iterator[None]:
+        if not self.console.is_terminal:
+            yield
+            return
+        with self.console.status(escape(label) + "…"):
+            yield

@@ -9,6 +9,7 @@ import httpx
 
 from cancelbot.config import Settings
 from cancelbot.procedure import Agent, Services
+from cancelbot.services.http import RatePacer, RetryPolicy
 
 
 def timeout_for(settings: Settings) -> httpx.Timeout:
@@ -17,10 +18,14 @@ def timeout_for(settings: Settings) -> httpx.Timeout:
 
 @contextmanager
 def open_services(
-    settings: Settings, agent: Agent, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    agent: Agent,
+    transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
 ) -> Iterator[Services]:
     """One client per service for the whole run. In the sandbox, every call goes to the
-    embedded simulation through its transport; `transport` overrides it (tests)."""
+    embedded simulation through its transport; `transport` overrides it (tests). `retry` is
+    shared by the three clients (the CLI's shows each wait as a countdown)."""
     from cancelbot.services.amazon import AmazonClient
     from cancelbot.services.assisted import AssistedBackOffice, AssistedMarketplace
     from cancelbot.services.freshdesk import FreshdeskClient
@@ -30,18 +35,26 @@ def open_services(
     if transport is None and settings.sandbox:
         from cancelbot.sandbox import SandboxTransport
 
-        transport = SandboxTransport(settings.home)
+        transport = SandboxTransport(settings.home, latency=settings.sandbox_latency)
     timeout = timeout_for(settings)
+    # Freshdesk's budget is the account's: the last reading is kept for the next run.
+    pacer = RatePacer(
+        settings.freshdesk.rate_window,
+        state_file=None if settings.sandbox else settings.home / "freshdesk-rate.json",
+    )
+    if retry is not None:  # the CLI's countdown shows these waits too
+        pacer.sleep = lambda seconds: retry.wait(seconds, "Freshdesk: rate budget nearly spent")
     with ExitStack() as stack:
-        helpdesk = stack.enter_context(
-            FreshdeskClient(settings.freshdesk, transport=transport, timeout=timeout)
-        )
+        helpdesk = stack.enter_context(FreshdeskClient(
+            settings.freshdesk, transport=transport, timeout=timeout, retry=retry, pacer=pacer
+        ))
         if settings.gstk.url:
             backoffice = stack.enter_context(GstkClient(
                 settings.gstk,
                 status_table=StatusTable.from_config(settings.gstk.status_map),
                 transport=transport,
                 timeout=timeout,
+                retry=retry,
             ))
         else:
             backoffice = AssistedBackOffice(agent, settings.gstk.order_link)
@@ -50,6 +63,7 @@ def open_services(
                 settings.amazon,
                 transport=transport,
                 timeout=timeout,
+                retry=retry,
                 token_cache=None if settings.sandbox else settings.home / "lwa-token.json",
             ))
         else:

@@ -99,12 +99,13 @@ def test_unicode_dashes_in_html_and_belgian_marketplace_in_french(home):
     assert amazon_status(home, "402-1234567-7654321") == "CANCELLED"
 
 
-def test_second_run_after_a_cancel_stops_at_the_closed_ticket(home):
+def test_second_run_after_a_cancel_changes_nothing_and_says_so(home):
+    # Issue 3: a rerun after a complete run changes nothing, says so, and exits 0.
     run("process", "1001", "--sandbox", input="y\n")
     after_first = state(home)
-    result = run("process", "1001", "--sandbox", input="n\n")
-    assert result.exit_code == 3
-    assert "already closed" in result.output
+    result = run("process", "1001", "--sandbox", input="")
+    assert result.exit_code == 0, result.output
+    assert "nothing left to do" in result.output
     assert state(home) == after_first
 
 

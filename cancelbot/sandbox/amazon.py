@@ -181,6 +181,28 @@ def create_feed(request: httpx.Request, store: StateStore) -> httpx.Response:
     return json_response(202, {"feedId": feed_id})
 
 
+@spapi.route("GET", r"/feeds/2021-06-30/feeds")
+def get_feeds(request: httpx.Request, store: StateStore) -> httpx.Response:
+    types = {
+        part.strip()
+        for value in request.url.params.get_list("feedTypes")
+        for part in value.split(",")
+        if part.strip()
+    }
+    if not types:
+        return _errors(400, "InvalidInput", "feedTypes is required")
+    since = request.url.params.get("createdSince", "")
+    feeds = [
+        feed
+        for feed in store.read()["amazon"]["feeds"].values()
+        if feed["feedType"] in types and feed["createdTime"] >= since
+    ]
+    feeds.sort(key=lambda f: f["createdTime"], reverse=True)
+    size = request.url.params.get("pageSize", "10")
+    limit = int(size) if size.isdigit() and 1 <= int(size) <= 100 else 10
+    return json_response(200, {"feeds": feeds[:limit]})
+
+
 @spapi.route("GET", r"/feeds/2021-06-30/feeds/([^/]+)")
 def get_feed(request: httpx.Request, store: StateStore, feed_id: str) -> httpx.Response:
     feed = store.read()["amazon"]["feeds"].get(feed_id)

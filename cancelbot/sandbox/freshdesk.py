@@ -1,4 +1,5 @@
-"""Freshdesk API v2 as the sandbox serves it: view/update a ticket, notes, replies, search."""
+"""Freshdesk API v2 as the sandbox serves it: view/update a ticket, notes, replies, search
+(30 a page, pages 1 to 10), contacts and the signed-in agent."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from cancelbot.text import html_to_text
 router = Router()
 INCLUDES = ("conversations", "requester", "company", "stats")
 SUPPORT_EMAIL = "support@cocooncenter.sandbox.invalid"
+SEARCH_PAGE_SIZE = 30  # Freshdesk's page size for search, and its last page
+SEARCH_MAX_PAGES = 10
 
 
 class Field(NamedTuple):
@@ -151,6 +154,36 @@ def reply(request: httpx.Request, store: StateStore, raw_id: str) -> httpx.Respo
     )
 
 
+@router.route("PUT", r"/api/v2/conversations/([^/]+)")
+def update_note(request: httpx.Request, store: StateStore, raw_id: str) -> httpx.Response:
+    # Freshdesk lets agents edit notes (not replies or incoming messages).
+    body = _validated(json_object(request), {"body": Field("String")}, required=("body",))
+    with store.update() as state:
+        for ticket in state["freshdesk"]["tickets"].values():
+            for conversation in ticket["conversations"]:
+                if str(conversation["id"]) != raw_id:
+                    continue
+                if conversation["source"] != 2:
+                    raise ValidationFailed([_error("id", "Only notes can be edited",
+                                                   "invalid_value")])
+                conversation["body"] = body["body"]
+                conversation["body_text"] = html_to_text(body["body"])
+                conversation["updated_at"] = ticket["updated_at"] = now_iso()
+                return json_response(200, dict(conversation))
+    return _not_found()
+
+
+@router.route("DELETE", r"/api/v2/conversations/([^/]+)")
+def delete_note(request: httpx.Request, store: StateStore, raw_id: str) -> httpx.Response:
+    with store.update() as state:
+        for ticket in state["freshdesk"]["tickets"].values():
+            for n, conversation in enumerate(ticket["conversations"]):
+                if str(conversation["id"]) == raw_id:
+                    del ticket["conversations"][n]
+                    return httpx.Response(204)
+    return _not_found()
+
+
 @router.route("GET", r"/api/v2/search/tickets")
 def search_tickets(request: httpx.Request, store: StateStore) -> httpx.Response:
     query = request.url.params.get("query", "")
@@ -158,6 +191,11 @@ def search_tickets(request: httpx.Request, store: StateStore) -> httpx.Response:
     if len(query) < 2 or not (query.startswith('"') and query.endswith('"')):
         message = 'It should be a/an String enclosed in double quotes, e.g. "status:2"'
         raise ValidationFailed([_error("query", message, "invalid_value")])
+    raw_page = request.url.params.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= SEARCH_MAX_PAGES:
+        message = f"It should be a/an Positive Integer less than or equal to {SEARCH_MAX_PAGES}"
+        raise ValidationFailed([_error("page", message, "invalid_value")])
+    page = int(raw_page)
     wanted = {int(n) for n in re.findall(r"\bstatus\s*:\s*(\d+)", query)}
     state = store.read()
     tickets = [
@@ -166,7 +204,26 @@ def search_tickets(request: httpx.Request, store: StateStore) -> httpx.Response:
         if not wanted or t["status"] in wanted
     ]
     tickets.sort(key=lambda t: t["created_at"], reverse=True)  # Freshdesk: newest first
-    return json_response(200, {"total": len(tickets), "results": tickets})
+    start = (page - 1) * SEARCH_PAGE_SIZE
+    return json_response(
+        200, {"total": len(tickets), "results": tickets[start:start + SEARCH_PAGE_SIZE]}
+    )
+
+
+@router.route("GET", r"/api/v2/contacts/([^/]+)")
+def view_contact(request: httpx.Request, store: StateStore, raw_id: str) -> httpx.Response:
+    contact = store.read()["freshdesk"]["contacts"].get(raw_id) if raw_id.isdigit() else None
+    return json_response(200, dict(contact)) if contact else _not_found()
+
+
+@router.route("GET", r"/api/v2/agents/me")
+def current_agent(request: httpx.Request, store: StateStore) -> httpx.Response:
+    return json_response(200, {
+        "id": AGENT_ID,
+        "available": True,
+        "occasional": False,
+        "contact": {"name": "Sandbox Agent", "email": SUPPORT_EMAIL},
+    })
 
 
 def _add_conversation(

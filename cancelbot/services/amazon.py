@@ -43,6 +43,7 @@ log = logging.getLogger("cancelbot.amazon")
 
 ORDERS_PATH = "/orders/2026-01-01/orders"
 FEEDS_PATH = "/feeds/2021-06-30"
+MESSAGING_PATH = "/messaging/v1/orders"
 # Swagger 2.0 defaults an array parameter without `collectionFormat` to "csv", and the spec
 # declares `includedData` that way: one parameter, values joined by commas (not the repeated
 # `includedData=A&includedData=B` of "multi"). The comma is a legal query character and is
@@ -133,6 +134,29 @@ class AmazonClient:
             return None
         return parse_order(parse_json_object(SERVICE, response, what), what)
 
+    # -- Messaging -----------------------------------------------------------------------------
+
+    def buyer_locale(self, order_id: str, marketplace_id: str) -> str | None:
+        """The buyer's preferred language ("de-DE") from Messaging getAttributes; None when
+        Amazon gives none. Amazon asks sellers to write to buyers in that language."""
+        order_id, marketplace_id = order_id.strip(), marketplace_id.strip()
+        if not order_id or not marketplace_id:
+            raise ValueError("getAttributes needs an order id and its marketplace id")
+        what = f"getAttributes {order_id}"
+        response = self._sp(
+            "GET",
+            f"{MESSAGING_PATH}/{quote(order_id, safe='')}/attributes"
+            f"?marketplaceIds={quote(marketplace_id, safe='')}",
+            ok=(200, 404),
+            what=what,
+            forbidden_hint="the app may lack the Buyer Communication role (Messaging API)",
+        )
+        if response.status_code == 404:
+            return None
+        buyer = parse_json_object(SERVICE, response, what).get("buyer")
+        locale = buyer.get("locale") if isinstance(buyer, dict) else None
+        return locale.strip() if isinstance(locale, str) and locale.strip() else None
+
     # -- Feeds ---------------------------------------------------------------------------------
 
     def cancel(self, order: AmazonOrder) -> str:
@@ -154,13 +178,24 @@ class AmazonClient:
             if order.order_id in seen:
                 raise ValueError(f"order {order.order_id} is listed twice")
             seen.add(order.order_id)
+        document_id = self.upload_cancellations(orders)
+        return self.create_feed(
+            document_id,
+            sorted({o.marketplace_id for o in orders}),
+            ", ".join(o.order_id for o in orders),
+        )
+
+    def upload_cancellations(self, orders: Sequence[AmazonOrder]) -> str:
+        """createFeedDocument and upload the cancellation XML; the feedDocumentId.
+
+        Nothing is cancelled yet: only `create_feed` asks Amazon to act, so a caller can write
+        down its intent between the two.
+        """
         # Built first: a bad order raises here, before anything is sent.
         feed = build_cancellation_feed(
             self._settings.seller_id,
             [(o.order_id, [i.order_item_id for i in o.items]) for o in orders],
         )
-        label = ", ".join(o.order_id for o in orders)
-
         document = self._sp_json(
             "POST",
             f"{FEEDS_PATH}/documents",
@@ -181,13 +216,16 @@ class AmazonClient:
             ok=(200, 201, 204),
             what="upload of the feed document",
         )
+        return document_id
 
+    def create_feed(self, document_id: str, marketplace_ids: Sequence[str], label: str) -> str:
+        """createFeed for an uploaded cancellation document: Amazon acts on it. The feedId."""
         created = self._sp_json(
             "POST",
             f"{FEEDS_PATH}/feeds",
             json={
                 "feedType": FEED_TYPE,
-                "marketplaceIds": sorted({o.marketplace_id for o in orders}),
+                "marketplaceIds": list(marketplace_ids),
                 "inputFeedDocumentId": document_id,
             },
             what=f"createFeed ({label})",
@@ -196,6 +234,24 @@ class AmazonClient:
         feed_id = _required_str(created, "feedId", "createFeed")
         log.info("cancellation feed %s sent for %s", feed_id, label)
         return feed_id
+
+    def list_feeds(self, created_since: str) -> list[dict[str, Any]]:
+        """getFeeds: this seller's cancellation feeds created since an ISO 8601 time.
+
+        What a re-check needs after a createFeed whose answer was lost: no feed since then
+        means Amazon never received it.
+        """
+        what = "getFeeds"
+        url = (f"{FEEDS_PATH}/feeds?feedTypes={FEED_TYPE}&pageSize=100"
+               f"&createdSince={quote(created_since, safe='')}")
+        data = self._sp_json("GET", url, what=what)
+        feeds = data.get("feeds")
+        if not isinstance(feeds, list) or not all(isinstance(f, dict) for f in feeds):
+            raise BadResponse(SERVICE, f"{what}: the answer has no list of feeds")
+        for feed in feeds:
+            _required_str(feed, "feedId", what)
+            _required_str(feed, "processingStatus", what)
+        return feeds
 
     def get_feed(self, feed_id: str) -> dict[str, Any]:
         """The feed as SP-API describes it (processingStatus, resultFeedDocumentId…)."""

@@ -79,6 +79,9 @@ class AssistedMarketplace:
         # Nothing to read without SP-API; the agent checks Seller Central at the cancel step.
         return None
 
+    def buyer_locale(self, order_id: str, marketplace_id: str) -> str | None:
+        return None  # without SP-API the marketplace decides the language
+
     def cancel(self, order: AmazonOrder) -> str:
         url = marketplaces.seller_central_order_url(order.order_id, order.marketplace_id)
         self.agent.info(

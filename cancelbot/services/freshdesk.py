@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from cancelbot.config import FreshdeskSettings
 from cancelbot.errors import BadResponse, NotFound
-from cancelbot.models import Conversation, Ticket
+from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    RatePacer,
     RetryPolicy,
     ServiceClient,
     check_base_url,
@@ -24,6 +26,9 @@ from cancelbot.services.http import (
 from cancelbot.text import html_to_text
 
 SERVICE = "Freshdesk"
+# Freshdesk's search serves 30 tickets a page and pages 1 to 10 only: 300 tickets at most.
+SEARCH_PAGE_SIZE = 30
+SEARCH_MAX_PAGES = 10
 
 
 class FreshdeskClient:
@@ -36,7 +41,9 @@ class FreshdeskClient:
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        pacer: RatePacer | None = None,
     ) -> None:
+        """`pacer` keeps the account under its rate budget (Freshdesk's X-RateLimit headers)."""
         self._base = check_base_url("FRESHDESK_URL", settings.url)
         self._from_email = settings.from_email
         self._http = ServiceClient(
@@ -48,6 +55,7 @@ class FreshdeskClient:
             timeout=timeout,
             retry=retry,
             error_detail=_error_detail_hiding(settings.api_key),
+            pacer=pacer,
         )
 
     def __enter__(self) -> FreshdeskClient:
@@ -82,6 +90,18 @@ class FreshdeskClient:
             parse=False,
         )
 
+    def assign(self, ticket_id: int, agent_id: int | None) -> None:
+        """Make `agent_id` the ticket's responder (None: nobody), how a run claims a ticket."""
+        ticket_id = int(ticket_id)
+        self._send(
+            "PUT",
+            f"/api/v2/tickets/{ticket_id}",
+            ticket_id,
+            what=f"assign ticket {ticket_id}",
+            json={"responder_id": None if agent_id is None else int(agent_id)},
+            parse=False,
+        )
+
     def add_private_note(self, ticket_id: int, html: str) -> int:
         """Add an agents-only note; returns the note's id."""
         ticket_id = int(ticket_id)
@@ -93,6 +113,26 @@ class FreshdeskClient:
             json={"body": html, "private": True},
         )
         return _require_int(data, "id", "note")
+
+    def update_note(self, conversation_id: int, html: str) -> None:
+        """Rewrite a note (PUT, so repeating it is harmless). NotFound when it is gone."""
+        conversation_id = int(conversation_id)
+        what = f"edit note {conversation_id}"
+        try:
+            self._http.request("PUT", f"/api/v2/conversations/{conversation_id}", what=what,
+                               json={"body": html})
+        except NotFound as exc:
+            raise NotFound(SERVICE, f"note {conversation_id} not found", status=exc.status,
+                           request_id=exc.request_id) from exc
+
+    def delete_note(self, conversation_id: int) -> None:
+        """Remove a note; one already gone counts as removed."""
+        conversation_id = int(conversation_id)
+        try:
+            self._http.request("DELETE", f"/api/v2/conversations/{conversation_id}",
+                               what=f"remove note {conversation_id}")
+        except NotFound:
+            pass
 
     def reply(self, ticket_id: int, html: str) -> int:
         """Email the requester; returns the new conversation's id."""
@@ -108,6 +148,72 @@ class FreshdeskClient:
             json=body,
         )
         return _require_int(data, "id", "reply")
+
+    def search_tickets(self, query: str, page: int = 1) -> SearchPage:
+        """One page of `GET /api/v2/search/tickets?query="…"` (30 tickets, pages 1 to 10).
+
+        `query` is Freshdesk's query language without the outer double quotes, e.g.
+        `status:2 AND tag:'amazon'` (strings inside it take single quotes).
+        """
+        query = query.strip()
+        if len(query) >= 2 and query[0] == query[-1] == '"':
+            query = query[1:-1].strip()
+        if not query or '"' in query:
+            raise ValueError('a Freshdesk query is not empty and uses single quotes inside: '
+                             "status:2 AND tag:'amazon'")
+        if not 1 <= page <= SEARCH_MAX_PAGES:
+            raise ValueError(f"Freshdesk search pages go from 1 to {SEARCH_MAX_PAGES}")
+        what = f"search tickets ({query}, page {page})"
+        # Encoded by hand: spaces as %20 (not "+"), the quotes Freshdesk requires around it.
+        quoted = quote('"' + query + '"', safe=":")
+        data = self._http.json(
+            "GET", f"/api/v2/search/tickets?query={quoted}&page={page}", what=what
+        )
+        total, results = data.get("total"), data.get("results")
+        if not _is_int(total) or not isinstance(results, list):
+            raise BadResponse(SERVICE, f"{what}: expected 'total' and a 'results' list")
+        return SearchPage(
+            total=total,
+            tickets=tuple(self._parse_found(item, f"{what}: results[{n}]")
+                          for n, item in enumerate(results)),
+        )
+
+    def contact_email(self, contact_id: int) -> str:
+        """The contact's primary email; "" when Freshdesk has no such contact (e.g. an agent)."""
+        contact_id = int(contact_id)
+        what = f"contact {contact_id}"
+        try:
+            data = self._http.json("GET", f"/api/v2/contacts/{contact_id}", what=what)
+        except NotFound:
+            return ""
+        return _text(data.get("email"))
+
+    def me(self) -> dict[str, Any]:
+        """The agent this API key belongs to: {"id", "name", "email"} (a cheap signed-in check)."""
+        data = self._http.json("GET", "/api/v2/agents/me", what="who am I (agents/me)")
+        contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
+        return {
+            "id": _require_int(data, "id", "agents/me"),
+            "name": _text(contact.get("name")),
+            "email": _text(contact.get("email")),
+        }
+
+    def _parse_found(self, item: Any, where: str) -> FoundTicket:
+        if not isinstance(item, dict):
+            raise BadResponse(SERVICE, f"{where}: not an object")
+        subject = item.get("subject")
+        tags = item.get("tags")
+        tid = _require_int(item, "id", where)
+        return FoundTicket(
+            id=tid,
+            subject=subject if isinstance(subject, str) else "",
+            status=_require_int(item, "status", where),
+            created_at=parse_timestamp(item.get("created_at")),
+            requester_id=item.get("requester_id") if _is_int(item.get("requester_id")) else None,
+            responder_id=item.get("responder_id") if _is_int(item.get("responder_id")) else None,
+            tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
+            url=self.ticket_url(tid),
+        )
 
     def _send(
         self,

@@ -9,10 +9,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import random
+import ssl
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -79,15 +84,195 @@ class RetryPolicy:
         max_total_wait: float = 60.0,
         base_delay: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float, str], None] | None = None,
     ) -> None:
         self.attempts = attempts
         self.max_total_wait = max_total_wait
         self.base_delay = base_delay
         self.sleep = sleep
+        # Told the seconds left before each second of a wait, so a screen can count down.
+        self.on_wait = on_wait
 
     def backoff(self, attempt: int) -> float:
         # Exponential with full jitter: SP-API's 429s usually say nothing about when to retry.
         return random.uniform(0, self.base_delay * (2**attempt))
+
+    def wait(self, seconds: float, reason: str) -> None:
+        """Sleep `seconds`, in steps of at most one second when someone shows a countdown."""
+        if self.on_wait is None:
+            self.sleep(seconds)
+            return
+        left = seconds
+        while left > 0:
+            self.on_wait(left, reason)
+            step = min(1.0, left)
+            self.sleep(step)
+            left -= step
+        self.on_wait(0.0, reason)
+
+
+class RatePacer:
+    """Slows a client down before a server's rate budget runs out, rather than after a 429.
+
+    Freshdesk counts calls per account — every agent, every process — in a fixed window (a
+    minute on current plans) and says on each answer what is left: `X-RateLimit-Total` and
+    `X-RateLimit-Remaining`. No header says when the window renews, but it renews at the latest
+    `window` seconds after the first answer seen in it, and Remaining jumping up shows that it
+    did. So: while more than `reserve` calls are left, calls go at once (no waiting the budget
+    does not require); at or below the reserve, a call waits until the window has renewed. Each
+    call sent counts against the reading at once, so this machine's calls in flight are known;
+    the reserve covers other machines' calls between two readings.
+
+    The last reading is kept in `state_file`, so the next run (one process per ticket) starts
+    from it rather than blind. `clock` is wall time (shared by processes); `clock` and `sleep`
+    are injectable so tests do not wait.
+    """
+
+    MARGIN = 0.1  # seconds past the window's end, for the server's clock and the answer's trip
+
+    def __init__(
+        self,
+        window: float,
+        *,
+        reserve: int | None = None,
+        state_file: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if window <= 0:
+            raise ValueError("a rate window lasts a positive number of seconds")
+        self.window = window
+        self._reserve = reserve
+        self.state_file = state_file
+        self.clock = clock
+        self.sleep = sleep
+        self.total: int | None = None
+        self.reading: int | None = None  # the lowest Remaining the server gave in this window
+        self.remaining: int | None = None  # that reading, less the calls sent since
+        self.window_from = 0.0  # when the first answer of the current window was seen
+        self.waited = 0.0  # seconds this pacer has made its client wait, in all
+        self._lock = threading.Lock()
+
+    @property
+    def reserve(self) -> int:
+        if self._reserve is not None:
+            return self._reserve
+        # This machine's calls in flight are counted (see wait_turn); the reserve is for other
+        # machines' calls between two readings: 1 %, at least one call.
+        return max(1, (self.total or 0) // 100)
+
+    def wait_turn(self) -> float:
+        """Before a request: wait if the budget is (nearly) spent; the seconds waited."""
+        waited = 0.0
+        for _ in range(3):  # a wait ends past the window's end, so the second look lets it go
+            with self._lock:
+                self._load()
+                delay = self._delay(self.clock())
+                if delay <= 0:
+                    if self.remaining is not None:
+                        self.remaining -= 1  # this call, until the server's answer says better
+                    self._save()
+                    break
+            log.debug("rate budget nearly spent: waiting %.1f s for the window to renew", delay)
+            self.sleep(delay)
+            waited += delay
+        self.waited += waited
+        return waited
+
+    def observe(self, response: httpx.Response) -> None:
+        """After each answer: take in the server's account of the budget."""
+        total = _header_int(response, "X-RateLimit-Total")
+        remaining = _header_int(response, "X-RateLimit-Remaining")
+        if total is None or remaining is None:
+            return
+        with self._lock:
+            self._load()
+            now = self.clock()
+            # Answers to calls made at once arrive in any order: only a jump well beyond that
+            # shows a new window.
+            renewed = (
+                self.reading is None
+                or self.remaining is None
+                or now >= self.window_from + self.window
+                or remaining > self.reading + max(self.reserve, total // 4)
+            )
+            if response.status_code == 429:
+                # Refused: the window renews when Retry-After says, not earlier.
+                after = retry_after_seconds(response)
+                if after is not None:
+                    self.window_from = now + min(after, self.window) - self.window
+                self.reading = self.remaining = 0
+            elif renewed:
+                self.window_from = now
+                self.reading = self.remaining = remaining
+            else:
+                # Same window: calls sent since (not yet counted by the server) still count.
+                self.reading = min(self.reading, remaining)
+                self.remaining = min(self.remaining, remaining)
+            self.total = total
+            self._save()
+
+    def _delay(self, now: float) -> float:
+        ends = self.window_from + self.window
+        if self.remaining is None or now >= ends or self.remaining > self.reserve:
+            return 0.0
+        return min(ends - now + self.MARGIN, self.window + self.MARGIN)
+
+    def _load(self) -> None:
+        """Take the state file's reading when it is newer than ours (another process's)."""
+        if self.state_file is None:
+            return
+        try:
+            data = json.loads(self.state_file.read_bytes())
+            total, reading = int(data["total"]), int(data["reading"])
+            remaining, window_from = int(data["remaining"]), float(data["window_from"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.debug("ignoring the rate state %s (%s)", self.state_file, type(exc).__name__)
+            return
+        if self.remaining is None or self.reading is None or window_from > self.window_from:
+            self.total, self.window_from = total, window_from
+            self.reading, self.remaining = reading, remaining
+        elif window_from == self.window_from:  # the same window, seen by two processes
+            self.reading = min(self.reading, reading)
+            self.remaining = min(self.remaining, remaining)
+
+    def _save(self) -> None:
+        if self.state_file is None or self.remaining is None:
+            return
+        payload = json.dumps({"total": self.total, "reading": self.reading,
+                              "remaining": self.remaining,
+                              "window_from": self.window_from}).encode("utf-8")
+        temp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}."
+                                         f"{threading.get_ident()}.tmp")
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(payload)
+            os.replace(temp, self.state_file)  # readers see the old reading or the new one
+        except OSError as exc:
+            log.debug("could not keep the rate state %s (%s)", self.state_file,
+                      type(exc).__name__)
+
+
+def _header_int(response: httpx.Response, name: str) -> int | None:
+    value = response.headers.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+_ssl_context: ssl.SSLContext | None = None
+_ssl_context_lock = threading.Lock()
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client of the run: loading the CA bundle takes tens
+    of milliseconds, paid once instead of once per client (and by the warm-up thread when there
+    is one: the loading runs without holding the GIL)."""
+    global _ssl_context
+    with _ssl_context_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx.create_ssl_context()
+        return _ssl_context
 
 
 class ServiceClient:
@@ -104,9 +289,11 @@ class ServiceClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         error_detail: Callable[[httpx.Response], str] | None = None,
+        pacer: RatePacer | None = None,
     ) -> None:
         self.service = service
         self.retry = retry or RetryPolicy()
+        self.pacer = pacer
         self._error_detail = error_detail or _default_error_detail
         self._client = httpx.Client(
             base_url=base_url,
@@ -114,7 +301,8 @@ class ServiceClient:
             auth=auth,
             headers=headers,
             timeout=timeout,
-            event_hooks={"response": [_log_response]},
+            verify=shared_ssl_context() if transport is None else True,
+            event_hooks={"request": [_mark_start], "response": [_log_response]},
         )
 
     def __enter__(self) -> ServiceClient:
@@ -147,42 +335,56 @@ class ServiceClient:
         what = what or f"{method} {url}"
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
+            if self.pacer is not None:
+                self.pacer.wait_turn()
             try:
                 response = self._client.request(method, url, **kwargs)
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # No connection, so nothing was sent: safe to repeat, even a POST.
                 if not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited)
+                    waited += self._pause(self.retry.backoff(attempt), waited, "cannot connect")
                     continue
                 raise Unreachable(self.service, f"cannot connect ({what})") from exc
             except httpx.TimeoutException as exc:
                 if idempotent and not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited)
+                    waited += self._pause(self.retry.backoff(attempt), waited, "timed out")
                     continue
                 raise Unreachable(self.service, f"timed out ({what})") from exc
             except httpx.TransportError as exc:
                 if idempotent and not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited)
+                    waited += self._pause(self.retry.backoff(attempt), waited, "connection lost")
                     continue
                 raise Unreachable(self.service, f"connection failed ({what})") from exc
+            if self.pacer is not None:
+                self.pacer.observe(response)
 
-            if response.status_code in ok:
+            status = response.status_code
+            if status in ok:
                 return response
-            if response.status_code == 429 and not last:
+            if status == 429 and not last:
                 delay = retry_after_seconds(response)
                 delay = self.retry.backoff(attempt) if delay is None else delay
                 if waited + delay <= self.retry.max_total_wait:
-                    waited += self._pause(delay, waited)
+                    waited += self._pause(delay, waited, "rate limited")
                     continue
-            if response.status_code in RETRY_STATUSES and idempotent and not last:
-                waited += self._pause(self.retry.backoff(attempt), waited)
+            if status in RETRY_STATUSES and idempotent and not last:
+                waited += self._pause(self.retry.backoff(attempt), waited, f"HTTP {status}")
                 continue
-            raise self.error_for(response, what)
+            error = self.error_for(response, what)
+            if status == 429 and waited:
+                error = RateLimited(
+                    self.service,
+                    f"{what}: still rate limited after waiting {waited:.0f} s; try again later",
+                    status=429, request_id=error.request_id,
+                )
+            raise error
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _pause(self, delay: float, waited: float) -> float:
+    def _pause(self, delay: float, waited: float, reason: str = "") -> float:
+        """Wait `delay` seconds, never past the total budget; returns the seconds waited."""
         delay = max(0.0, min(delay, self.retry.max_total_wait - waited))
         if delay:
-            self.retry.sleep(delay)
+            self.retry.wait(delay, f"{self.service}: {reason}" if reason else self.service)
         return delay
 
     def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -233,16 +435,25 @@ def _default_error_detail(response: httpx.Response) -> str:
     return ""
 
 
+# When each request left, for --debug: httpx only knows `elapsed` once a response is closed,
+# which the response hook runs before.
+_started: weakref.WeakKeyDictionary[httpx.Request, float] = weakref.WeakKeyDictionary()
+_started_lock = threading.Lock()
+
+
+def _mark_start(request: httpx.Request) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        with _started_lock:
+            _started[request] = time.perf_counter()
+
+
 def _log_response(response: httpx.Response) -> None:
     if not log.isEnabledFor(logging.DEBUG):
         return
     request = response.request
-    elapsed = ""
-    try:
-        response.read()
-        elapsed = f" {response.elapsed.total_seconds() * 1000:.0f} ms"
-    except (RuntimeError, httpx.HTTPError):
-        pass
+    with _started_lock:
+        started = _started.pop(request, None)
+    elapsed = f" {(time.perf_counter() - started) * 1000:.0f} ms" if started is not None else ""
     # Headers and bodies are never logged, nor the query: a pre-signed upload URL carries its
     # signature there.
     url = request.url.copy_with(query=None, fragment=None)

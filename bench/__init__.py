@@ -1,0 +1,1 @@
+"""The loopback benchmark: `python bench/run.py` (see docs/performance.md)."""

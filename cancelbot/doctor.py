@@ -1,0 +1,267 @@
+"""`cancelbot doctor`: is everything a shift needs in place? One cheap authenticated call per
+configured service, then what is automated or assisted, the templates, the journal, the clock
+and the age of the LWA secret. The result is data (a `Report`); render.py shows it.
+
+    Freshdesk   GET /api/v2/agents/me          (the key's agent; FRESHDESK_AGENT_ID compared)
+    GSTK        GET {GSTK_URL}/orders?marketplace_order_id=000-0000000-0000000  (200, empty)
+    Amazon      LWA login, then getOrder on a number no seller has  (404: signed in, allowed)
+
+Each call gets one try and the configured timeouts, and the three run at once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+
+from cancelbot import __version__, messages
+from cancelbot.config import Settings, load_settings, template_settings
+from cancelbot.errors import (
+    AuthError,
+    BadResponse,
+    CancelbotError,
+    ConfigError,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unreachable,
+)
+
+OK, FAILED, WARNING, INFO = "ok", "failed", "warning", "info"
+NO_SUCH_ORDER = "000-0000000-0000000"  # well formed, never anyone's order
+SECRET_LIFETIME_DAYS = 180  # Amazon expires LWA client secrets after 180 days
+SECRET_WARN_DAYS = 150
+SKEW_LIMIT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # OK, FAILED, WARNING, INFO
+    detail: str
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    sandbox: bool = False
+    steps: dict[str, str] = field(default_factory=dict)  # system → "automated" / "assisted"
+    templates: dict[str, str] = field(default_factory=dict)  # language → "ok" / the error
+    templates_folder: str = ""
+    journal: str | None = None
+    version: str = __version__
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != FAILED for c in self.checks)
+
+    def add(self, name: str, status: str, detail: str) -> None:
+        self.checks.append(Check(name, status, detail))
+
+
+def run_doctor(
+    *,
+    sandbox: bool,
+    transport: httpx.BaseTransport | None = None,
+    today: date | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Report:
+    """Check everything; never raises for what it finds (a broken setup is the answer)."""
+    report = Report(sandbox=sandbox)
+    try:
+        settings = load_settings(sandbox=sandbox)
+    except ConfigError as exc:
+        report.add("Configuration", FAILED, str(exc))
+        folder, _ = template_settings()
+        _check_templates(report, folder)
+        return report
+    report.add("Configuration", OK, "sandbox (simulated services)" if sandbox
+               else "from the environment and .env")
+    if transport is None and settings.sandbox:
+        from cancelbot.sandbox import SandboxTransport
+
+        transport = SandboxTransport(settings.home)
+
+    checks: list[tuple[str, Callable[[], list[Check]]]] = [
+        ("Freshdesk", lambda: _freshdesk(settings, transport)),
+    ]
+    if settings.gstk.url:
+        checks.append(("GSTK", lambda: _gstk(settings, transport)))
+    if settings.amazon.automated:
+        checks.append(("Amazon", lambda: _amazon(settings, transport)))
+    checks.append(("Clock", lambda: _clock(settings, transport, now)))
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        futures = [(name, pool.submit(fn)) for name, fn in checks]
+        for name, future in futures:
+            try:
+                report.checks.extend(future.result())
+            except CancelbotError as exc:
+                report.add(name, FAILED, _reason(exc))
+
+    report.steps = {
+        "Freshdesk": "automated",
+        "GSTK": "automated" if settings.gstk.url else "assisted (GSTK_URL not set)",
+        "Amazon": "automated" if settings.amazon.automated
+        else "assisted (SP-API credentials not set)",
+    }
+    report.add("Steps", INFO, " · ".join(f"{k} {v}" for k, v in report.steps.items()))
+    _check_templates(report, settings.templates_dir)
+    report.journal = journal_location(settings)
+    report.add("Journal", INFO, report.journal or "none in this version of cancelbot")
+    _check_secret_age(report, settings, today or now().date())
+    return report
+
+
+def _freshdesk(settings: Settings, transport: httpx.BaseTransport | None) -> list[Check]:
+    from cancelbot.services.freshdesk import FreshdeskClient
+
+    with FreshdeskClient(settings.freshdesk, transport=transport, timeout=_timeout(settings),
+                         retry=_one_try()) as client:
+        me = client.me()
+    who = f"{me['name'] or 'agent'} <{me['email']}>" if me["email"] else me["name"] or "agent"
+    out = [Check("Freshdesk", OK, f"signed in as {who}, agent {me['id']} · "
+                                  f"{settings.freshdesk.url}")]
+    configured = settings.freshdesk.agent_id
+    if configured is None:
+        out.append(Check("Agent id", WARNING, f"FRESHDESK_AGENT_ID is not set: `queue` leaves "
+                                              f"every assigned ticket alone (yours is {me['id']})"))
+    elif configured != me["id"]:
+        out.append(Check("Agent id", FAILED, f"FRESHDESK_AGENT_ID is {configured} but this API "
+                                             f"key belongs to agent {me['id']}"))
+    else:
+        out.append(Check("Agent id", OK, f"FRESHDESK_AGENT_ID {configured} is this key's agent"))
+    return out
+
+
+def _gstk(settings: Settings, transport: httpx.BaseTransport | None) -> list[Check]:
+    from cancelbot.services.gstk import GstkClient
+    from cancelbot.statuses import StatusTable
+
+    with GstkClient(settings.gstk, status_table=StatusTable.from_config(settings.gstk.status_map),
+                    transport=transport, timeout=_timeout(settings), retry=_one_try()) as client:
+        found = client.find_order(NO_SUCH_ORDER)
+    if found is not None:
+        return [Check("GSTK", WARNING, f"answers, but found an order for {NO_SUCH_ORDER}")]
+    return [Check("GSTK", OK, f"orders readable · {settings.gstk.url}")]
+
+
+def _amazon(settings: Settings, transport: httpx.BaseTransport | None) -> list[Check]:
+    from cancelbot.services.amazon import AmazonClient
+
+    # No token cache: the point is to log in with the configured credentials now.
+    with AmazonClient(settings.amazon, transport=transport, timeout=_timeout(settings),
+                      retry=_one_try(), token_cache=None) as client:
+        client.get_order(NO_SUCH_ORDER)
+    return [Check("Amazon", OK, f"LWA login and SP-API Orders access · "
+                                f"{settings.amazon.endpoint}")]
+
+
+def _clock(
+    settings: Settings, transport: httpx.BaseTransport | None, now: Callable[[], datetime]
+) -> list[Check]:
+    """Compare this computer's clock with Freshdesk's `Date` header (a plain HEAD)."""
+    try:
+        with httpx.Client(transport=transport, timeout=_timeout(settings)) as http:
+            response = http.head(settings.freshdesk.url)
+        server = parsedate_to_datetime(response.headers["Date"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return [Check("Clock", INFO, "not measured (no Date from Freshdesk)")]
+    skew = (now() - server).total_seconds()
+    if abs(skew) <= SKEW_LIMIT_SECONDS:
+        return [Check("Clock", OK, f"within {max(1, round(abs(skew)))} s of Freshdesk's")]
+    way = "ahead of" if skew > 0 else "behind"
+    return [Check("Clock", WARNING, f"{abs(skew) / 60:.0f} min {way} Freshdesk's: token expiry "
+                                    "and TLS certificates depend on it — sync the system clock")]
+
+
+def _check_templates(report: Report, configured: Path | None) -> None:
+    from cancelbot import marketplaces
+
+    try:
+        folder = messages.templates_dir(configured)
+    except CancelbotError as exc:
+        report.add("Templates", FAILED, str(exc))
+        return
+    report.templates_folder = str(folder)
+    for code in messages.available_languages(folder):
+        try:
+            messages.render_reply(folder, code, order_id="402-0000000-0000000",
+                                  agent_name="Agent")
+            report.templates[code] = OK
+        except CancelbotError as exc:
+            report.templates[code] = str(exc)
+    needed = sorted({m.language for m in marketplaces.MARKETPLACES.values()})
+    missing = [code for code in needed if code not in report.templates]
+    broken = [f"{code}: {why}" for code, why in report.templates.items() if why != OK]
+    if missing or broken:
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + broken
+        report.add("Templates", FAILED, "; ".join(problems) + f" ({folder})")
+    else:
+        report.add("Templates", OK, f"{', '.join(report.templates)} render · {folder}")
+
+
+def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
+    if not settings.amazon.automated:
+        return
+    raw = settings.amazon.client_secret_date
+    if not raw:
+        report.add("LWA secret", INFO, "age unknown: set LWA_CLIENT_SECRET_DATE (YYYY-MM-DD) to "
+                                       "be warned before Amazon expires it")
+        return
+    try:
+        created = date.fromisoformat(raw)
+    except ValueError:
+        report.add("LWA secret", WARNING, f"LWA_CLIENT_SECRET_DATE {raw!r} is not YYYY-MM-DD")
+        return
+    age = (today - created).days
+    left = SECRET_LIFETIME_DAYS - age
+    if left <= 0:
+        report.add("LWA secret", FAILED, f"{age} days old: past Amazon's {SECRET_LIFETIME_DAYS} "
+                                         "days — rotate it in the Developer Console")
+    elif age >= SECRET_WARN_DAYS:
+        report.add("LWA secret", WARNING, f"{age} days old: Amazon expires it in {left} days — "
+                                          "rotate it soon")
+    else:
+        report.add("LWA secret", OK, f"{age} days old ({left} days before it expires)")
+
+
+def journal_location(settings: Settings) -> str | None:
+    """Where the journal lives (journal.py), when this cancelbot has one."""
+    if importlib.util.find_spec("cancelbot.journal") is None:
+        return None
+    from cancelbot.journal import FILE_NAME
+
+    path = settings.home / FILE_NAME
+    return f"{path}" + ("" if path.exists() else " (created by the first change)")
+
+
+def _reason(exc: CancelbotError) -> str:
+    kind = (
+        "bad credentials" if isinstance(exc, AuthError)
+        else "wrong URL? (not found)" if isinstance(exc, NotFound)
+        else "unreachable" if isinstance(exc, Unreachable)
+        else "rate limited" if isinstance(exc, RateLimited)
+        else "unexpected answer (wrong URL?)" if isinstance(exc, BadResponse)
+        else "error"
+    )
+    text = str(exc)
+    if isinstance(exc, ServiceError) and text.startswith(f"{exc.service}: "):
+        text = text[len(exc.service) + 2:]
+    return f"{kind}: {text}"
+
+
+def _timeout(settings: Settings) -> httpx.Timeout:
+    return httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+
+
+def _one_try():
+    from cancelbot.services.http import RetryPolicy
+
+    return RetryPolicy(attempts=1)

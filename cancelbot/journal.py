@@ -1,0 +1,546 @@
+"""The journal: every change cancelbot makes, written down before and after, in SQLite.
+
+Before each side effect an *intent* event, after it the *outcome* (done or failed). A run that
+dies between the two leaves an intent without an outcome; the next run re-checks the remote
+system before it retries anything. The journal also holds the open *job* of each ticket (what a
+rerun resumes), the Amazon cancellations waiting for or inside a feed, and per-ticket leases so
+that two processes on this computer never work on one ticket at once.
+
+Only ids and short step descriptions are stored: no message text, no buyer data, no secret.
+The file is `journal.sqlite3` in CANCELBOT_HOME (default: the user data folder). WAL mode and
+`BEGIN IMMEDIATE` transactions make it safe for several processes at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+from cancelbot import __version__, locks
+from cancelbot.errors import CancelbotError, NeedsHuman
+
+FILE_NAME = "journal.sqlite3"
+LOCK_NAME = "journal.lock"
+SCHEMA_VERSION = 1
+FEEDS_LOCK_KEY = 0  # byte 0 of the lock file; tickets use their own id (always >= 1)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    ticket_id INTEGER NOT NULL,
+    order_id TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'done', 'abandoned')),
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    agent TEXT NOT NULL,
+    version TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_open ON jobs (ticket_id) WHERE state = 'open';
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    ticket_id INTEGER NOT NULL,
+    job_id TEXT NOT NULL DEFAULT '',
+    step TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    order_id TEXT NOT NULL DEFAULT '',
+    ref TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL,
+    version TEXT NOT NULL,
+    pid INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_ticket ON events (ticket_id, id);
+CREATE INDEX IF NOT EXISTS events_by_step ON events (job_id, step, id);
+CREATE TABLE IF NOT EXISTS leases (
+    ticket_id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS amazon_cancellations (
+    order_id TEXT PRIMARY KEY,
+    ticket_id INTEGER NOT NULL,
+    marketplace_id TEXT NOT NULL,
+    item_ids TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'done', 'error')),
+    batch_id TEXT,
+    message_id INTEGER,
+    feed_id TEXT,
+    result TEXT NOT NULL DEFAULT '',
+    queued_at TEXT NOT NULL,
+    sent_at TEXT,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'fatal', 'cancelled')),
+    created_at TEXT NOT NULL,
+    checked_at TEXT
+);
+"""
+
+# Phases of an event. The last intent/done/failed event of a (job, step) is that step's state.
+INTENT, DONE, FAILED = "intent", "done", "failed"
+
+
+class JournalError(CancelbotError):
+    """The journal cannot be opened or written: nothing is changed without it."""
+
+
+class TicketBusy(NeedsHuman):
+    """Another cancelbot process on this computer is working on the ticket."""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: str
+    ticket_id: int
+    job_id: str
+    step: str
+    phase: str
+    order_id: str
+    ref: str
+    detail: str
+    agent: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    ticket_id: int
+    order_id: str
+    branch: str
+    state: str
+    started_at: str
+    finished_at: str | None
+    agent: str
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """One Amazon order to cancel through a feed, and where it stands."""
+
+    order_id: str
+    ticket_id: int
+    marketplace_id: str
+    item_ids: tuple[str, ...]
+    state: str  # queued, sending (createFeed may have applied), sent, done, error
+    batch_id: str | None
+    message_id: int | None
+    feed_id: str | None
+    result: str
+    queued_at: str
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    feed_id: str
+    state: str
+    created_at: str
+    checked_at: str | None
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_agent() -> str:
+    """Who is at the keyboard, for the journal: the OS login name (never a secret)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):  # no login name on some containers
+        return ""
+
+
+class Journal:
+    """One connection to the journal, shared by the threads of one run."""
+
+    def __init__(self, path: Path | None, *, agent: str = "") -> None:
+        self.path = path
+        self.agent = agent or default_agent()
+        self._lock = threading.RLock()
+        self._memory_leases: set[int] = set()
+        try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    # Owner-only from the first byte: the journal says which orders were touched.
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(
+                ":memory:" if path is None else str(path),
+                timeout=15.0,
+                isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE … COMMIT
+                check_same_thread=False,
+            )
+            self._db.row_factory = sqlite3.Row
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"journal {path} was written by a newer cancelbot: upgrade cancelbot"
+                )
+            if version < SCHEMA_VERSION:
+                with self._lock:
+                    # executescript commits any open transaction first: the script has its own.
+                    self._db.executescript(
+                        f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                    )
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {path}: {exc}") from exc
+        except OSError as exc:
+            raise JournalError(f"journal {path}: {exc.strerror or exc}") from exc
+
+    @classmethod
+    def open(cls, home: Path, *, agent: str = "") -> Journal:
+        return cls(Path(home) / FILE_NAME, agent=agent)
+
+    @classmethod
+    def memory(cls, *, agent: str = "") -> Journal:
+        """A journal that lives as long as the process (for callers without a home folder)."""
+        return cls(None, agent=agent)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def lock_path(self) -> Path | None:
+        return None if self.path is None else self.path.with_name(LOCK_NAME)
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal {self.path}: {exc}") from exc
+            try:
+                yield self._db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal {self.path}: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"journal {self.path}: {exc}") from exc
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, ticket_id: int) -> Iterator[None]:
+        """Hold the ticket for this process; TicketBusy when another process holds it."""
+        ticket_id = int(ticket_id)
+        if ticket_id < 1:
+            raise ValueError("ticket ids start at 1")
+        if not self._try_lock(ticket_id):
+            rows = self._read("SELECT * FROM leases WHERE ticket_id = ?", (ticket_id,))
+            who = ""
+            if rows:
+                row = rows[0]
+                who = f" (process {row['pid']}" + (f", {row['agent']}" if row["agent"] else "")
+                who += f", since {row['since']})"
+            raise TicketBusy(
+                f"ticket #{ticket_id} is being processed by another cancelbot on this computer"
+                f"{who}: nothing changed; finish that one first"
+            )
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
+                    (ticket_id, os.getpid(), self.agent, now_iso()),
+                )
+            yield
+        finally:
+            try:
+                with self._write() as db:
+                    db.execute(
+                        "DELETE FROM leases WHERE ticket_id = ? AND pid = ?",
+                        (ticket_id, os.getpid()),
+                    )
+            finally:
+                self._unlock(ticket_id)
+
+    @contextlib.contextmanager
+    def feeds_lease(self, wait: float = 0.0) -> Iterator[bool]:
+        """Yield True while this process alone sends or settles Amazon feeds (False: busy)."""
+        deadline = time.monotonic() + wait
+        while not (got := self._try_lock(FEEDS_LOCK_KEY)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            yield got
+        finally:
+            if got:
+                self._unlock(FEEDS_LOCK_KEY)
+
+    def _try_lock(self, key: int) -> bool:
+        if self.lock_path is None:
+            with self._lock:
+                if key in self._memory_leases:
+                    return False
+                self._memory_leases.add(key)
+                return True
+        return locks.try_lock(self.lock_path, key)
+
+    def _unlock(self, key: int) -> None:
+        if self.lock_path is None:
+            with self._lock:
+                self._memory_leases.discard(key)
+            return
+        locks.unlock(self.lock_path, key)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def open_job(self, ticket_id: int) -> Job | None:
+        rows = self._read(
+            "SELECT * FROM jobs WHERE ticket_id = ? AND state = 'open'", (int(ticket_id),)
+        )
+        return _job(rows[0]) if rows else None
+
+    def last_job(self, ticket_id: int) -> Job | None:
+        rows = self._read(
+            "SELECT * FROM jobs WHERE ticket_id = ? AND state != 'abandoned' "
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            (int(ticket_id),),
+        )
+        return _job(rows[0]) if rows else None
+
+    def start_job(self, ticket_id: int, order_id: str, branch: str) -> Job:
+        job_id = uuid4().hex[:12]
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, 'open', ?, NULL, ?, ?)",
+                (job_id, int(ticket_id), order_id, branch, now_iso(), self.agent, __version__),
+            )
+        job = self.open_job(ticket_id)
+        assert job is not None
+        return job
+
+    def update_job(self, job_id: str, *, branch: str | None = None,
+                   state: str | None = None) -> None:
+        with self._write() as db:
+            if branch is not None:
+                db.execute("UPDATE jobs SET branch = ? WHERE job_id = ?", (branch, job_id))
+            if state is not None:
+                finished = now_iso() if state != "open" else None
+                db.execute(
+                    "UPDATE jobs SET state = ?, finished_at = ? WHERE job_id = ?",
+                    (state, finished, job_id),
+                )
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def record(
+        self,
+        ticket_id: int,
+        step: str,
+        phase: str,
+        *,
+        job_id: str = "",
+        order_id: str = "",
+        ref: str = "",
+        detail: str = "",
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO events (at, ticket_id, job_id, step, phase, order_id, ref, detail, "
+                "agent, version, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), int(ticket_id), job_id, step, phase, order_id, str(ref), detail,
+                 self.agent, __version__, os.getpid()),
+            )
+
+    def step_state(self, job_id: str, step: str) -> Event | None:
+        """The last intent, done or failed event of this step of this job."""
+        rows = self._read(
+            "SELECT * FROM events WHERE job_id = ? AND step = ? AND phase IN (?, ?, ?) "
+            "ORDER BY id DESC LIMIT 1",
+            (job_id, step, INTENT, DONE, FAILED),
+        )
+        return _event(rows[0]) if rows else None
+
+    def done_steps(self, job_id: str) -> list[Event]:
+        """Each step of the job whose last state is done, in the order they were done."""
+        return [e for e in self.last_steps(job_id) if e.phase == DONE]
+
+    def last_steps(self, job_id: str) -> list[Event]:
+        """The last intent, done or failed event of each step of the job, oldest first."""
+        rows = self._read(
+            "SELECT * FROM events e WHERE job_id = ? AND id = (SELECT MAX(id) FROM events "
+            "WHERE job_id = e.job_id AND step = e.step AND phase IN (?, ?, ?)) ORDER BY id",
+            (job_id, INTENT, DONE, FAILED),
+        )
+        return [_event(r) for r in rows]
+
+    def history(self, ticket_id: int | None = None, limit: int = 200) -> list[Event]:
+        """The newest `limit` events, oldest first (of one ticket, or of all)."""
+        if ticket_id is None:
+            rows = self._read("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = self._read(
+                "SELECT * FROM events WHERE ticket_id = ? ORDER BY id DESC LIMIT ?",
+                (int(ticket_id), limit),
+            )
+        return [_event(r) for r in reversed(rows)]
+
+    # -- Amazon cancellations and feeds ----------------------------------------------------------
+
+    def cancellation(self, order_id: str) -> Cancellation | None:
+        rows = self._read("SELECT * FROM amazon_cancellations WHERE order_id = ?", (order_id,))
+        return _cancellation(rows[0]) if rows else None
+
+    def cancellations(self, *states: str, feed_id: str | None = None) -> list[Cancellation]:
+        sql, params = "SELECT * FROM amazon_cancellations WHERE 1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params += list(states)
+        if feed_id is not None:
+            sql += " AND feed_id = ?"
+            params.append(feed_id)
+        rows = self._read(sql + " ORDER BY queued_at, rowid", params)
+        return [_cancellation(r) for r in rows]
+
+    def queue_cancellation(
+        self, ticket_id: int, order_id: str, marketplace_id: str, item_ids: Sequence[str]
+    ) -> Cancellation:
+        """Queue the order for the next feed, unless it is already known; its row either way."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO amazon_cancellations (order_id, ticket_id, marketplace_id, "
+                "item_ids, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
+                (order_id, int(ticket_id), marketplace_id, json.dumps(list(item_ids)), now_iso()),
+            )
+        found = self.cancellation(order_id)
+        assert found is not None
+        return found
+
+    def take_batch(self) -> tuple[str, list[Cancellation]]:
+        """Move every queued cancellation into one new batch (state sending), atomically."""
+        batch_id = uuid4().hex[:12]
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT order_id FROM amazon_cancellations WHERE state = 'queued' "
+                "ORDER BY queued_at, rowid"
+            ).fetchall()
+            at = now_iso()
+            for number, row in enumerate(rows, start=1):
+                db.execute(
+                    "UPDATE amazon_cancellations SET state = 'sending', batch_id = ?, "
+                    "message_id = ?, sent_at = ? WHERE order_id = ?",
+                    (batch_id, number, at, row["order_id"]),
+                )
+        rows = self._read(
+            "SELECT * FROM amazon_cancellations WHERE batch_id = ? AND state = 'sending' "
+            "ORDER BY message_id",
+            (batch_id,),
+        )
+        return batch_id, [_cancellation(r) for r in rows]
+
+    def batch_sent(self, batch_id: str, feed_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE amazon_cancellations SET state = 'sent', feed_id = ? WHERE batch_id = ?",
+                (feed_id, batch_id),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO feeds VALUES (?, 'pending', ?, NULL)", (feed_id, now_iso())
+            )
+
+    def batch_not_sent(self, batch_id: str) -> None:
+        """createFeed was refused (429) or never reached Amazon: back in the queue."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE amazon_cancellations SET state = 'queued', batch_id = NULL, "
+                "message_id = NULL, sent_at = NULL WHERE batch_id = ? AND state = 'sending'",
+                (batch_id,),
+            )
+
+    def settle_cancellation(self, order_id: str, state: str, result: str = "",
+                            feed_id: str | None = None) -> None:
+        with self._write() as db:
+            if state == "queued":
+                db.execute(
+                    "UPDATE amazon_cancellations SET state = 'queued', batch_id = NULL, "
+                    "message_id = NULL, sent_at = NULL, feed_id = NULL, result = '' "
+                    "WHERE order_id = ?",
+                    (order_id,),
+                )
+                return
+            db.execute(
+                "UPDATE amazon_cancellations SET state = ?, result = ?, finished_at = ?, "
+                "feed_id = COALESCE(?, feed_id) WHERE order_id = ?",
+                (state, result, now_iso(), feed_id, order_id),
+            )
+
+    def feeds(self, *states: str, limit: int = 50) -> list[Feed]:
+        sql, params = "SELECT * FROM feeds WHERE 1", []
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params += list(states)
+        rows = self._read(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*params, limit])
+        return [Feed(r["feed_id"], r["state"], r["created_at"], r["checked_at"]) for r in rows]
+
+    def feed_checked(self, feed_id: str, state: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE feeds SET state = ?, checked_at = ? WHERE feed_id = ?",
+                (state, now_iso(), feed_id),
+            )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(row["id"], row["at"], row["ticket_id"], row["job_id"], row["step"],
+                 row["phase"], row["order_id"], row["ref"], row["detail"], row["agent"],
+                 row["version"])
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(row["job_id"], row["ticket_id"], row["order_id"], row["branch"], row["state"],
+               row["started_at"], row["finished_at"], row["agent"])
+
+
+def _cancellation(row: sqlite3.Row) -> Cancellation:
+    return Cancellation(
+        order_id=row["order_id"],
+        ticket_id=row["ticket_id"],
+        marketplace_id=row["marketplace_id"],
+        item_ids=tuple(json.loads(row["item_ids"])),
+        state=row["state"],
+        batch_id=row["batch_id"],
+        message_id=row["message_id"],
+        feed_id=row["feed_id"],
+        result=row["result"],
+        queued_at=row["queued_at"],
+        sent_at=row["sent_at"],
+    )

@@ -1,0 +1,306 @@
+"""Results, rendered: for a person (Rich, readable at 80 columns) and for a program (`--json`).
+
+Commands return data — an Outcome, a Queue, a Shift, a doctor Report — and render it here.
+The JSON documents' field names are stable and documented in the README ("Machine-readable
+output"); a new field may appear, none is renamed or removed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cancelbot.ui import linkified
+
+if TYPE_CHECKING:
+    from cancelbot.doctor import Report
+    from cancelbot.models import Outcome
+    from cancelbot.queue import Queue, QueueEntry, Shift
+    from cancelbot.report import Seen
+
+KIND_LABELS = {
+    "cancelled": "Cancelled",
+    "messaged": "Messaged",
+    "needs_human": "Needs a human",
+    "skipped": "Skipped",
+    "failed": "Failed",
+}
+KIND_STYLES = {"cancelled": "green", "messaged": "cyan", "needs_human": "yellow",
+               "skipped": "dim", "failed": "red"}
+MARKS = {"ok": ("✓", "green"), "failed": ("✗", "bold red"), "warning": ("!", "yellow"),
+         "info": ("·", "dim")}
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+# -- durations ------------------------------------------------------------------------------
+
+
+def duration(span: timedelta) -> str:
+    """"45 min", "19 h 05", "3 d 4 h": short enough for a table at 80 columns."""
+    minutes = int(abs(span.total_seconds()) // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest:02d}"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+def time_left(entry: QueueEntry, now: datetime) -> Text:
+    left = entry.time_left(now)
+    if left is None:
+        return Text("?", style="dim")
+    style = "bold red" if entry.urgent(now) else ""
+    return Text(f"late {duration(left)}" if left.total_seconds() < 0 else duration(left),
+                style=style)
+
+
+def seconds(value: float) -> str:
+    value = round(value)
+    return f"{value} s" if value < 60 else f"{value // 60} min {value % 60:02d} s"
+
+
+# -- one ticket (process) -------------------------------------------------------------------
+
+
+def outcome_document(
+    outcome: Outcome | None, seen: Seen, *, ticket_id: int, error: str = "",
+    exit_code: int = 0,
+) -> dict[str, Any]:
+    """`process --json`: the decision, the statuses read, the language, what was planned and
+    done. On an error the fields known so far are filled and `error` says what failed."""
+    gstk, amazon = seen.gstk, seen.amazon
+    doc: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "dry_run": bool(outcome and outcome.dry_run),
+        "order_id": (outcome.order_id if outcome else "") or None,
+        "decision": {"branch": outcome.branch, "reason": outcome.reason}
+        if outcome and outcome.branch else None,
+        "statuses": {
+            "gstk": None if gstk is None else {
+                "id": gstk.id, "label": gstk.label,
+                "status": gstk.status.value if gstk.status else None,
+            },
+            "amazon": None if amazon is None else {
+                "fulfillment_status": amazon.fulfillment_status,
+                "buyer_requested_cancel": amazon.buyer_requested_cancel,
+                "marketplace_id": amazon.marketplace_id,
+            },
+            "marketplace": seen.marketplace or None,
+        } if seen.looked_up else None,
+        "language": {"code": outcome.language, "why": seen.why}
+        if outcome and outcome.language else None,
+        "message": (outcome.message if outcome else "") or None,
+        "planned": list(outcome.planned) if outcome else [],
+        "done": [{"system": a.system, "what": a.what, "ref": a.ref}
+                 for a in (outcome.actions if outcome else [])],
+        "links": {k: v for k, v in vars(outcome.links).items() if v} if outcome else {},
+        "exit_code": outcome.exit_code if outcome and not error else exit_code,
+        "error": error or None,
+    }
+    return doc
+
+
+# -- the queue ------------------------------------------------------------------------------
+
+
+def queue_document(queue: Queue) -> dict[str, Any]:
+    """`queue --list --json`."""
+    now = queue.now
+    tickets = []
+    for entry in queue.entries:
+        t = entry.ticket
+        age, left = entry.age(now), entry.time_left(now)
+        tickets.append({
+            "ticket_id": t.id,
+            "subject": t.subject,
+            "url": t.url,
+            "created_at": t.created_at.isoformat().replace("+00:00", "Z") if t.created_at
+            else None,
+            "age_minutes": None if age is None else int(age.total_seconds() // 60),
+            "minutes_left": None if left is None else int(left.total_seconds() // 60),
+            "urgent": entry.urgent(now),
+            "matched_by": list(entry.matched_by),
+            "responder_id": t.responder_id,
+            "tags": list(t.tags),
+            "skip": entry.skip or None,
+        })
+    return {
+        "query": queue.query,
+        "total": queue.total,
+        "read": queue.read,
+        "truncated": queue.truncated,
+        "to_do": len(queue.todo),
+        "skipped": len(queue.entries) - len(queue.todo),
+        "generated_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tickets": tickets,
+    }
+
+
+def truncation_warning(queue: Queue) -> str:
+    return (f"Freshdesk counts {queue.total} tickets for {queue.query!r} but its search stops "
+            f"at 10 pages of 30: only {queue.read} were read, newest first, so the oldest may "
+            "be missing. Narrow the query (--query, CANCELBOT_QUEUE_QUERY), e.g. "
+            "status:2 AND tag:'amazon'.")
+
+
+def render_queue(console: Console, queue: Queue) -> None:
+    now = queue.now
+    todo, skipped = len(queue.todo), len(queue.entries) - len(queue.todo)
+    if not queue.entries:
+        console.print(Text(f"No open cancellation request (search {queue.query!r}: "
+                           f"{queue.read} ticket(s) read, none looks like one)."))
+        return
+    console.print(Text.assemble(
+        (f"{todo} to do", "bold"),
+        f" · {skipped} skipped · oldest first · Amazon expects an answer within 24 h",
+    ))
+    rows = []
+    for entry in queue.entries:
+        age = entry.age(now)
+        rows.append((Text(f"#{entry.id}", style=f"link {entry.ticket.url}" if entry.ticket.url
+                          else ""),
+                     Text(f"{duration(age)} ago" if age is not None else "?"),
+                     time_left(entry, now), entry))
+    # The subject is cut to what is left of the line (Rich's own no-wrap collapsing would
+    # squeeze the narrow columns away first).
+    fixed = [max(len(title), *(len(row[i].plain) for row in rows))
+             for i, title in enumerate(("Ticket", "Received", "Left"))]
+    room = max(20, console.width - sum(fixed) - 8)
+    table = Table(box=None, padding=(0, 1), header_style="bold")
+    table.add_column("Ticket", no_wrap=True)
+    table.add_column("Received", no_wrap=True, justify="right")
+    table.add_column("Left", no_wrap=True, justify="right")
+    table.add_column("Subject")
+    for ticket, age_text, left, entry in rows:
+        subject = Text(entry.ticket.subject or "(no subject)", style="dim" if entry.skip else "")
+        subject.truncate(room, overflow="ellipsis")
+        if entry.skip:
+            subject.append(f"\nskip: {entry.skip}", style="yellow")
+        table.add_row(ticket, age_text, left, subject)
+    console.print(table)
+
+
+# -- the shift summary ------------------------------------------------------------------------
+
+
+def render_shift(console: Console, shift: Shift) -> None:
+    console.print()
+    processed = [r for r in shift.results if r.seconds is not None]
+    head = Text("Shift summary", style="bold")
+    head.append(f" · {len(processed)} processed in {seconds(shift.seconds)}")
+    if shift.median_seconds is not None:
+        head.append(f" · median {seconds(shift.median_seconds)} per ticket")
+    console.rule(head, align="left")
+    counts = Table.grid(padding=(0, 2))
+    counts.add_column()
+    counts.add_column(justify="right")
+    for kind, label in KIND_LABELS.items():
+        n = len(shift.of(kind))
+        counts.add_row(Text(label, style=KIND_STYLES[kind] if n else "dim"), str(n))
+    if shift.not_reached:
+        why = " (interrupted)" if shift.interrupted else " (you quit)" if shift.quit else ""
+        counts.add_row(Text(f"Not reached{why}", style="dim"), str(len(shift.not_reached)))
+    console.print(counts)
+    if shift.results or shift.not_reached:
+        console.print()
+    lines = Table.grid(padding=(0, 1))
+    lines.add_column(no_wrap=True)
+    lines.add_column(no_wrap=True)
+    lines.add_column(ratio=1)
+    for result in shift.results:
+        detail = Text(result.detail)
+        if result.url:
+            detail.append("\n")
+            detail.append_text(linkified(result.url, style="dim"))
+        lines.add_row(Text(f"#{result.ticket_id}", style="bold"),
+                      Text(KIND_LABELS[result.kind].lower(), style=KIND_STYLES[result.kind]),
+                      detail)
+    console.print(lines)
+    if shift.not_reached:
+        left = Text("Not reached: ", style="dim")
+        for n, entry in enumerate(shift.not_reached):
+            left.append(", " if n else "")
+            left.append(f"#{entry.id}", style=f"link {entry.ticket.url}" if entry.ticket.url
+                        else "")
+        left.append(" — `cancelbot queue` shows them again.", style="dim")
+        console.print(left)
+    if shift.interrupted:
+        console.print(Text("Interrupted: the ticket in progress changed nothing after its "
+                           "last confirmed step; `cancelbot queue` picks up what is left.",
+                           style="yellow"))
+
+
+# -- doctor ---------------------------------------------------------------------------------
+
+
+def doctor_document(report: Report) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "version": report.version,
+        "sandbox": report.sandbox,
+        "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
+                   for c in report.checks],
+        "steps": report.steps,
+        "templates": {"folder": report.templates_folder or None,
+                      "languages": report.templates},
+        "journal": report.journal,
+    }
+
+
+def render_doctor(console: Console, report: Report) -> None:
+    title = f"cancelbot {report.version} · doctor" + (" · sandbox" if report.sandbox else "")
+    console.print(Text(title, style="bold"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for check in report.checks:
+        mark, style = MARKS[check.status]
+        grid.add_row(Text(mark, style=style), Text(check.name, style="bold"),
+                     linkified(check.detail))
+    console.print(grid)
+    verdict = "Ready." if report.ok else "Something a configured service needs is broken (✗)."
+    console.print(Text(verdict, style="green" if report.ok else "bold red"))
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+def render_templates(console: Console, folder: str, rows: list[dict[str, Any]]) -> None:
+    console.print(Text.assemble(("Reply templates", "bold"), f" in {folder}"))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for row in rows:
+        mark, style = MARKS["ok" if row["renders"] else "failed"]
+        used = ", ".join(row["marketplaces"]) or "only with --lang or the buyer's locale"
+        text = Text.assemble((f"{mark} ", style), (row["language"], "bold"),
+                             f" ({row['name']})")
+        detail = Text(f"{row['path']}\nused for: {used}, and every buyer whose language on "
+                      f"Amazon is {row['name']}")
+        if row["error"]:
+            detail.append(f"\n{row['error']}", style="red")
+        grid.add_row(text, detail)
+    console.print(grid)
+
+
+def warning(text: str) -> Text:
+    return Text(text, style="yellow")
+
+
+def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
+    """`history --json`: the journal's events, oldest first (ids and steps, no message text)."""
+    fields = ("at", "ticket_id", "order_id", "job_id", "step", "phase", "ref", "detail", "agent")
+    return {
+        "ticket_id": ticket_id,
+        "events": [{name: getattr(e, name) for name in fields} for e in events],
+    }

@@ -1,0 +1,285 @@
+"""Test support for the journal tests: the sandbox behind a fault, a scripted agent, counters.
+
+`FaultyTransport` wraps `SandboxTransport(home)` and breaks one kind of request in one way;
+`Counts` reads what actually happened from the sandbox's state (and, for PUTs, from the log of
+requests the sandbox applied) so "exactly once" is counted on the fake, not on our own journal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cancelbot.config import load_settings
+from cancelbot.errors import NeedsHuman
+from cancelbot.journal import Journal
+from cancelbot.procedure import Options, process
+from cancelbot.sandbox import SandboxTransport, load
+from cancelbot.services.http import RetryPolicy
+from cancelbot.wiring import open_services
+
+AGENT_ID = 48000000001  # the sandbox's agent
+ORDER_1001 = "402-3815274-6120358"
+GSTK_1001 = "GS-1048213"
+ORDER_1002 = "302-5521908-4417736"
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after this line of the run happens (like SIGKILL)."""
+
+
+Match = Callable[[httpx.Request], bool]
+
+
+def _body(request: httpx.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.content or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+# The request of each side-effecting step, as it goes over the wire.
+STEPS: dict[str, Match] = {
+    "claim": lambda r: r.method == "PUT" and "responder_id" in _body(r),
+    "claim_note": lambda r: r.url.path.endswith("/notes")
+    and "cancelbot: handling" in _body(r).get("body", ""),
+    "gstk_cancel": lambda r: r.method == "POST" and r.url.path.endswith("/cancel"),
+    "amazon_create_feed": lambda r: r.method == "POST"
+    and r.url.path == "/feeds/2021-06-30/feeds",
+    "reply": lambda r: r.method == "POST" and r.url.path.endswith("/reply"),
+    "note": lambda r: "cancelbot: order" in _body(r).get("body", ""),
+    "status": lambda r: r.method == "PUT" and "status" in _body(r),
+}
+GET_FEED: Match = lambda r: r.method == "GET" and r.url.path.startswith(  # noqa: E731
+    "/feeds/2021-06-30/feeds/")
+FAULTS = ("crash_before", "crash_after", "timeout_after", "429_then_ok", "503_storm")
+
+
+@dataclass
+class Applied:
+    method: str
+    path: str
+    status: int
+    body: dict[str, Any]
+    ticket_before: dict[str, Any] | None = None
+    ticket_after: dict[str, Any] | None = None
+
+
+@dataclass
+class FaultyTransport(httpx.BaseTransport):
+    """The sandbox, with `fault` on the requests `match` picks (None: no fault)."""
+
+    home: Path
+    match: Match | None = None
+    fault: str = ""
+    latency: float = 0.0
+    before: Callable[[httpx.Request], None] | None = None  # runs before a matched request
+    hits: int = 0
+    applied: list[Applied] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.inner = SandboxTransport(self.home, latency=self.latency)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        hit = self.match is not None and self.match(request)
+        if hit:
+            self.hits += 1
+            once = self.hits == 1
+            if self.before is not None:
+                self.before(request)
+            if self.fault == "429_storm":
+                return httpx.Response(429, json={"errors": [{"code": "QuotaExceeded"}]})
+            if self.fault == "in_progress":
+                response = self._forward(request)
+                body = json.loads(response.content)
+                body["processingStatus"] = "IN_PROGRESS"
+                body.pop("resultFeedDocumentId", None)
+                return httpx.Response(200, json=body)
+            if self.fault == "crash_before" and once:
+                raise Crash("before the request")
+            if self.fault == "429_then_ok" and once:
+                return httpx.Response(429, json={"message": "slow down"},
+                                      headers={"Retry-After": "1"})
+            if self.fault == "503_storm":
+                return httpx.Response(503, json={"message": "Service Unavailable"})
+        response = self._forward(request)
+        if hit and self.hits == 1:
+            if self.fault == "crash_after":
+                raise Crash("after the server applied it")
+            if self.fault == "timeout_after":
+                raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+    def _forward(self, request: httpx.Request) -> httpx.Response:
+        ticket = _ticket_of(request)
+        before = _ticket_state(self.home, ticket) if request.method == "PUT" else None
+        response = self.inner.handle_request(request)
+        if request.method in ("POST", "PUT") and response.status_code < 300:
+            after = _ticket_state(self.home, ticket) if request.method == "PUT" else None
+            self.applied.append(Applied(request.method, request.url.path, response.status_code,
+                                        _body(request), before, after))
+        return response
+
+
+def _ticket_of(request: httpx.Request) -> str | None:
+    parts = request.url.path.split("/")
+    if request.url.host.startswith("sandbox.freshdesk") and len(parts) > 4:
+        return parts[4]
+    return None
+
+
+def _ticket_state(home: Path, ticket: str | None) -> dict[str, Any] | None:
+    if ticket is None:
+        return None
+    found = load(home)["freshdesk"]["tickets"].get(ticket)
+    return None if found is None else {"status": found["status"],
+                                       "responder_id": found["responder_id"]}
+
+
+class ScriptedAgent:
+    """The procedure's Agent for tests: answers from a script, records what it was shown.
+
+    `answers` are consumed by confirm/choose/ask in order; with `yes`, confirmations that may be
+    automatic are answered Yes (like --yes) and the others raise NeedsHuman.
+    """
+
+    def __init__(self, answers: Sequence[object] = (), *, yes: bool = False) -> None:
+        self.answers = list(answers)
+        self.yes = yes
+        self.interactive = not yes
+        self.lines: list[str] = []
+        self.questions: list[str] = []
+
+    def _next(self, question: str) -> object:
+        self.questions.append(question)
+        assert self.answers, f"unexpected question: {question}"
+        return self.answers.pop(0)
+
+    def step(self, number: int, total: int, title: str) -> None:
+        self.lines.append(f"step {number}: {title}")
+
+    def show_ticket(self, ticket) -> None:
+        self.lines.append(f"ticket {ticket.id}")
+
+    def show_order(self, *args, **kwargs) -> None:
+        pass
+
+    def show_decision(self, decision) -> None:
+        self.lines.append(f"decision {decision.branch.value}")
+
+    def show_plan(self, lines) -> None:
+        self.lines.extend(f"plan: {line}" for line in lines)
+
+    def show_message(self, text, language, why, channel, *, copyable=False) -> None:
+        self.lines.append(f"message ({language})")
+
+    def info(self, text: str) -> None:
+        self.lines.append(text)
+
+    def warn(self, text: str) -> None:
+        self.lines.append(f"WARN {text}")
+
+    def confirm(self, question: str, *, automatic: bool = True) -> bool:
+        if self.yes:
+            self.questions.append(question)
+            if not automatic:
+                raise NeedsHuman(f"{question} — needs a person")
+            return True
+        return bool(self._next(question))
+
+    def choose(self, question: str, options) -> int:
+        if self.yes:
+            raise NeedsHuman(f"{question} — needs a person")
+        return int(self._next(question))  # type: ignore[arg-type]
+
+    def ask(self, question: str, parse):
+        if self.yes:
+            raise NeedsHuman(f"{question} — needs a person")
+        return parse(str(self._next(question)))
+
+    @contextmanager
+    def busy(self, label: str):
+        yield
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def fast_retry() -> RetryPolicy:
+    return RetryPolicy(sleep=lambda seconds: None)
+
+
+def sandbox_settings(home: Path):
+    return load_settings({"CANCELBOT_HOME": str(home)}, sandbox=True)
+
+
+def run(
+    home: Path,
+    ticket_id: int,
+    agent: ScriptedAgent,
+    transport: httpx.BaseTransport | None = None,
+    *,
+    journal_home: Path | None = None,
+    agent_id: int | None = AGENT_ID,
+    feed_wait: float = 0.0,
+    dry_run: bool = False,
+):
+    """One `cancelbot process` as the CLI runs it, on a fresh journal connection."""
+    settings = sandbox_settings(home)
+    transport = transport or FaultyTransport(home)
+    options = Options(dry_run=dry_run, agent_id=agent_id, feed_wait=feed_wait,
+                      templates=settings.templates_dir)
+    with Journal.open(journal_home or home) as journal, \
+            open_services(settings, agent, transport=transport, retry=fast_retry()) as services:
+        return process(ticket_id, services, agent, options, journal)
+
+
+@dataclass
+class Counts:
+    """What happened to one ticket and its order, read from the sandbox."""
+
+    gstk_cancels: int
+    feeds: int
+    amazon_status: str
+    replies: int
+    final_notes: int
+    claim_notes: int
+    error_notes: int
+    status: int
+    responder_id: int | None
+    status_changes: int
+    responder_changes: int
+
+
+def counts(home: Path, ticket_id: int, order_id: str, applied: Sequence[Applied]) -> Counts:
+    state = load(home)
+    ticket = state["freshdesk"]["tickets"][str(ticket_id)]
+    conversations = ticket["conversations"]
+    gstk = [o for o in state["gstk"]["orders"].values() if o["marketplace_order_id"] == order_id]
+    amazon = state["amazon"]["orders"][order_id]["order"]
+    notes = [c["body_text"] for c in conversations if c["private"]]
+    puts = [a for a in applied if a.method == "PUT" and a.ticket_before and a.ticket_after]
+    return Counts(
+        gstk_cancels=sum(1 for o in gstk for h in o["history"] if h["action"] == "cancel"),
+        feeds=sum(1 for a in applied if a.path == "/feeds/2021-06-30/feeds"),
+        amazon_status=amazon["fulfillment"]["fulfillmentStatus"],
+        replies=sum(1 for c in conversations if not c["private"] and not c["incoming"]),
+        final_notes=sum(1 for n in notes if n.startswith("cancelbot: order")),
+        claim_notes=sum(1 for n in notes if n.startswith("cancelbot: handling")),
+        error_notes=sum(1 for n in notes if n.startswith("cancelbot: Amazon did NOT")),
+        status=ticket["status"],
+        responder_id=ticket["responder_id"],
+        status_changes=sum(1 for a in puts
+                           if a.ticket_before["status"] != a.ticket_after["status"]),
+        responder_changes=sum(1 for a in puts if a.ticket_before["responder_id"]
+                              != a.ticket_after["responder_id"]),
+    )

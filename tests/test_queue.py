@@ -1,0 +1,414 @@
+"""`cancelbot queue`: finding the open cancellation requests, and a shift through them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from cancelbot import sandbox
+from cancelbot.cli import app
+from cancelbot.config import FreshdeskSettings
+from cancelbot.errors import UsageError
+from cancelbot.models import FoundTicket, SearchPage
+from cancelbot.queue import (
+    CANCELLED,
+    MESSAGED,
+    NEEDS_HUMAN,
+    SKIPPED,
+    Queue,
+    QueueEntry,
+    Shift,
+    TicketResult,
+    check_query,
+    find_queue,
+    matched_by,
+)
+from cancelbot.sandbox.state import StateStore
+from cancelbot.services.freshdesk import FreshdeskClient
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+FD = "https://sandbox.freshdesk.invalid"
+
+
+@pytest.fixture
+def home(isolated_env):
+    sandbox.reset(isolated_env)
+    return isolated_env
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def world(home) -> dict:
+    return json.loads(sandbox.state_path(home).read_text(encoding="utf-8"))
+
+
+def edit_world(home, change) -> None:
+    with StateStore(home).update() as state:
+        change(state)
+
+
+# -- which tickets are cancellation requests ----------------------------------------------------
+
+@pytest.mark.parametrize("subject", [
+    "Order cancellation request from Amazon customer Oliver Bennett",
+    "Demande d'annulation de commande de la part du client Amazon Camille Laurent",
+    "Stornierungsanfrage von Amazon-Kunde Lukas Schneider",
+    "Richiesta di cancellazione dell'ordine da parte del cliente Amazon Giulia Romano",
+    "Solicitud de cancelación del pedido del cliente de Amazon Lucía García",
+    "ANNULER MA COMMANDE",
+    "Bitte stornieren",
+])
+def test_cancellation_subjects_in_five_languages(subject):
+    assert matched_by(subject, (), "", "") == ("subject",)
+
+
+@pytest.mark.parametrize("subject", ["Question sur ma commande", "Where is my parcel?",
+                                     "Rechnung", "Consulta sobre el envío", ""])
+def test_other_subjects_do_not_match(subject):
+    assert matched_by(subject, (), "", "") == ()
+
+
+@pytest.mark.parametrize("email,matches", [
+    ("k7m2q9xb4vd1r3t@marketplace.amazon.de", True),
+    ("donotreply@amazon.com", True),
+    ("seller-notification@amazon.co.uk", True),
+    ("someone@amazon.com.evil.example", False),
+    ("client@gmail.com", False),
+    ("amazon.fr@gmail.com", False),
+])
+def test_amazon_senders(email, matches):
+    assert (matched_by("Hello", (), email, "") == ("sender",)) is matches
+
+
+def test_the_configured_tag_marks_a_request_in_any_case():
+    assert matched_by("Hello", ("Annulation-Amazon",), "", "annulation-amazon") == ("tag",)
+    assert matched_by("Hello", ("other",), "", "annulation-amazon") == ()
+    assert matched_by("Hello", ("annulation-amazon",), "", "") == ()  # no tag configured
+
+
+@pytest.mark.parametrize("query,error", [
+    ("", "empty"), ('""', "empty"), ("status:2 AND tag:\"amazon\"", "single quotes"),
+])
+def test_bad_queries_are_usage_errors(query, error):
+    with pytest.raises(UsageError, match=error):
+        check_query(query)
+
+
+def test_outer_quotes_are_optional():
+    assert check_query('"status:2"') == check_query(" status:2 ") == "status:2"
+
+
+# -- searching Freshdesk: pages, totals, contacts ------------------------------------------------
+
+def found(tid: int, subject: str, hours_ago: float, **extra) -> FoundTicket:
+    return FoundTicket(id=tid, subject=subject, status=2,
+                       created_at=NOW - timedelta(hours=hours_ago),
+                       url=f"{FD}/a/tickets/{tid}", **extra)
+
+
+class FakeSearch:
+    """Serves search pages and contacts from lists; records every call."""
+
+    def __init__(self, tickets: list[FoundTicket], total: int | None = None,
+                 emails: dict[int, str] | None = None) -> None:
+        self.tickets, self.total = tickets, len(tickets) if total is None else total
+        self.emails = emails or {}
+        self.pages: list[int] = []
+        self.contacts: list[int] = []
+
+    def search_tickets(self, query: str, page: int = 1) -> SearchPage:
+        assert 1 <= page <= 10, "Freshdesk serves pages 1 to 10 only"
+        self.pages.append(page)
+        return SearchPage(self.total, tuple(self.tickets[(page - 1) * 30:page * 30]))
+
+    def contact_email(self, contact_id: int) -> str:
+        self.contacts.append(contact_id)
+        return self.emails.get(contact_id, "")
+
+
+def test_queue_is_oldest_first_and_keeps_only_cancellation_requests():
+    search = FakeSearch(
+        [found(1, "Annulation", 2), found(2, "Where is my parcel?", 30, requester_id=7),
+         found(3, "Stornierung", 20), found(4, "Question", 10, requester_id=8),
+         found(5, "Rechnung", 5, requester_id=7)],
+        emails={7: "someone@gmail.com", 8: "abc@marketplace.amazon.fr"},
+    )
+    queue = find_queue(search, query="status:2", now=NOW)
+    assert [e.id for e in queue.entries] == [3, 4, 1]
+    assert [e.matched_by for e in queue.entries] == [("subject",), ("sender",), ("subject",)]
+    assert sorted(search.contacts) == [7, 8], "one lookup per contact, only for the unmatched"
+    assert queue.read == 5 and not queue.truncated and search.pages == [1]
+
+
+def test_a_queue_over_ten_pages_says_it_is_truncated():
+    tickets = [found(n, f"Annulation {n}", n / 100) for n in range(1, 301)]
+    search = FakeSearch(tickets, total=450)
+    queue = find_queue(search, query="status:2", now=NOW)
+    assert search.pages == list(range(1, 11))
+    assert queue.truncated and queue.read == 300 and queue.total == 450
+
+
+def test_exactly_full_pages_are_not_truncated_and_a_short_page_stops():
+    assert not find_queue(FakeSearch([found(n, "Annulation", 1) for n in range(1, 61)]),
+                          query="status:2").truncated
+    search = FakeSearch([found(n, "Annulation", 1) for n in range(1, 45)])
+    find_queue(search, query="status:2")
+    assert search.pages == [1, 2]
+
+
+def test_assigned_tickets_are_skipped_unless_mine():
+    search = FakeSearch([found(1, "Annulation", 3, responder_id=42),
+                         found(2, "Annulation", 2, responder_id=7), found(3, "Annulation", 1)])
+    mine = find_queue(search, query="status:2", agent_id=7, now=NOW)
+    assert [(e.id, e.skip) for e in mine.entries] == [
+        (1, "assigned to agent 42"), (2, ""), (3, "")]
+    anyone = find_queue(search, query="status:2", agent_id=None, now=NOW)
+    assert [bool(e.skip) for e in anyone.entries] == [True, True, False]
+    assert "FRESHDESK_AGENT_ID" in anyone.entries[0].skip
+
+
+class Job:
+    def __init__(self, state: str) -> None:
+        self.job_id, self.state, self.finished_at, self.agent = "abc123", state, \
+            "2026-11-27T10:00:00Z", "camille"
+
+
+class FakeJournal:
+    def __init__(self, jobs: dict[int, Job]) -> None:
+        self.jobs = jobs
+
+    def last_job(self, ticket_id):
+        return self.jobs.get(ticket_id)
+
+    def open_job(self, ticket_id):
+        job = self.jobs.get(ticket_id)
+        return job if job and job.state == "open" else None
+
+
+def test_the_journal_marks_tickets_already_handled():
+    search = FakeSearch([found(1, "Annulation", 3), found(2, "Annulation", 2)])
+    queue = find_queue(search, query="status:2", journal=FakeJournal({1: Job("done"),
+                                                                     2: Job("open")}))
+    assert "already handled (journal" in queue.entries[0].skip
+    assert queue.entries[1].skip == "", "an unfinished run of mine is resumed, not skipped"
+
+
+def test_time_left_before_amazons_24_hours():
+    entry = QueueEntry(found(1, "Annulation", 21), ("subject",))
+    assert entry.time_left(NOW) == timedelta(hours=3) and entry.urgent(NOW)
+    assert not QueueEntry(found(2, "Annulation", 19), ("subject",)).urgent(NOW)
+    assert QueueEntry(found(3, "Annulation", 30), ("subject",)).time_left(NOW) \
+        == timedelta(hours=-6)
+
+
+def test_search_pages_on_the_wire(home):
+    client = FreshdeskClient(FreshdeskSettings(FD, "sandbox-key"),
+                             transport=sandbox.make_transport(home))
+    seen: list[httpx.Request] = []
+    client._http._client.event_hooks["request"].append(seen.append)
+    with client:
+        first = client.search_tickets("status:2 AND priority:1", 1)
+        second = client.search_tickets('"status:2"', 2)
+        email = client.contact_email(first.tickets[0].requester_id)
+        nobody = client.contact_email(1)
+    assert first.total == 11 and len(first.tickets) == 11 and second.tickets == ()
+    assert "query=%22status:2%20AND%20priority:1%22&page=1" in str(seen[0].url)
+    assert email.endswith("@marketplace.amazon.fr") and nobody == ""
+    assert first.tickets[0].url == f"{FD}/a/tickets/{first.tickets[0].id}"
+    with pytest.raises(ValueError):
+        client.search_tickets("status:2", 11)
+
+
+# -- the command: --list and --json --------------------------------------------------------------
+
+def test_list_shows_the_queue_oldest_first_with_time_left(home):
+    result = run("queue", "--list", "--sandbox")
+    assert result.exit_code == 0, result.output
+    ids = [line.split()[0] for line in result.stdout.splitlines() if line.strip().startswith("#")]
+    assert ids == [f"#{n}" for n in range(1011, 1000, -1)]
+    assert "late 5 h" in result.stdout and "11 to do" in result.stdout
+    assert "\x1b[" not in result.output, "no colour when stdout is not a terminal"
+    assert world(home)["freshdesk"]["tickets"]["1001"]["conversations"] == []
+
+
+def test_list_fits_80_columns(home, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run("queue", "--list", "--sandbox")
+    assert result.exit_code == 0, result.output
+    assert max(len(line.rstrip()) for line in result.stdout.splitlines()) <= 80
+
+
+def test_list_json_is_one_document_on_stdout(home):
+    result = run("queue", "--list", "--json", "--sandbox")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert "Sandbox" in result.stderr
+    assert list(doc) == ["query", "total", "read", "truncated", "to_do", "skipped",
+                         "generated_at", "tickets"]
+    first = doc["tickets"][0]
+    assert first["ticket_id"] == 1011 and first["urgent"] is True and first["minutes_left"] < 0
+    assert set(first) == {"ticket_id", "subject", "url", "created_at", "age_minutes",
+                          "minutes_left", "urgent", "matched_by", "responder_id", "tags", "skip"}
+    assert first["subject"].startswith("[bold red]URGENT[/]"), "data, not markup"
+
+
+def test_json_without_list_is_a_usage_error(home):
+    result = run("queue", "--json", "--sandbox")
+    assert result.exit_code == 2
+    assert "--json goes with --list" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_bad_query_is_one_line_and_exit_2(home):
+    result = run("queue", "--list", "--sandbox", "--query", 'status:"2"')
+    assert result.exit_code == 2
+    assert "single quotes" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_ticket_assigned_to_another_agent_is_listed_as_skipped(home, monkeypatch):
+    monkeypatch.setenv("FRESHDESK_AGENT_ID", "7")
+    edit_world(home, lambda s: s["freshdesk"]["tickets"]["1010"].update(responder_id=42))
+    doc = json.loads(run("queue", "--list", "--json", "--sandbox").stdout)
+    skips = {t["ticket_id"]: t["skip"] for t in doc["tickets"]}
+    assert skips[1010] == "assigned to agent 42" and skips[1011] is None
+    assert doc["to_do"] == 10 and doc["skipped"] == 1
+
+
+# -- the shift ----------------------------------------------------------------------------------
+
+def test_a_shift_processes_skips_and_quits(home):
+    # 1011 cannot cancel (reply), 1010 skipped, 1009 cancel, then quit at 1008.
+    result = run("queue", "--sandbox", input="p\ny\ns\np\ny\nq\n")
+    assert result.exit_code == 0, result.output
+    state = world(home)
+    tickets = state["freshdesk"]["tickets"]
+    assert tickets["1011"]["status"] == 4 and tickets["1009"]["status"] == 5
+    assert tickets["1010"]["status"] == 2 and tickets["1010"]["conversations"] == []
+    assert tickets["1008"]["status"] == 2
+    assert state["gstk"]["orders"]["GS-1048054"]["status"] == "Annulée"
+    summary = result.stdout[result.stdout.index("Shift summary"):]
+    assert "2 processed" in summary and "median" in summary
+    for label, count in (("Cancelled", 1), ("Messaged", 1), ("Needs a human", 0),
+                         ("Skipped", 1), ("Failed", 0), ("Not reached (you quit)", 8)):
+        assert any(line.split(label)[-1].strip() == str(count)
+                   for line in summary.splitlines() if line.startswith(label)), label
+    assert f"{FD}/a/tickets/1011" in summary and "you skipped it" in summary
+
+
+def test_a_declined_confirmation_in_a_shift_changes_nothing(home):
+    before = world(home)
+    result = run("queue", "--sandbox", input="p\nn\nq\n")
+    assert result.exit_code == 0, result.output
+    after = world(home)
+    assert after["freshdesk"]["tickets"]["1011"] == before["freshdesk"]["tickets"]["1011"]
+    assert after["gstk"] == before["gstk"] and after["amazon"]["orders"] == \
+        before["amazon"]["orders"]
+    assert "declined" in result.stdout[result.stdout.index("Shift summary"):]
+
+
+def test_end_of_input_at_the_prompt_quits_with_a_summary(home):
+    result = run("queue", "--sandbox", input="")
+    assert result.exit_code == 0, result.output
+    assert "Not reached (you quit)" in result.stdout
+
+
+def test_a_ticket_handled_by_another_run_is_skipped_when_read(home):
+    def note(state):
+        state["freshdesk"]["tickets"]["1011"]["conversations"].append({
+            "id": 1, "body": "<p>cancelbot: order 408-5518230-2290417 can no longer be "
+            "cancelled.</p>", "body_text": "cancelbot: order 408-5518230-2290417 can no "
+            "longer be cancelled.", "private": True, "incoming": False,
+            "created_at": "2026-11-27T09:00:00Z"})
+    edit_world(home, note)
+    result = run("queue", "--sandbox", input="q\n")
+    assert "#1011 skipped: already handled (cancelbot: order 408" in result.stdout
+    assert "2/11 · Ticket #1010" in result.stdout
+
+
+def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):
+    result = run("queue", "--sandbox", "--yes")
+    assert result.exit_code == 4, result.output  # some need a human
+    tickets = world(home)["freshdesk"]["tickets"]
+    done = {t for t, v in tickets.items() if v["status"] in (4, 5)}
+    assert done == {"1011", "1009", "1008", "1004", "1002", "1001"}
+    # The Seller Central message cannot be confirmed by --yes: untouched, left for a person.
+    assert tickets["1003"]["status"] == 2
+    assert not [c for c in tickets["1003"]["conversations"] if not c["incoming"]]
+    summary = result.stdout[result.stdout.index("Shift summary"):]
+    assert "Needs a human  5" in summary and "Cancelled      3" in summary
+
+
+def test_queue_yes_same_result_without_prefetch(home, isolated_env):
+    with_prefetch = run("queue", "--sandbox", "--yes")
+    first = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
+    sandbox.reset(home)
+    (home / "journal.sqlite3").unlink(missing_ok=True)
+    without = run("queue", "--sandbox", "--yes", "--no-prefetch")
+    second = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
+    assert with_prefetch.exit_code == without.exit_code == 4
+    assert first == second
+
+
+def test_an_empty_queue_says_so(home):
+    edit_world(home, lambda s: [t.update(status=4) for t in s["freshdesk"]["tickets"].values()])
+    result = run("queue", "--sandbox")
+    assert result.exit_code == 0, result.output
+    assert "No open cancellation request" in result.stdout
+
+
+def test_shift_exit_codes_and_median():
+    queue = Queue("status:2", 0, 0, 1, False, [])
+    shift = Shift(queue, [TicketResult(1, "", CANCELLED, "", seconds=30.0),
+                          TicketResult(2, "", MESSAGED, "", seconds=10.0),
+                          TicketResult(3, "", SKIPPED, "")])
+    assert shift.median_seconds == 20.0 and shift.exit_code == 0
+    shift.results.append(TicketResult(4, "", NEEDS_HUMAN, "", seconds=50.0))
+    assert shift.exit_code == 4 and shift.median_seconds == 30.0
+    shift.interrupted = True
+    assert shift.exit_code == 130
+
+
+def test_ctrl_c_ends_the_shift_with_its_summary(home, monkeypatch):
+    from cancelbot.ui import TerminalShift
+
+    answers = iter(["s", KeyboardInterrupt])
+
+    def next_action(self):
+        answer = next(answers)
+        if answer is KeyboardInterrupt:
+            raise KeyboardInterrupt
+        return {"s": "skip"}[answer]
+
+    monkeypatch.setattr(TerminalShift, "next_action", next_action)
+    before = world(home)
+    result = run("queue", "--sandbox")
+    assert result.exit_code == 130, result.output
+    summary = result.stdout[result.stdout.index("Shift summary"):]
+    assert "Not reached (interrupted)" in summary and "you skipped it" in summary
+    assert world(home)["freshdesk"] == before["freshdesk"]
+
+
+def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_read(
+    home, monkeypatch
+):
+    import cancelbot.queue as shift_queue
+
+    def no_live_read(services, ticket_id):
+        raise AssertionError(f"ticket #{ticket_id} was not read ahead")
+
+    monkeypatch.setattr(shift_queue, "_read_now", no_live_read)
+    claim = ("cancelbot: handling order 405-7730215-0081453: Camille started cancelbot on this "
+             "ticket. Another run should leave it alone. (cancelbot ref 0a1b2c3d4e5f)")
+    edit_world(home, lambda s: s["freshdesk"]["tickets"]["1010"]["conversations"].append({
+        "id": 1, "body": f"<p>{claim}</p>", "body_text": claim, "private": True,
+        "incoming": False, "created_at": "2026-11-27T09:00:00Z"}))
+    result = run("queue", "--sandbox", "--yes")
+    assert result.exit_code == 4, result.output
+    assert "#1010 skipped: another run is handling it (cancelbot: handling order " \
+           "405-7730215-0081453: Camille started cancelbot on this ticket.)" \
+           in " ".join(result.stdout.split())

@@ -1,0 +1,205 @@
+"""The reply on its way out: the buyer's language, the review (edit / language / cancel)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from cancelbot import messages, sandbox
+from cancelbot.cli import app
+from cancelbot.errors import AuthError
+from cancelbot.messages import choose_language
+from cancelbot.replies import Draft
+
+GERMAN = "A1PA6795UKMFR9"
+ITALIAN = "APJ6JRA9NG5V4"
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def home(isolated_env):
+    sandbox.reset(isolated_env)
+    return isolated_env
+
+
+def ticket(home, ticket_id: int) -> dict:
+    state = json.loads(sandbox.state_path(home).read_text(encoding="utf-8"))
+    return state["freshdesk"]["tickets"][str(ticket_id)]
+
+
+# -- which language -------------------------------------------------------------------------------
+
+def test_the_buyers_locale_wins_over_the_marketplace():
+    choice = choose_language(None, "A13V1IB3VIYZZH", "de-DE")  # a German buyer on amazon.fr
+    assert choice.code == "de" and "de-DE" in choice.why
+
+
+def test_a_locale_without_template_falls_back_to_the_marketplace_and_says_why():
+    choice = choose_language(None, ITALIAN, "it_IT")
+    assert choice.code == "en"
+    assert "no 'it' template" in choice.why and "amazon.it" in choice.why
+
+
+def test_lang_still_wins_and_no_locale_changes_nothing():
+    assert choose_language("fr", GERMAN, "de-DE").code == "fr"
+    assert choose_language(None, GERMAN, None).why == "order placed on amazon.de"
+
+
+# -- the review, with a scripted agent -------------------------------------------------------------
+
+class Reviewer:
+    interactive = True
+
+    def __init__(self, *actions):
+        self.actions = list(actions)
+        self.seen: list[tuple[str, str, bool]] = []
+        self.warned: list[str] = []
+
+    def show_message(self, text, language, why, channel, *, copyable=False):
+        self.seen.append((language, text, True))
+
+    def review_message(self, question, text, language, why, channel, *, copyable=False,
+                       languages=(), shown=True):
+        self.seen.append((language, text, shown))
+        return self.actions.pop(0)
+
+    def warn(self, text):
+        self.warned.append(text)
+
+
+class NoMarketplace:
+    automated = False
+
+
+def draft(agent, code="de") -> Draft:
+    return Draft.prepare(agent, NoMarketplace(), order_id="302-5521908-4417736",
+                         marketplace_id=GERMAN, channel="ticket reply", copyable=False,
+                         language=code)
+
+
+def test_an_edited_message_is_the_one_kept_and_shown_again():
+    agent = Reviewer(("edit", "Guten Tag Herr Schneider,\nEs tut uns leid.\n"), ("send", ""))
+    reply = draft(agent)
+    assert reply.confirm("Send this reply to the buyer?") is True
+    assert reply.text == "Guten Tag Herr Schneider,\nEs tut uns leid." and reply.edited
+    assert agent.seen[-1] == ("de", reply.text, False), "shown again before the next question"
+
+
+def test_an_empty_edit_keeps_the_previous_text():
+    agent = Reviewer(("edit", "  \n"), ("send", ""))
+    reply = draft(agent)
+    before = reply.text
+    assert reply.confirm("Send?") and reply.text == before and not reply.edited
+    assert agent.warned
+
+
+def test_another_language_renders_that_template():
+    agent = Reviewer(("language", "fr"), ("send", ""))
+    reply = draft(agent)
+    assert reply.confirm("Send?")
+    assert reply.code == "fr" and reply.text.startswith("Bonjour") and not reply.edited
+    assert reply.why == "you chose it at the preview"
+
+
+def test_cancel_at_the_review_is_a_no():
+    assert draft(Reviewer(("cancel", ""))).confirm("Send?") is False
+
+
+# -- the same, end to end on the sandbox -----------------------------------------------------------
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the fake editor is a POSIX shell script")
+def test_edit_in_editor_sends_and_notes_the_edited_text(home, tmp_path, monkeypatch):
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i.bak 's/^Guten Tag,$/Guten Tag Herr Schneider,/' \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    result = run("process", "1002", "--sandbox", input="e\ny\n")
+    assert result.exit_code == 0, result.output
+    t = ticket(home, 1002)
+    reply = next(c for c in t["conversations"] if not c["private"] and not c["incoming"])
+    assert reply["body_text"].startswith("Guten Tag Herr Schneider,")
+    note = [c for c in t["conversations"] if c["private"]][-1]["body_text"]
+    assert "Message as edited and sent:" in note and "Guten Tag Herr Schneider," in note
+
+
+def test_changing_the_language_at_the_preview(home):
+    # 1004 is amazon.it: English by default; the agent picks French (2nd of de, fr).
+    result = run("process", "1004", "--sandbox", input="l\n2\ny\n")
+    assert result.exit_code == 0, result.output
+    reply = next(c for c in ticket(home, 1004)["conversations"] if not c["incoming"]
+                 and not c["private"])
+    assert reply["body_text"].startswith("Bonjour")
+    assert "no 'it' template for the buyer's it-IT" in result.output
+
+
+def test_cancel_at_the_preview_changes_nothing(home):
+    before = ticket(home, 1002)
+    result = run("process", "1002", "--sandbox", input="n\n")
+    assert result.exit_code == 3, result.output
+    assert ticket(home, 1002) == before
+
+
+def test_yes_cannot_say_a_seller_central_message_was_sent(home):
+    before = ticket(home, 1003)
+    result = run("process", "1003", "--sandbox", "--yes")
+    assert result.exit_code == 4, result.output
+    assert "Have you sent it from Seller Central?" in result.output
+    assert ticket(home, 1003) == before
+
+
+def test_a_refused_buyer_locale_falls_back_to_the_marketplace(home, monkeypatch):
+    """The Messaging role may be missing: the reply still goes in the marketplace's language."""
+
+    class Refusing(httpx.BaseTransport):
+        def __init__(self, inner):
+            self.inner = inner
+
+        def handle_request(self, request):
+            if request.url.path.startswith("/messaging/"):
+                return httpx.Response(403, json={"errors": [{"code": "Unauthorized",
+                                                             "message": "Access denied"}]})
+            return self.inner.handle_request(request)
+
+    from cancelbot.config import load_settings
+    from cancelbot.procedure import Options, process
+    from cancelbot.wiring import open_services
+
+    shown: list[str] = []
+
+    class Agent:
+        interactive = True
+
+        def show_message(self, text, language, why, channel, *, copyable=False):
+            shown.append(f"{language}: {why}")
+
+        @contextmanager
+        def busy(self, label):
+            yield
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    transport = Refusing(sandbox.make_transport(home))
+    with open_services(load_settings(sandbox=True), Agent(), transport=transport) as services:
+        with pytest.raises(AuthError):
+            services.marketplace.buyer_locale("302-5521908-4417736", GERMAN)
+        outcome = process(1002, services, Agent(), Options(dry_run=True))
+    assert outcome.language == "de"
+    assert shown and shown[0].startswith("de: order placed on amazon.de; the buyer's language "
+                                         "is unavailable")
+
+
+def test_templates_catalogue_says_where_each_language_is_used():
+    rows = {r["language"]: r for r in messages.catalogue(messages.templates_dir())}
+    assert set(rows) == {"fr", "de", "en"} and all(r["renders"] for r in rows.values())
+    assert "amazon.com.be" in rows["fr"]["marketplaces"]
+    assert "amazon.it" in rows["en"]["marketplaces"]
