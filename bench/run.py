@@ -62,6 +62,8 @@ class Run:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.feed_wait is not None:
+        FEED_WAIT["CANCELBOT_FEED_WAIT"] = args.feed_wait
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="cancelbot-bench-"))
     results: dict = {"machine": machine(), "settings": vars(args).copy()}
@@ -103,6 +105,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: tiny counts, the same checks")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results here")
+    parser.add_argument(
+        "--feed-wait", metavar="SECONDS",
+        help="CANCELBOT_FEED_WAIT for the runs (default: the tool's own, 60 s); 0 leaves the "
+        "Amazon feed follow-up to the next run, outside the agent's chain",
+    )
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 unless the round-trip targets hold (minimal chains, "
                         "no repeated read)")
@@ -127,8 +134,12 @@ def cancelbot_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "cancelbot"]
 
 
+FEED_WAIT: dict[str, str] = {}  # --feed-wait, passed on to every child
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
+    env.update(FEED_WAIT)
     # Bytecode is cached, as after `pip install` (which compiles it): no run recompiles.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

@@ -146,6 +146,8 @@ class FeedDesk:
 
     def follow(self, feed_id: str) -> str:
         """Poll getFeed until Amazon is done or `wait` seconds passed; settle a finished feed."""
+        if self.wait <= 0:
+            return "SUBMITTED"  # CANCELBOT_FEED_WAIT=0: left to the next run / cancelbot feeds
         deadline = self.clock() + self.wait
         delay = 2.0
         with self.agent.busy(f"Amazon is processing feed {feed_id} (waiting up to "

@@ -337,7 +337,6 @@ class _Run:
         self.agent.show_order(
             order_id, gstk, amazon, marketplaces.marketplace_label(self.marketplace_id)
         )
-        self.gstk_found = gstk is not None
         return gstk, amazon
 
     def decide(self, gstk: BackOfficeOrder | None, amazon: AmazonOrder | None) -> Decision:

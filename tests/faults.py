@@ -230,7 +230,7 @@ def run(
     *,
     journal_home: Path | None = None,
     agent_id: int | None = AGENT_ID,
-    feed_wait: float = 0.0,
+    feed_wait: float = 1.0,  # one look at the feed (the sandbox finishes at once), no sleep
     dry_run: bool = False,
 ):
     """One `cancelbot process` as the CLI runs it, on a fresh journal connection."""

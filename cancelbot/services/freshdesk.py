@@ -21,6 +21,7 @@ from cancelbot.services.http import (
     RetryPolicy,
     ServiceClient,
     check_base_url,
+    hiding,
     parse_json_object,
 )
 from cancelbot.text import html_to_text
@@ -54,7 +55,7 @@ class FreshdeskClient:
             headers={"Accept": "application/json"},
             timeout=timeout,
             retry=retry,
-            error_detail=_error_detail_hiding(settings.api_key),
+            error_detail=hiding(settings.api_key, _error_detail),
             pacer=pacer,
         )
 
@@ -320,16 +321,6 @@ def _require_int(data: dict[str, Any], key: str, where: str) -> int:
     if not _is_int(value):
         raise BadResponse(SERVICE, f"{where}: field {key!r} missing or not a number")
     return value
-
-
-def _error_detail_hiding(api_key: str):
-    """An `error_detail` for ServiceClient that never lets the API key through."""
-
-    def detail(response: httpx.Response) -> str:
-        text = _error_detail(response)
-        return text.replace(api_key, "***") if api_key else text
-
-    return detail
 
 
 def _error_detail(response: httpx.Response) -> str:

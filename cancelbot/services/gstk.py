@@ -20,6 +20,7 @@ from cancelbot.services.http import (
     RetryPolicy,
     ServiceClient,
     check_base_url,
+    hiding,
     parse_json_object,
 )
 from cancelbot.statuses import StatusTable
@@ -53,7 +54,7 @@ class GstkClient:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=timeout,
             retry=retry,
-            error_detail=_error_detail_hiding(token),
+            error_detail=hiding(token, _error_detail),
         )
 
     def __enter__(self) -> GstkClient:
@@ -162,16 +163,6 @@ def _require_str(data: dict[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadResponse(SERVICE, f"{where}: field {key!r} missing or not text")
     return value
-
-
-def _error_detail_hiding(token: str):
-    """An `error_detail` for ServiceClient that never lets the token through."""
-
-    def detail(response: httpx.Response) -> str:
-        text = _error_detail(response)
-        return text.replace(token, "***") if token else text
-
-    return detail
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -413,6 +413,16 @@ class ServiceClient:
         return ServiceError(self.service, message, status=status, request_id=request_id)
 
 
+def hiding(secret: str, detail: Callable[[httpx.Response], str]):
+    """An `error_detail` that never lets `secret` through, even if a server echoes it."""
+
+    def hidden(response: httpx.Response) -> str:
+        text = detail(response)
+        return text.replace(secret, "***") if secret else text
+
+    return hidden
+
+
 def parse_json_object(service: str, response: httpx.Response, what: str) -> dict[str, Any]:
     try:
         data = response.json()
