@@ -236,6 +236,7 @@ class _Run:
         self.claimed = False
         self._last_read: Ticket | None = None  # the newest read of the ticket
         self._reply_found = False  # the reply was on the ticket already (another run's)
+        self.buyer_locale: tuple[str | None, str] | None = None  # asked during the lookups
 
     # -- the five steps ------------------------------------------------------------------------
 
@@ -314,19 +315,30 @@ class _Run:
         backoffice, marketplace = self.services.backoffice, self.services.marketplace
         # Both automated lookups run at once; an assisted one talks to the agent, so it runs
         # alone, on this thread, after the automated one.
+        # The buyer's language is only needed for a reply, and a reply goes to Amazon's relay
+        # address, which names the marketplace: ask it now, beside the lookups, rather than
+        # one round trip later (one wasted call when the order turns out cancellable).
+        relay_marketplace = marketplaces.marketplace_for_domain(
+            relay_domain(ticket.requester_email) or "")
+        ask_locale = marketplace.automated and relay_marketplace and not self.options.language
         with self.agent.busy("Looking the order up in GSTK and on Amazon"):
-            with ThreadPoolExecutor(max_workers=2) as pool:
+            with ThreadPoolExecutor(max_workers=3) as pool:
                 gstk_f = pool.submit(backoffice.find_order, order_id) if backoffice.automated \
                     else None
                 amazon_f = pool.submit(marketplace.get_order, order_id) if marketplace.automated \
                     else None
+                locale_f = pool.submit(replies.buyer_locale, marketplace, order_id,
+                                       relay_marketplace) if ask_locale else None
                 gstk = gstk_f.result() if gstk_f else None
                 amazon = amazon_f.result() if amazon_f else None
+                locale = locale_f.result() if locale_f else None
         if not backoffice.automated:
             gstk = backoffice.find_order(order_id)
         if not marketplace.automated:
             amazon = marketplace.get_order(order_id)
         self.marketplace_id = amazon.marketplace_id if amazon else _guess_marketplace(ticket)
+        if locale is not None and self.marketplace_id == relay_marketplace:
+            self.buyer_locale = locale  # asked of the right marketplace: no second call
         self.outcome.links.seller_central_order = marketplaces.seller_central_order_url(
             order_id, self.marketplace_id
         )
@@ -431,7 +443,7 @@ class _Run:
             self.agent, self.services.marketplace, order_id=self.outcome.order_id,
             marketplace_id=self.marketplace_id, channel=channel, copyable=not relay,
             templates=self.options.templates, language=self.options.language,
-            agent_name=self.options.agent_name,
+            agent_name=self.options.agent_name, known_locale=self.buyer_locale,
         )
         text = self.outcome.message = choice.text
         self.outcome.language = choice.code

@@ -64,12 +64,17 @@ class Draft:
         templates: Path | None = None,
         language: str | None = None,
         agent_name: str = "",
+        known_locale: tuple[str | None, str] | None = None,
     ) -> Draft:
-        """Choose the language, render the template, show the message."""
+        """Choose the language, render the template, show the message. `known_locale`, when
+        the caller already asked Amazon (`buyer_locale()`), saves asking again."""
         folder = messages.templates_dir(templates)
-        locale, note = (None, "") if language else _buyer_locale(
-            marketplace, order_id, marketplace_id
-        )
+        if language:
+            locale, note = None, ""
+        elif known_locale is not None:
+            locale, note = known_locale
+        else:
+            locale, note = buyer_locale(marketplace, order_id, marketplace_id)
         available = tuple(messages.available_languages(folder)) or messages.LANGUAGES
         choice = messages.choose_language(language, marketplace_id, locale, available)
         draft = cls(agent, folder=folder, code=choice.code, why=choice.why + note,
@@ -121,7 +126,7 @@ class Draft:
                                      agent_name=self.agent_name)
 
 
-def _buyer_locale(
+def buyer_locale(
     marketplace: Marketplace, order_id: str, marketplace_id: str
 ) -> tuple[str | None, str]:
     """(locale, note for `why`). A refusal only costs the preference: the marketplace decides."""

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
 import xml.etree.ElementTree as ET
 import zlib
@@ -92,6 +93,7 @@ class AmazonClient:
         self._token_cache = Path(token_cache) if token_cache is not None else None
         self._clock = clock
         self._token: _Token | None = None
+        self._token_lock = threading.Lock()
         self._http = ServiceClient(
             SERVICE,
             settings.endpoint,
@@ -341,10 +343,12 @@ class AmazonClient:
     # -- Login with Amazon -----------------------------------------------------------------------
 
     def _access_token(self) -> str:
-        now = self._clock()
-        if self._token is None or not self._token.fresh(now):
-            self._token = self._read_cache(now) or self._fetch_token(now)
-        return self._token.value
+        # Lookups run on threads (getOrder ∥ getAttributes): one login serves them all.
+        with self._token_lock:
+            now = self._clock()
+            if self._token is None or not self._token.fresh(now):
+                self._token = self._read_cache(now) or self._fetch_token(now)
+            return self._token.value
 
     def _fetch_token(self, now: float) -> _Token:
         what = "LWA token request"
