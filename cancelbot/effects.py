@@ -86,7 +86,6 @@ class Steps:
         self.journal = journal
         self.ticket_id = ticket_id
         self.job: Job | None = journal.open_job(ticket_id)
-        self.resumed = self.job is not None
 
     def begin(self, order_id: str, branch: str) -> Job:
         """Open the job (or go on with the unfinished one) before the first change."""

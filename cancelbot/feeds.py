@@ -79,7 +79,6 @@ class FollowUp:
 
     submitted: str = ""  # the feedId of queued cancellations sent now
     sent: list[Cancellation] = field(default_factory=list)  # what went in it
-    still_queued: int = 0
     settled: list[tuple[str, str, str]] = field(default_factory=list)  # feed, order, state
     errors: list[Cancellation] = field(default_factory=list)
     unresolved: list[Cancellation] = field(default_factory=list)
@@ -192,7 +191,6 @@ class FeedDesk:
                         "Amazon: sent the cancellation of " + ", ".join(
                             f"{r.order_id} (ticket #{r.ticket_id})" for r in queued)
                         + f" left by an earlier run, in feed {report.submitted}.")
-            report.still_queued = len(self.journal.cancellations("queued"))
             for feed in self.journal.feeds("pending"):
                 data = self.marketplace.get_feed(feed.feed_id)
                 if data["processingStatus"] in FINISHED:

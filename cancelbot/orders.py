@@ -17,7 +17,6 @@ _SPACES = "\u00a0\u2007\u2009\u200a\u202f\u205f\u3000\u200b"
 _TRANSLATE = {**{ord(c): "-" for c in _DASHES}, **{ord(c): " " for c in _SPACES}}
 _TAG = re.compile(r"<[^>]{0,500}>")
 _ORDER = re.compile(r"(?<![0-9-])([0-9]{3}) ?- ?([0-9]{7}) ?- ?([0-9]{7})(?![0-9-]*[0-9])")
-_EXACT = re.compile(r"\d{3}-\d{7}-\d{7}")
 # Amazon's buyer-seller relay: replies to these addresses reach the buyer.
 _RELAY = re.compile(r"@marketplace\.amazon\.([a-z.]+)$", re.IGNORECASE)
 
@@ -48,10 +47,6 @@ def parse_order_number(typed: str) -> str:
         f"{typed.strip()[:40]!r} is not an Amazon order number (3-7-7 digits, "
         "e.g. 402-1234567-1234567)"
     )
-
-
-def is_order_number(value: str) -> bool:
-    return bool(_EXACT.fullmatch(value))
 
 
 def relay_domain(email: str) -> str | None:

@@ -22,3 +22,12 @@ def isolated_env(tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.chdir(work)  # no .env of the developer's is read
     return home
+
+
+@pytest.fixture
+def home(isolated_env):
+    """An isolated home holding a freshly seeded sandbox."""
+    from cancelbot import sandbox
+
+    sandbox.reset(isolated_env)
+    return isolated_env

@@ -11,12 +11,6 @@ from cancelbot import sandbox
 from cancelbot.cli import app
 
 
-@pytest.fixture
-def home(isolated_env):
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 

@@ -19,12 +19,6 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 
 
-@pytest.fixture
-def home(isolated_env):
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
 class Faults(httpx.BaseTransport):
     """The sandbox, except for hosts told to fail (with a status, or unreachable)."""
 

@@ -111,14 +111,6 @@ class Faults(httpx.BaseTransport):
 
 
 @pytest.fixture
-def home(isolated_env):
-    from cancelbot import sandbox
-
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
-@pytest.fixture
 def settings(home):
     return load_settings({"CANCELBOT_HOME": str(home)}, sandbox=True)
 

@@ -34,12 +34,6 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 FD = "https://sandbox.freshdesk.invalid"
 
 
-@pytest.fixture
-def home(isolated_env):
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
 def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 

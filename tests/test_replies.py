@@ -24,12 +24,6 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 
 
-@pytest.fixture
-def home(isolated_env):
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
 def ticket(home, ticket_id: int) -> dict:
     state = json.loads(sandbox.state_path(home).read_text(encoding="utf-8"))
     return state["freshdesk"]["tickets"][str(ticket_id)]

@@ -36,12 +36,6 @@ def spawn(home, *args: str, **env_extra: str):
                          dimensions=(24, 80), encoding="utf-8", timeout=60)
 
 
-@pytest.fixture
-def home(isolated_env):
-    sandbox.reset(isolated_env)
-    return isolated_env
-
-
 def test_a_shift_processes_two_skips_one_and_quits(home):
     child = spawn(home, "queue", "--sandbox")
     child.expect(r"1/11 · Ticket #1011")

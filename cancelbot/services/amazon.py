@@ -33,6 +33,7 @@ from cancelbot.errors import AuthError, BadResponse, ConfigError
 from cancelbot.models import AmazonItem, AmazonOrder
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    OwnsServiceClient,
     RetryPolicy,
     ServiceClient,
     check_base_url,
@@ -74,7 +75,7 @@ class _Token:
         return now < self.expires_at - TOKEN_MARGIN
 
 
-class AmazonClient:
+class AmazonClient(OwnsServiceClient):
     """The automated `Marketplace`: one seller account on one SP-API region, for one run."""
 
     automated = True
@@ -103,15 +104,6 @@ class AmazonClient:
             retry=retry,
             error_detail=self._error_detail,
         )
-
-    def __enter__(self) -> AmazonClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # -- Orders --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from cancelbot.errors import BadResponse, NotFound
 from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    OwnsServiceClient,
     RatePacer,
     RetryPolicy,
     ServiceClient,
@@ -32,7 +33,7 @@ SEARCH_PAGE_SIZE = 30
 SEARCH_MAX_PAGES = 10
 
 
-class FreshdeskClient:
+class FreshdeskClient(OwnsServiceClient):
     """The automated `Helpdesk`: one connection to one Freshdesk account for one run."""
 
     def __init__(
@@ -58,15 +59,6 @@ class FreshdeskClient:
             error_detail=hiding(settings.api_key, _error_detail),
             pacer=pacer,
         )
-
-    def __enter__(self) -> FreshdeskClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     def ticket_url(self, ticket_id: int) -> str:
         """The agent's page for the ticket."""

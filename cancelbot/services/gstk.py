@@ -17,6 +17,7 @@ from cancelbot.errors import BadResponse, NeedsHuman, OrderMovedOn
 from cancelbot.models import BackOfficeOrder
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    OwnsServiceClient,
     RetryPolicy,
     ServiceClient,
     check_base_url,
@@ -29,7 +30,7 @@ SERVICE = "GSTK"
 CANCEL_REASON = "customer_request"
 
 
-class GstkClient:
+class GstkClient(OwnsServiceClient):
     """The automated `BackOffice`: GSTK's HTTP API."""
 
     automated = True
@@ -56,15 +57,6 @@ class GstkClient:
             retry=retry,
             error_detail=hiding(token, _error_detail),
         )
-
-    def __enter__(self) -> GstkClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     def order_url(self, order_id: str) -> str:
         """The order's page in GSTK's web interface, or "" when GSTK_ORDER_LINK is not set."""

@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -34,11 +34,11 @@ from cancelbot.errors import (
 )
 
 log = logging.getLogger("cancelbot.http")
+_C = TypeVar("_C", bound="OwnsServiceClient")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Statuses worth another try for a request that is safe to repeat.
 RETRY_STATUSES = {502, 503, 504}
-REDACTED_HEADERS = {"authorization", "x-amz-access-token", "cookie", "set-cookie"}
 
 
 def check_base_url(name: str, url: str) -> str:
@@ -273,6 +273,21 @@ def shared_ssl_context() -> ssl.SSLContext:
         if _ssl_context is None:
             _ssl_context = httpx.create_ssl_context()
         return _ssl_context
+
+
+class OwnsServiceClient:
+    """`with` support for a client built on one ServiceClient kept as `self._http`."""
+
+    _http: ServiceClient
+
+    def __enter__(self: _C) -> _C:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
 
 
 class ServiceClient:
