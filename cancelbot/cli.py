@@ -150,34 +150,21 @@ def process(
 
     warmup.start()  # the HTTP stack and TLS certificates load while the rest starts up
     out, err = _consoles()
-    run: dict[str, object] = {}  # what the interrupt hint needs, once known
-
-    def hint() -> str:
-        if "home" not in run:
-            return "Nothing was changed."
-        from cancelbot.effects import resume_hint
-        from cancelbot.journal import Journal
-
-        with Journal.open(run["home"]) as journal:  # type: ignore[arg-type]
-            return resume_hint(journal, run["ticket"], run["rerun"])  # type: ignore[arg-type]
-
-    with _errors_to_exit_codes(err, hint):
+    with _errors_to_exit_codes(err, "Nothing was changed."):
         number = parse_ticket_id(ticket_id)
         settings = _settings(sandbox)
         from cancelbot.journal import Journal
-        from cancelbot.procedure import Options
+        from cancelbot.ports import Options
         from cancelbot.procedure import process as run_procedure
-        from cancelbot.report import Recorder
+        from cancelbot.render import outcome_document, render_outcome, render_stopped
         from cancelbot.services.http import RetryPolicy
-        from cancelbot.ui import TerminalAgent, render_outcome
+        from cancelbot.ui import TerminalAgent
         from cancelbot.wiring import open_services
 
         agent = TerminalAgent(err if json_out else out, assume_yes=yes)
-        recorder = Recorder(agent)  # what the run showed, for --json
         if settings.sandbox:
             agent.console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
                                 f"(state in {escape_path(settings.home)}).[/dim]")
-        rerun = f"cancelbot process {number}" + (" --sandbox" if sandbox else "")
         options = Options(
             dry_run=dry_run,
             language=lang.value if lang else None,
@@ -185,41 +172,22 @@ def process(
             agent_name=settings.agent_name,
             agent_id=settings.freshdesk.agent_id,
             feed_wait=settings.feed_wait,
-            rerun=rerun,
+            rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
         )
         retry = RetryPolicy(on_wait=agent.waiting)
         with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
-                open_services(settings, agent, retry=retry) as services, \
-                _json_on_error(json_out, number, recorder):
-            run.update(home=settings.home, ticket=number, rerun=rerun)
-            outcome = run_procedure(number, services, recorder, options, journal)
-        if json_out:
-            _print_json(_outcome_document(outcome, recorder, number))
-        else:
-            render_outcome(out, outcome)
+                open_services(settings, agent, retry=retry) as services:
+            outcome = run_procedure(number, services, agent, options, journal)
+    # One result, rendered once: a finished, declined, failed or interrupted run alike.
+    if json_out:
+        _print_json(outcome_document(outcome))
+    elif outcome.error is None and not outcome.interrupted:
+        render_outcome(out, outcome)
+    render_stopped(err, outcome)
     raise typer.Exit(outcome.exit_code)
 
 
-def _outcome_document(outcome, recorder, number: int, error: CancelbotError | None = None):
-    from cancelbot.render import outcome_document
-
-    return outcome_document(outcome, recorder.seen, ticket_id=number,
-                            error=str(error) if error else "",
-                            exit_code=error.exit_code if error else 0)
-
-
-@contextmanager
-def _json_on_error(enabled: bool, number: int, recorder) -> Iterator[None]:
-    """With --json, a failure still prints one document (what was known, and the error)."""
-    try:
-        yield
-    except CancelbotError as exc:
-        if enabled:
-            _print_json(_outcome_document(None, recorder, number, exc))
-        raise
-
-
-def _print_json(document: dict) -> None:
+def _print_json(document: dict[str, object]) -> None:
     import json
 
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -255,7 +223,7 @@ def history(
         load_dotenv()
         from cancelbot.config import home_dir
         from cancelbot.journal import FILE_NAME, Journal
-        from cancelbot.ui import render_history
+        from cancelbot.render import render_history
 
         home = home_dir()
         events = []
@@ -292,14 +260,18 @@ def feeds(
             return
         from cancelbot.feeds import FeedDesk
         from cancelbot.journal import Journal
+        from cancelbot.render import render_feeds
         from cancelbot.services.http import RetryPolicy
-        from cancelbot.ui import TerminalAgent, render_feeds
+        from cancelbot.ui import TerminalAgent
         from cancelbot.wiring import open_services
 
         agent = TerminalAgent(out)
         with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
-            report = FeedDesk(journal, svc, agent, wait=settings.feed_wait).follow_up()
+            if svc.feeds is None:  # configured above: open_services built the SP-API client
+                raise UsageError("SP-API is not configured: there is no feed to follow")
+            report = FeedDesk(journal, svc.feeds, svc.helpdesk, agent,
+                              wait=settings.feed_wait).follow_up()
             rows, known = journal.cancellations(), journal.feeds()
         render_feeds(out, report, rows, known)
     if report.errors:
@@ -434,7 +406,7 @@ def queue(
 
 
 def _options(settings, sandbox: bool, ticket: str):
-    from cancelbot.procedure import Options
+    from cancelbot.ports import Options
 
     return Options(
         templates=settings.templates_dir, agent_name=settings.agent_name,

@@ -4,6 +4,8 @@
      ├── UsageError                exit 2  the command line or a typed value is wrong
      ├── ConfigError               exit 1  missing or invalid configuration (names the variables)
      ├── TemplateError             exit 1  a reply template is missing or does not render
+     ├── JournalError              exit 1  the journal cannot be opened or written
+     ├── SandboxStateError         exit 1  the sandbox's state file is unreadable or locked
      ├── ServiceError              exit 1  a remote system answered badly or not at all
      │    ├── NotFound                     404 (ticket, order…)
      │    ├── AuthError                    401/403, LWA invalid_grant/invalid_client
@@ -14,6 +16,8 @@
      ├── Incomplete                exit 1  a change was made, a later one failed (says which)
      ├── Declined                  exit 3  the agent answered No
      └── NeedsHuman                exit 4  the tool must not decide; a person has to look
+          ├── TicketBusy                   another cancelbot process on this computer has it
+          └── ChangedMeanwhile             what was read ahead changed before the first change
 
 The CLI turns these into one line on stderr and the exit code, in one place (cli.py).
 """
@@ -106,3 +110,21 @@ class Declined(CancelbotError):
 
 class NeedsHuman(CancelbotError):
     exit_code = ExitCode.NEEDS_HUMAN
+
+
+class JournalError(CancelbotError):
+    """The journal cannot be opened or written: nothing is changed without it."""
+
+
+class SandboxStateError(CancelbotError):
+    """The sandbox's state file cannot be read or written."""
+
+
+class TicketBusy(NeedsHuman):
+    """Another cancelbot process on this computer is working on the ticket."""
+
+
+class ChangedMeanwhile(NeedsHuman):
+    """What was read ahead changed before the first change was made: nothing was changed.
+
+    A NeedsHuman, so the journal counts the change it stopped as refused, not as unknown."""

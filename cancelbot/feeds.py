@@ -21,26 +21,24 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cancelbot.effects import ERROR_MARK, Steps, cancelbot_notes, ref_tag
+from cancelbot.claims import ERROR_MARK, cancelbot_notes, ref_tag
+from cancelbot.effects import Effects
 from cancelbot.errors import (
     BadResponse,
     CancelbotError,
     Declined,
+    JournalError,
     RateLimited,
     ServiceError,
 )
-from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Job, Journal
+from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Journal
 from cancelbot.models import AmazonItem, AmazonOrder
+from cancelbot.ports import DEFAULT_FEED_WAIT, Agent, Feeds, Helpdesk
 from cancelbot.text import text_to_html
 
-if TYPE_CHECKING:
-    from cancelbot.procedure import Agent, Services
-    from cancelbot.services.amazon import AmazonClient
-
 FINISHED = ("DONE", "CANCELLED", "FATAL")
-DEFAULT_WAIT = 60.0
 # Feeds created this long before our createFeed still count as "maybe ours": clocks differ.
 CLOCK_MARGIN = timedelta(minutes=5)
 REPORT_LIMIT = 5_000_000  # bytes of ProcessingReport we are willing to parse
@@ -86,29 +84,27 @@ class FollowUp:
 
 
 class FeedDesk:
-    """The journal's Amazon cancellations, sent and followed through one Marketplace client."""
+    """The journal's Amazon cancellations, sent and followed through Amazon's Feeds API;
+    errors are noted on their tickets through the helpdesk."""
 
     def __init__(
         self,
         journal: Journal,
-        services: Services,
+        feeds: Feeds,
+        helpdesk: Helpdesk,
         agent: Agent,
         *,
-        wait: float = DEFAULT_WAIT,
+        wait: float = DEFAULT_FEED_WAIT,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.journal = journal
-        self.services = services
+        self.marketplace = feeds
+        self.helpdesk = helpdesk
         self.agent = agent
         self.wait = wait
         self.sleep = sleep
         self.clock = clock
-
-    @property
-    def marketplace(self) -> AmazonClient:
-        # Only an automated marketplace has feeds: callers check `automated` first.
-        return self.services.marketplace  # type: ignore[return-value]
 
     # -- one order, during `cancelbot process` ---------------------------------------------------
 
@@ -134,14 +130,18 @@ class FeedDesk:
             )
             # Any order still queued by a rate limit goes in the same feed.
             self._submit_queued()
-            row = self.journal.cancellation(order.order_id)
-        assert row is not None
+            row = self._row(order.order_id)
         if row.state != "sent" or not row.feed_id:
             return Sent(row.state, row.feed_id or "", row.result)
         self.follow(row.feed_id)
-        row = self.journal.cancellation(order.order_id)
-        assert row is not None
+        row = self._row(order.order_id)
         return Sent(row.state, row.feed_id or "", row.result)
+
+    def _row(self, order_id: str) -> Cancellation:
+        row = self.journal.cancellation(order_id)
+        if row is None:  # queued just above, under the feeds lease: the journal lost it
+            raise JournalError(f"the journal lost the cancellation of order {order_id}")
+        return row
 
     def follow(self, feed_id: str) -> str:
         """Poll getFeed until Amazon is done or `wait` seconds passed; settle a finished feed."""
@@ -172,8 +172,6 @@ class FeedDesk:
     def follow_up(self) -> FollowUp:
         """Settle uncertain sends, send what is queued, check every pending feed once."""
         report = FollowUp()
-        if not self.marketplace.automated:
-            return report
         with self.journal.feeds_lease() as mine:
             if not mine:
                 report.busy = True
@@ -227,7 +225,8 @@ class FeedDesk:
             with self.agent.busy("Sending the cancellation to Amazon"):
                 document_id = self.marketplace.upload_cancellations(orders)
         except RateLimited:
-            return self._keep_queued(batch_id, rows, label)
+            self._keep_queued(batch_id, rows, label)
+            return None
         except BaseException:
             self.journal.batch_not_sent(batch_id)  # Amazon was asked nothing yet
             raise
@@ -237,7 +236,8 @@ class FeedDesk:
                     document_id, sorted({r.marketplace_id for r in rows}), label
                 )
         except RateLimited:
-            return self._keep_queued(batch_id, rows, label)
+            self._keep_queued(batch_id, rows, label)
+            return None
         except ServiceError as exc:
             if exc.status in (401, 403):
                 self.journal.batch_not_sent(batch_id)
@@ -361,7 +361,7 @@ class FeedDesk:
         job = self.journal.open_job(row.ticket_id) or self.journal.last_job(row.ticket_id)
         if job is not None and job.order_id == row.order_id:
             note += " " + ref_tag(job.job_id)  # the ticket's own run: not "another run's" note
-        helpdesk = self.services.helpdesk
+        helpdesk = self.helpdesk
 
         def already_noted() -> str | None:
             ticket = helpdesk.get_ticket(row.ticket_id)
@@ -372,11 +372,9 @@ class FeedDesk:
 
         # The note is a change like any other: journaled, so a rerun never posts it twice. The
         # error notes of one feed are one "job" of their own, apart from the ticket's.
-        steps = Steps(self.journal, row.ticket_id)
-        steps.job = Job(f"feed-{feed_id}", row.ticket_id, row.order_id, "feed", "open", "",
-                        None, self.journal.agent)
+        effects = Effects(self.journal, row.ticket_id, f"feed-{feed_id}")
         try:
-            steps.run(f"error_note {row.order_id}",
+            effects.run(f"error_note {row.order_id}",
                       lambda: str(helpdesk.add_private_note(row.ticket_id, text_to_html(note))),
                       recheck=already_noted, order_id=row.order_id, detail=f"feed {feed_id}")
         except CancelbotError as exc:

@@ -27,7 +27,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from cancelbot import __version__, locks
-from cancelbot.errors import CancelbotError, NeedsHuman
+from cancelbot.errors import JournalError, TicketBusy
 
 FILE_NAME = "journal.sqlite3"
 LOCK_NAME = "journal.lock"
@@ -93,14 +93,6 @@ CREATE TABLE IF NOT EXISTS feeds (
 
 # Phases of an event. The last intent/done/failed event of a (job, step) is that step's state.
 INTENT, DONE, FAILED = "intent", "done", "failed"
-
-
-class JournalError(CancelbotError):
-    """The journal cannot be opened or written: nothing is changed without it."""
-
-
-class TicketBusy(NeedsHuman):
-    """Another cancelbot process on this computer is working on the ticket."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -95,41 +95,6 @@ class AmazonOrder:
     @property
     def is_cancelled(self) -> bool:
         return self.fulfillment_status.upper() == "CANCELLED"
-
-
-@dataclass
-class Action:
-    """One change made (or, in a dry run, planned) on one system."""
-
-    system: str  # "GSTK", "Amazon", "Freshdesk"
-    what: str
-    ref: str = ""  # remote id: GSTK order id, feedId, note id…
-    done: bool = True
-
-
-@dataclass
-class Links:
-    ticket: str = ""
-    gstk_order: str = ""
-    seller_central_order: str = ""
-    contact_buyer: str = ""
-
-
-@dataclass
-class Outcome:
-    """What one run of the procedure decided and did."""
-
-    ticket_id: int
-    branch: str = ""
-    order_id: str = ""
-    language: str = ""
-    exit_code: int = 0
-    reason: str = ""
-    actions: list[Action] = field(default_factory=list)
-    links: Links = field(default_factory=Links)
-    message: str = ""
-    planned: list[str] = field(default_factory=list)  # the changes shown for confirmation
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,22 +22,22 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from cancelbot.effects import cancelbot_notes, is_claim, is_error_note, note_ref
+from cancelbot.claims import HANDLING, REFUSED, other_runs
 from cancelbot.errors import (
-    CancelbotError,
+    ChangedMeanwhile,
     Declined,
     ExitCode,
     NeedsHuman,
     UsageError,
 )
-from cancelbot.models import FoundTicket, Outcome, SearchPage, Ticket, TicketStatus
-from cancelbot.prefetch import ChangedMeanwhile, Prefetched, Prefetcher, ReadAhead
-from cancelbot.procedure import Agent, Options, Services, process
-
-if TYPE_CHECKING:
-    from cancelbot.journal import Journal
+from cancelbot.journal import Journal
+from cancelbot.models import FoundTicket, SearchPage, Ticket, TicketStatus
+from cancelbot.outcome import Outcome
+from cancelbot.ports import Agent, Options, Services
+from cancelbot.prefetch import Prefetched, Prefetcher, read_now
+from cancelbot.procedure import process
 
 # Amazon expects an answer to a buyer's message within 24 hours; under 4 hours left is urgent.
 RESPONSE_TIME = timedelta(hours=24)
@@ -62,27 +62,11 @@ _AMAZON_SENDER = re.compile(r"@(?:[a-z0-9-]+\.)*amazon\.[a-z]{2,3}(?:\.[a-z]{2})
 CANCELLED, MESSAGED, NEEDS_HUMAN, SKIPPED, FAILED = (
     "cancelled", "messaged", "needs_human", "skipped", "failed"
 )
-KINDS = (CANCELLED, MESSAGED, NEEDS_HUMAN, SKIPPED, FAILED)
-
 
 
 class TicketSearch(Protocol):
     def search_tickets(self, query: str, page: int = 1) -> SearchPage: ...
     def contact_email(self, contact_id: int) -> str: ...
-
-
-class JobRecord(Protocol):
-    job_id: str
-    state: str
-    finished_at: str | None
-    agent: str
-
-
-class JournalView(Protocol):
-    """What the queue asks the journal (journal.Journal), when there is one."""
-
-    def last_job(self, ticket_id: int) -> JobRecord | None: ...
-    def open_job(self, ticket_id: int) -> JobRecord | None: ...
 
 
 @dataclass(frozen=True)
@@ -156,7 +140,7 @@ def find_queue(
     query: str,
     tag: str = "",
     agent_id: int | None = None,
-    journal: JournalView | None = None,
+    journal: Journal | None = None,
     now: datetime | None = None,
 ) -> Queue:
     """The open cancellation requests, oldest first, each with a skip reason or none."""
@@ -195,7 +179,7 @@ def find_queue(
                  now or datetime.now(timezone.utc))
 
 
-def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: JournalView | None) -> str:
+def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | None) -> str:
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
         mine = "" if agent_id is not None else " (set FRESHDESK_AGENT_ID if that is you)"
         return f"assigned to agent {ticket.responder_id}{mine}"
@@ -208,18 +192,17 @@ def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: JournalView
 
 
 def skip_on_reading(
-    ticket: Ticket, agent_id: int | None, journal: JournalView | None = None
+    ticket: Ticket, agent_id: int | None, journal: Journal | None = None
 ) -> str:
     """Why the shift leaves a ticket alone once it is read: another run's cancelbot note on it
     (it handled or is handling the ticket), closed or assigned since the search. A run of this
     computer's journal left unfinished is not skipped: processing it resumes it."""
-    notes = cancelbot_notes(ticket)
-    if notes and not is_error_note(notes[-1].body_text):  # Amazon refused: the procedure asks
-        job = journal.open_job(ticket.id) if journal is not None else None
-        if job is None or note_ref(notes[-1].body_text) != job.job_id:
-            text = notes[-1].body_text
-            doing = "another run is handling it" if is_claim(text) else "already handled"
-            return f"{doing} ({_first_sentence(text)})"
+    job = journal.open_job(ticket.id) if journal is not None else None
+    others = other_runs(ticket, job.job_id if job is not None else None)
+    if others and others[-1].state != REFUSED:  # Amazon refused: the procedure asks
+        last = others[-1]
+        doing = "another run is handling it" if last.state == HANDLING else "already handled"
+        return f"{doing} ({last.first_sentence()})"
     if ticket.is_closed:
         return f"already {TicketStatus(ticket.status).name.lower()}"
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
@@ -311,7 +294,7 @@ def run_shift(
             reader.start(todo[0].id)
         for position, entry in enumerate(todo):
             with screen.busy(f"Reading ticket #{entry.id}"):
-                found = reader.take(entry.id) or _read_now(services, entry.id)
+                found = reader.take(entry.id) or read_now(services, entry.id)
             # While the agent reads this one, the next two: one skipped when read (another
             # run's note) must not leave the agent waiting for the one after it.
             for ahead in todo[position + 1:position + 1 + LOOKAHEAD]:
@@ -348,17 +331,6 @@ def run_shift(
     return shift
 
 
-def _read_now(services: Services, ticket_id: int) -> Prefetched:
-    """Without prefetch: only the ticket, to know whether to skip it (the procedure then reads
-    it from here rather than asking Freshdesk twice)."""
-    found = Prefetched(ticket_id)
-    try:
-        found.ticket = services.helpdesk.get_ticket(ticket_id)
-    except CancelbotError as exc:
-        found.problem = str(exc)  # the procedure's own read fails again, on screen
-    return found
-
-
 def _process_one(
     entry: QueueEntry, found: Prefetched | None, services: Services, agent: Agent,
     options: Options, journal: Journal | None,
@@ -367,19 +339,19 @@ def _process_one(
         return TicketResult(entry.id, entry.ticket.url, kind, detail, order_id)
 
     mine = dataclasses.replace(options, rerun=options.rerun.replace("{ticket}", str(entry.id)))
-    try:
-        outcome = process(entry.id, ReadAhead(services, found).services, agent, mine, journal)
-    except ChangedMeanwhile as exc:
-        if found is None:  # cannot happen with live reads; never loop
-            return result(FAILED, str(exc)), None
-        agent.warn(f"{exc}. Reading ticket #{entry.id} again.")
+    outcome = process(entry.id, services, agent, mine, journal, ahead=found)
+    error = outcome.error
+    if isinstance(error, ChangedMeanwhile) and found is not None:
+        agent.warn(f"{error}. Reading ticket #{entry.id} again.")
         return _process_one(entry, None, services, agent, options, journal)
-    except NeedsHuman as exc:
-        return result(NEEDS_HUMAN, str(exc)), None
-    except Declined as exc:
-        return result(SKIPPED, str(exc)), None
-    except CancelbotError as exc:
-        return result(FAILED, str(exc)), None
+    if outcome.interrupted:
+        raise KeyboardInterrupt  # the shift ends, with its summary
+    if isinstance(error, NeedsHuman):
+        return result(NEEDS_HUMAN, str(error)), outcome
+    if isinstance(error, Declined):
+        return result(SKIPPED, str(error)), outcome
+    if error is not None:
+        return result(FAILED, str(error)), outcome
     return _classify(entry, outcome), outcome
 
 
@@ -398,10 +370,3 @@ def _classify(entry: QueueEntry, outcome: Outcome) -> TicketResult:
 def _fold(text: str) -> str:
     bare = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in bare if not unicodedata.combining(c)).casefold()
-
-
-def _first_sentence(text: str, limit: int = 120) -> str:
-    first = text.splitlines()[0] if text else ""
-    end = first.find(". ")
-    first = first[:end + 1] if end != -1 else first
-    return first if len(first) <= limit else first[:limit - 1] + "…"

@@ -7,21 +7,22 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cancelbot.ui import linkified
-
 if TYPE_CHECKING:
     from cancelbot.doctor import Report
-    from cancelbot.models import Outcome
+    from cancelbot.feeds import FollowUp
+    from cancelbot.journal import Cancellation, Event, Feed
+    from cancelbot.outcome import Outcome
     from cancelbot.queue import Queue, QueueEntry, Shift
-    from cancelbot.report import Seen
 
 KIND_LABELS = {
     "cancelled": "Cancelled",
@@ -34,10 +35,6 @@ KIND_STYLES = {"cancelled": "green", "messaged": "cyan", "needs_human": "yellow"
                "skipped": "dim", "failed": "red"}
 MARKS = {"ok": ("✓", "green"), "failed": ("✗", "bold red"), "warning": ("!", "yellow"),
          "info": ("·", "dim")}
-
-
-def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2)
 
 
 # -- durations ------------------------------------------------------------------------------
@@ -71,19 +68,16 @@ def seconds(value: float) -> str:
 # -- one ticket (process) -------------------------------------------------------------------
 
 
-def outcome_document(
-    outcome: Outcome | None, seen: Seen, *, ticket_id: int, error: str = "",
-    exit_code: int = 0,
-) -> dict[str, Any]:
-    """`process --json`: the decision, the statuses read, the language, what was planned and
-    done. On an error the fields known so far are filled and `error` says what failed."""
-    gstk, amazon = seen.gstk, seen.amazon
-    doc: dict[str, Any] = {
-        "ticket_id": ticket_id,
-        "dry_run": bool(outcome and outcome.dry_run),
-        "order_id": (outcome.order_id if outcome else "") or None,
+def outcome_document(outcome: Outcome) -> dict[str, Any]:
+    """`process --json`: what was read, decided, planned and done. When the run stopped, the
+    fields known until then are filled and `error` says why."""
+    gstk, amazon = outcome.gstk, outcome.amazon
+    return {
+        "ticket_id": outcome.ticket_id,
+        "dry_run": outcome.dry_run,
+        "order_id": outcome.order_id or None,
         "decision": {"branch": outcome.branch, "reason": outcome.reason}
-        if outcome and outcome.branch else None,
+        if outcome.branch else None,
         "statuses": {
             "gstk": None if gstk is None else {
                 "id": gstk.id, "label": gstk.label,
@@ -94,19 +88,44 @@ def outcome_document(
                 "buyer_requested_cancel": amazon.buyer_requested_cancel,
                 "marketplace_id": amazon.marketplace_id,
             },
-            "marketplace": seen.marketplace or None,
-        } if seen.looked_up else None,
-        "language": {"code": outcome.language, "why": seen.why}
-        if outcome and outcome.language else None,
-        "message": (outcome.message if outcome else "") or None,
-        "planned": list(outcome.planned) if outcome else [],
-        "done": [{"system": a.system, "what": a.what, "ref": a.ref}
-                 for a in (outcome.actions if outcome else [])],
-        "links": {k: v for k, v in vars(outcome.links).items() if v} if outcome else {},
-        "exit_code": outcome.exit_code if outcome and not error else exit_code,
-        "error": error or None,
+            "amazon_lookup": outcome.amazon_lookup,  # found | not_found | not_checked
+            "marketplace": outcome.marketplace or None,
+        } if outcome.looked_up else None,
+        "language": {"code": outcome.language, "why": outcome.language_why}
+        if outcome.language else None,
+        "message": outcome.message or None,
+        "planned": list(outcome.planned),
+        "done": [{"system": a.system, "what": a.what, "ref": a.ref} for a in outcome.actions],
+        "links": {k: v for k, v in vars(outcome.links).items() if v},
+        "exit_code": outcome.exit_code,
+        "error": str(outcome.error) if outcome.error is not None
+        else "interrupted" if outcome.interrupted else None,
+        "unsure": list(outcome.unsure),  # asked, never answered: re-checked by the rerun
     }
-    return doc
+
+
+def render_stopped(console: Console, outcome: Outcome) -> None:
+    """A run that stopped: its one line on stderr (the error, or what Ctrl-C left)."""
+    if outcome.interrupted:
+        console.print(Text(f"\ncancelbot: interrupted. {interrupted_message(outcome)}",
+                           style="yellow"), soft_wrap=True)
+    elif outcome.error is not None:
+        console.print(Text(f"cancelbot: {outcome.error}", style="red"), soft_wrap=True)
+
+
+def interrupted_message(outcome: Outcome) -> str:
+    """After Ctrl-C: what is done, what is unknown (re-checked on the rerun), and the command."""
+    done = [f"{a.system}: {a.what}" for a in outcome.actions]
+    if outcome.claimed:
+        done.append(f"Freshdesk: ticket claimed ('handling' note {outcome.claimed})")
+    text = f"Done so far — {'; '.join(done)}. " if done else "Nothing was changed. "
+    if outcome.unsure:
+        text += ("Not known yet (re-checked before anything is redone) — "
+                 + "; ".join(outcome.unsure) + ". ")
+    if done or outcome.unsure:
+        return text + (f"Rerun `{outcome.rerun}` to finish: it re-checks every unfinished step "
+                       "against Freshdesk, GSTK and Amazon before doing it.")
+    return text + f"Run `{outcome.rerun}` to start again."
 
 
 # -- the queue ------------------------------------------------------------------------------
@@ -163,7 +182,7 @@ def render_queue(console: Console, queue: Queue) -> None:
         (f"{todo} to do", "bold"),
         f" · {skipped} skipped · oldest first · Amazon expects an answer within 24 h",
     ))
-    rows = []
+    rows: list[tuple[Text, Text, Text, QueueEntry]] = []
     for entry in queue.entries:
         age = entry.age(now)
         rows.append((Text(f"#{entry.id}", style=f"link {entry.ticket.url}" if entry.ticket.url
@@ -172,7 +191,8 @@ def render_queue(console: Console, queue: Queue) -> None:
                      time_left(entry, now), entry))
     # The subject is cut to what is left of the line (Rich's own no-wrap collapsing would
     # squeeze the narrow columns away first).
-    fixed = [max(len(title), *(len(row[i].plain) for row in rows))
+    plain = [(row[0].plain, row[1].plain, row[2].plain) for row in rows]
+    fixed = [max(len(title), *(len(cells[i]) for cells in plain))
              for i, title in enumerate(("Ticket", "Received", "Left"))]
     room = max(20, console.width - sum(fixed) - 8)
     table = Table(box=None, padding=(0, 1), header_style="bold")
@@ -304,3 +324,110 @@ def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
         "ticket_id": ticket_id,
         "events": [{name: getattr(e, name) for name in fields} for e in events],
     }
+
+
+def render_outcome(console: Console, outcome: Outcome) -> None:
+    """The summary: what was done on which system, and the links."""
+    console.print()
+    title = "Dry run — nothing changed" if outcome.dry_run else "Summary"
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Ticket", Text(f"#{outcome.ticket_id}"))
+    if outcome.order_id:
+        table.add_row("Order", Text(outcome.order_id))
+    if outcome.branch:
+        table.add_row("Decision", Text(f"{outcome.branch.replace('_', ' ')} — {outcome.reason}"))
+    if outcome.language:
+        table.add_row("Language", Text(outcome.language))
+    if outcome.actions:
+        for action in outcome.actions:
+            ref = f" [{action.ref}]" if action.ref and action.ref not in action.what else ""
+            table.add_row(action.system, Text(f"{action.what}{ref}"))
+    elif outcome.dry_run and outcome.planned:
+        for line in outcome.planned:
+            table.add_row("Would", Text(line))
+    else:
+        table.add_row("Changes", Text("none"))
+    for name, url in (
+        ("Ticket link", outcome.links.ticket),
+        ("GSTK order", outcome.links.gstk_order),
+        ("Seller Central", outcome.links.seller_central_order),
+    ):
+        if url:
+            table.add_row(name, Text(url, style=f"link {url}"))
+    console.print(Panel(table, title=title, title_align="left"))
+
+
+def render_history(console: Console, events: Sequence[Event], ticket_id: int | None) -> None:
+    """`cancelbot history`: the journal, oldest first; every cell is data, never markup."""
+    if not events:
+        where = f" for ticket #{ticket_id}" if ticket_id else ""
+        console.print(f"Nothing in the journal{where}: cancelbot changed nothing here.")
+        return
+    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
+    for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("Ref · detail", overflow="fold")
+    by_one = len({e.agent for e in events}) == 1
+    if not by_one:
+        table.add_column("By", overflow="fold")
+    styles = {"done": "green", "intent": "yellow", "failed": "red", "error": "bold red",
+              "queued": "yellow"}
+    for e in events:
+        ref = " · ".join(part for part in (e.ref, e.detail) if part)
+        cells = [Text(e.at[:19].replace("T", " ")), Text(f"#{e.ticket_id}"), Text(e.order_id),
+                 Text(e.step), Text(e.phase, style=styles.get(e.phase, "")), Text(ref)]
+        table.add_row(*cells, *([] if by_one else [Text(e.agent)]))
+    if by_one and events[0].agent:
+        console.print(Text(f"Changes made by {events[0].agent}:", style="dim"))
+    console.print(table)
+    console.print(Text("intent without done: the run stopped there; the next `cancelbot "
+                       "process` re-checks it before doing anything.", style="dim"))
+
+
+def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[Cancellation],
+                 feeds: Sequence[Feed]) -> None:
+    """`cancelbot feeds`: what was just settled, then where every cancellation stands."""
+    if follow_up.busy:
+        console.print(Text("Another cancelbot is handling the feeds right now: showing the "
+                           "journal as it is.", style="yellow"))
+    if follow_up.submitted:
+        console.print(Text(f"Sent the queued cancellations in feed {follow_up.submitted}."))
+    for row in follow_up.errors:
+        console.print(Text(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket "
+                           f"#{row.ticket_id}, feed {row.feed_id}): noted on the ticket. Cancel "
+                           "it in Seller Central.", style="bold red"))
+    if not cancellations:
+        console.print("No Amazon cancellation in the journal.")
+        return
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("Order", "Ticket", "State", "Feed", "Since (UTC)", "Amazon's answer"):
+        table.add_column(name, overflow="fold")
+    states = {"done": ("cancelled", "green"), "sent": ("sent, Amazon processing", "yellow"),
+              "queued": ("queued (rate limit)", "yellow"),
+              "sending": ("unsure: rerun its ticket", "bold red"),
+              "error": ("NOT CANCELLED", "bold red")}
+    for row in cancellations:
+        label, style = states.get(row.state, (row.state, ""))
+        table.add_row(Text(row.order_id), Text(f"#{row.ticket_id}"), Text(label, style=style),
+                      Text(row.feed_id or ""), Text((row.sent_at or row.queued_at).replace(
+                          "T", " ").rstrip("Z")), Text(row.result))
+    console.print(table)
+    pending = [f.feed_id for f in feeds if f.state == "pending"]
+    if pending:
+        console.print(Text(f"Still processing at Amazon: feed {', '.join(pending)}. Run "
+                           "`cancelbot feeds` again later.", style="dim"))
+
+
+_URL = re.compile(r"https?://[^\s<>()\"']+")
+
+
+def linkified(text: str, style: str = "") -> Text:
+    """`text` with every URL a terminal hyperlink; the URL stays visible, so a terminal without
+    hyperlinks (or a pipe) shows it plainly."""
+    out = Text(text, style=style)
+    for match in _URL.finditer(text):
+        url = match.group().rstrip(".,;:")
+        out.stylize(f"link {url}", match.start(), match.start() + len(url))
+    return out

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cancelbot import messages
-from cancelbot.errors import ServiceError
+from cancelbot.lookup import buyer_locale
 
 if TYPE_CHECKING:
-    from cancelbot.procedure import Agent
-    from cancelbot.services import Marketplace
+    from cancelbot.ports import Agent, Marketplace
 
 SEND, EDIT, LANGUAGE, CANCEL = "send", "edit", "language", "cancel"
 
@@ -97,9 +96,9 @@ class Draft:
         With --yes, or an Agent that has no review step, it is the Agent's plain confirm
         (`automatic=False`: only a person may answer, --yes stops with NeedsHuman).
         """
-        review = getattr(self.agent, "review_message", None)
-        if review is None or not self.agent.interactive:
+        if not self.agent.interactive:
             return self.agent.confirm(question, automatic=automatic)
+        review = self.agent.review_message
         shown = True  # prepare() showed it
         while True:
             action, value = review(question, self.text, self.code, self.why, self.channel,
@@ -125,15 +124,3 @@ class Draft:
         return messages.render_reply(self.folder, code, order_id=self.order_id, buyer_name="",
                                      agent_name=self.agent_name)
 
-
-def buyer_locale(
-    marketplace: Marketplace, order_id: str, marketplace_id: str
-) -> tuple[str | None, str]:
-    """(locale, note for `why`). A refusal only costs the preference: the marketplace decides."""
-    lookup = getattr(marketplace, "buyer_locale", None)
-    if lookup is None or not getattr(marketplace, "automated", False) or not marketplace_id:
-        return None, ""
-    try:
-        return lookup(order_id, marketplace_id), ""
-    except ServiceError as exc:
-        return None, f"; the buyer's language is unavailable ({exc})"

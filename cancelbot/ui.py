@@ -1,13 +1,13 @@
-"""Every screen of cancelbot: the Rich terminal agent and the rendering of results.
+"""The interactive screens: the procedure's Agent and the shift's screen, on a Rich terminal.
 
-Text that comes from outside (ticket subjects and bodies, order titles, GSTK labels) is only
-ever put in `rich.text.Text` objects or escaped, never interpreted as markup.
+Results (a run's Outcome, the queue, the history…) are rendered by render.py. Text that comes
+from outside (ticket subjects and bodies, order titles, GSTK labels) is only ever put in
+`rich.text.Text` objects or escaped, never interpreted as markup.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -20,11 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from cancelbot.errors import Declined, NeedsHuman, UsageError
-from cancelbot.models import AmazonOrder, BackOfficeOrder, Outcome, Ticket, TicketStatus
+from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
+from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
 
 if TYPE_CHECKING:
-    from cancelbot.feeds import FollowUp
-    from cancelbot.journal import Cancellation, Event, Feed
+    from cancelbot.decision import Decision
+    from cancelbot.outcome import Outcome
 
 T = TypeVar("T")
 YES = {"y", "yes", "o", "oui", "j", "ja"}
@@ -73,6 +74,8 @@ class TerminalAgent:
         gstk: BackOfficeOrder | None,
         amazon: AmazonOrder | None,
         marketplace: str,
+        *,
+        amazon_checked: bool = True,
     ) -> None:
         table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
         table.add_column(style="bold")
@@ -83,7 +86,9 @@ class TerminalAgent:
         else:
             known = gstk.status.value.replace("_", " ") if gstk.status else "UNKNOWN STATUS"
             table.add_row("GSTK", Text(f"{gstk.label} ({known}) · {gstk.id}"))
-        if amazon is None:
+        if amazon is None and amazon_checked:
+            table.add_row("Amazon", Text("not found on Amazon", style="red"))
+        elif amazon is None:
             table.add_row("Amazon", Text("not checked (no SP-API)", style="dim"))
         else:
             table.add_row("Amazon", Text(amazon.fulfillment_status or "?"))
@@ -96,7 +101,7 @@ class TerminalAgent:
         table.add_row("Marketplace", Text(marketplace))
         self.console.print(table)
 
-    def show_decision(self, decision) -> None:
+    def show_decision(self, decision: Decision) -> None:
         style = {"cancel": "green", "cannot_cancel": "yellow", "already_cancelled": "green",
                  "needs_human": "bold red"}[decision.branch.value]
         label = decision.branch.value.replace("_", " ").upper()
@@ -287,113 +292,6 @@ def edit_in_editor(text: str) -> tuple[str | None, str]:
         os.unlink(name)
 
 
-def render_outcome(console: Console, outcome: Outcome) -> None:
-    """The summary: what was done on which system, and the links."""
-    console.print()
-    title = "Dry run — nothing changed" if outcome.dry_run else "Summary"
-    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Ticket", Text(f"#{outcome.ticket_id}"))
-    if outcome.order_id:
-        table.add_row("Order", Text(outcome.order_id))
-    if outcome.branch:
-        table.add_row("Decision", Text(f"{outcome.branch.replace('_', ' ')} — {outcome.reason}"))
-    if outcome.language:
-        table.add_row("Language", Text(outcome.language))
-    if outcome.actions:
-        for action in outcome.actions:
-            ref = f" [{action.ref}]" if action.ref and action.ref not in action.what else ""
-            table.add_row(action.system, Text(f"{action.what}{ref}"))
-    elif outcome.dry_run and outcome.planned:
-        for line in outcome.planned:
-            table.add_row("Would", Text(line))
-    else:
-        table.add_row("Changes", Text("none"))
-    for name, url in (
-        ("Ticket link", outcome.links.ticket),
-        ("GSTK order", outcome.links.gstk_order),
-        ("Seller Central", outcome.links.seller_central_order),
-    ):
-        if url:
-            table.add_row(name, Text(url, style=f"link {url}"))
-    console.print(Panel(table, title=title, title_align="left"))
-
-
-def render_history(console: Console, events: Sequence[Event], ticket_id: int | None) -> None:
-    """`cancelbot history`: the journal, oldest first; every cell is data, never markup."""
-    if not events:
-        where = f" for ticket #{ticket_id}" if ticket_id else ""
-        console.print(f"Nothing in the journal{where}: cancelbot changed nothing here.")
-        return
-    table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
-    for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("Ref · detail", overflow="fold")
-    by_one = len({e.agent for e in events}) == 1
-    if not by_one:
-        table.add_column("By", overflow="fold")
-    styles = {"done": "green", "intent": "yellow", "failed": "red", "error": "bold red",
-              "queued": "yellow"}
-    for e in events:
-        ref = " · ".join(part for part in (e.ref, e.detail) if part)
-        cells = [Text(e.at[:19].replace("T", " ")), Text(f"#{e.ticket_id}"), Text(e.order_id),
-                 Text(e.step), Text(e.phase, style=styles.get(e.phase, "")), Text(ref)]
-        table.add_row(*cells, *([] if by_one else [Text(e.agent)]))
-    if by_one and events[0].agent:
-        console.print(Text(f"Changes made by {events[0].agent}:", style="dim"))
-    console.print(table)
-    console.print(Text("intent without done: the run stopped there; the next `cancelbot "
-                       "process` re-checks it before doing anything.", style="dim"))
-
-
-def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[Cancellation],
-                 feeds: Sequence[Feed]) -> None:
-    """`cancelbot feeds`: what was just settled, then where every cancellation stands."""
-    if follow_up.busy:
-        console.print(Text("Another cancelbot is handling the feeds right now: showing the "
-                           "journal as it is.", style="yellow"))
-    if follow_up.submitted:
-        console.print(Text(f"Sent the queued cancellations in feed {follow_up.submitted}."))
-    for row in follow_up.errors:
-        console.print(Text(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket "
-                           f"#{row.ticket_id}, feed {row.feed_id}): noted on the ticket. Cancel "
-                           "it in Seller Central.", style="bold red"))
-    if not cancellations:
-        console.print("No Amazon cancellation in the journal.")
-        return
-    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
-    for name in ("Order", "Ticket", "State", "Feed", "Since (UTC)", "Amazon's answer"):
-        table.add_column(name, overflow="fold")
-    states = {"done": ("cancelled", "green"), "sent": ("sent, Amazon processing", "yellow"),
-              "queued": ("queued (rate limit)", "yellow"),
-              "sending": ("unsure: rerun its ticket", "bold red"),
-              "error": ("NOT CANCELLED", "bold red")}
-    for row in cancellations:
-        label, style = states.get(row.state, (row.state, ""))
-        table.add_row(Text(row.order_id), Text(f"#{row.ticket_id}"), Text(label, style=style),
-                      Text(row.feed_id or ""), Text((row.sent_at or row.queued_at).replace(
-                          "T", " ").rstrip("Z")), Text(row.result))
-    console.print(table)
-    pending = [f.feed_id for f in feeds if f.state == "pending"]
-    if pending:
-        console.print(Text(f"Still processing at Amazon: feed {', '.join(pending)}. Run "
-                           "`cancelbot feeds` again later.", style="dim"))
-
-
-_URL = re.compile(r"https?://[^\s<>()\"']+")
-
-
-def linkified(text: str, style: str = "") -> Text:
-    """`text` with every URL a terminal hyperlink; the URL stays visible, so a terminal without
-    hyperlinks (or a pipe) shows it plainly."""
-    out = Text(text, style=style)
-    for match in _URL.finditer(text):
-        url = match.group().rstrip(".,;:")
-        out.stylize(f"link {url}", match.start(), match.start() + len(url))
-    return out
-
-
 def _ticket_status(code: int) -> str:
     try:
         return TicketStatus(code).name.lower()
@@ -421,14 +319,10 @@ class TerminalShift:
         self.console = console
 
     def show_queue(self, queue) -> None:
-        from cancelbot.render import render_queue
-
         render_queue(self.console, queue)
 
     def show_card(self, number: int, count: int, entry, ticket: Ticket | None,
                   now: datetime) -> None:
-        from cancelbot.render import duration, time_left
-
         age = entry.age(now)
         left = time_left(entry, now)
         head = Text.assemble((f"{number}/{count} · Ticket #{entry.id}", "bold"))
@@ -465,7 +359,7 @@ class TerminalShift:
         self.console.print(Text(f"#{entry.id} skipped: {reason}", style="dim"))
 
     def show_result(self, result, outcome: Outcome | None) -> None:
-        if outcome is not None:
+        if outcome is not None and outcome.error is None:
             render_outcome(self.console, outcome)
             return
         style = {"needs_human": "yellow", "skipped": "dim", "failed": "red"}.get(result.kind, "")

@@ -8,7 +8,7 @@ from contextlib import ExitStack, contextmanager
 import httpx
 
 from cancelbot.config import Settings
-from cancelbot.procedure import Agent, Services
+from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
 from cancelbot.services.http import RatePacer, RetryPolicy
 
 
@@ -48,6 +48,8 @@ def open_services(
         helpdesk = stack.enter_context(FreshdeskClient(
             settings.freshdesk, transport=transport, timeout=timeout, retry=retry, pacer=pacer
         ))
+        backoffice: BackOffice
+        marketplace: Marketplace
         if settings.gstk.url:
             backoffice = stack.enter_context(GstkClient(
                 settings.gstk,
@@ -58,8 +60,9 @@ def open_services(
             ))
         else:
             backoffice = AssistedBackOffice(agent, settings.gstk.order_link)
+        feeds: Feeds | None = None
         if settings.amazon.automated:
-            marketplace = stack.enter_context(AmazonClient(
+            marketplace = feeds = stack.enter_context(AmazonClient(
                 settings.amazon,
                 transport=transport,
                 timeout=timeout,
@@ -68,4 +71,4 @@ def open_services(
             ))
         else:
             marketplace = AssistedMarketplace(agent)
-        yield Services(helpdesk, backoffice, marketplace)
+        yield Services(helpdesk, backoffice, marketplace, feeds)

@@ -522,6 +522,14 @@ def test_a_403_drops_the_cached_token(fake, tmp_path):
 # -- Cancellation feed -----------------------------------------------------------------------
 
 
+def submit(client: AmazonClient, orders) -> str:
+    """What feeds.py does: upload the document, then createFeed; the feedId."""
+    orders = list(orders)
+    document_id = client.upload_cancellations(orders)
+    return client.create_feed(document_id, sorted({o.marketplace_id for o in orders}),
+                              ", ".join(o.order_id for o in orders))
+
+
 def feed_routes(fake: FakeAmazon) -> None:
     document = load("createFeedDocument_201_sandbox.json") | {"url": UPLOAD_URL}
     fake.on("POST", f"{ENDPOINT}/feeds/2021-06-30/documents", httpx.Response(201, json=document))
@@ -564,7 +572,7 @@ FR_ORDER = AmazonOrder(
 def test_cancel_creates_uploads_and_submits_a_feed(fake):
     feed_routes(fake)
     with make_client(fake) as client:
-        feed_id = client.cancel(FR_ORDER)
+        feed_id = submit(client, [FR_ORDER])
 
     assert feed_id == "3485934"
     login, create_doc, upload, create_feed = fake.requests
@@ -622,7 +630,7 @@ def test_submit_cancellations_puts_every_order_in_one_feed(fake):
         items=(AmazonItem("44444444444444"),),
     )
     with make_client(fake) as client:
-        client.submit_cancellations([de_order, FR_ORDER, second_fr])
+        submit(client, [de_order, FR_ORDER, second_fr])
 
     [upload] = [r for r in fake.requests if r.method == "PUT"]
     found = messages(parse_feed(upload.content))
@@ -649,7 +657,7 @@ def test_submit_cancellations_puts_every_order_in_one_feed(fake):
 def test_nothing_is_sent_for_an_order_that_cannot_be_cancelled(fake, orders):
     feed_routes(fake)
     with make_client(fake) as client, pytest.raises(ValueError):
-        client.submit_cancellations(orders)
+        submit(client, orders)
     assert fake.requests == []
 
 
@@ -661,7 +669,7 @@ def test_an_expired_upload_url_stops_before_the_feed_is_created(fake):
     )
     fake.on("PUT", UPLOAD_URL.split("?")[0], httpx.Response(403, content=s3_error))
     with make_client(fake) as client, pytest.raises(AuthError) as caught:
-        client.cancel(FR_ORDER)
+        submit(client, [FR_ORDER])
     assert "AccessDenied: Request has expired" in str(caught.value)
     assert "X-Amz-Signature" not in str(caught.value)
     assert not [r for r in fake.requests if r.url.path.endswith("/feeds")]
@@ -672,7 +680,7 @@ def test_a_plain_http_upload_url_is_refused(fake):
     document = {"feedDocumentId": "d1", "url": "http://example.com/upload?X-Amz-Signature=s"}
     fake.on("POST", f"{ENDPOINT}/feeds/2021-06-30/documents", httpx.Response(201, json=document))
     with make_client(fake) as client, pytest.raises(BadResponse, match="not https"):
-        client.cancel(FR_ORDER)
+        submit(client, [FR_ORDER])
     assert not [r for r in fake.requests if r.method == "PUT"]
 
 
@@ -680,7 +688,7 @@ def test_create_feed_without_feed_id_is_a_bad_response(fake):
     feed_routes(fake)
     fake.on("POST", f"{ENDPOINT}/feeds/2021-06-30/feeds", httpx.Response(202, json={}))
     with make_client(fake) as client, pytest.raises(BadResponse, match="feedId"):
-        client.cancel(FR_ORDER)
+        submit(client, [FR_ORDER])
 
 
 # -- Feed follow-up ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def amazon_status(home, order_id: str) -> str:
 def test_cancel_branch_confirmed(home):
     result = run("process", "1001", "--sandbox", input="y\n")
     assert result.exit_code == 0, result.output
-    assert "Step 4/5 · Decide" in result.output
+    assert "Step 4/4 · Act on its status" in result.output
     assert "CANCEL" in result.output
     assert "the buyer asked Amazon" in result.output
     assert gstk_status(home, "402-3815274-6120358") == "Annulée"

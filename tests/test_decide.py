@@ -2,8 +2,8 @@
 
 import pytest
 
+from cancelbot.decision import AMAZON_NOT_FOUND, Branch, decide
 from cancelbot.models import OrderStatus as S
-from cancelbot.procedure import AMAZON_NOT_FOUND, Branch, decide
 
 CANCEL, CANNOT, ALREADY, HUMAN = (
     Branch.CANCEL, Branch.CANNOT_CANCEL, Branch.ALREADY_CANCELLED, Branch.NEEDS_HUMAN

@@ -179,9 +179,10 @@ def test_process_dry_run_json(home):
     result = run("process", "1002", "--sandbox", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert "Step 1/5" in result.stderr and "Step 1/5" not in result.stdout
+    assert "Step 1/4" in result.stderr and "Step 1/4" not in result.stdout
     assert list(doc) == ["ticket_id", "dry_run", "order_id", "decision", "statuses", "language",
-                         "message", "planned", "done", "links", "exit_code", "error"]
+                         "message", "planned", "done", "links", "exit_code", "error",
+                         "unsure"]
     assert doc["decision"]["branch"] == "cannot_cancel" and doc["dry_run"] is True
     assert doc["statuses"]["gstk"] == {"id": "GS-1048198", "label": "Expédiée",
                                        "status": "shipped"}

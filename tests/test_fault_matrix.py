@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import (
+from fakes import (
     AGENT_ID,
     FAULTS,
     ORDER_1001,

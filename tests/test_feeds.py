@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import (
+from fakes import (
     GET_FEED,
     ORDER_1001,
     STEPS,
@@ -124,9 +124,8 @@ def _desk(home: Path, marketplace, slept: list[float], wait: float = 60) -> Feed
         slept.append(seconds)
         now[0] += seconds
 
-    services = type("S", (), {"marketplace": marketplace, "helpdesk": None})()
-    return FeedDesk(Journal.memory(), services, ScriptedAgent(), wait=wait, sleep=sleep,
-                    clock=lambda: now[0])
+    return FeedDesk(Journal.memory(), marketplace, None, ScriptedAgent(), wait=wait,
+                    sleep=sleep, clock=lambda: now[0])
 
 
 # -- errors in the report -----------------------------------------------------------------------
@@ -203,6 +202,11 @@ def test_rate_limited_cancellations_wait_in_the_journal_and_go_out_together(tmp_
 # -- an order is in one feed only ---------------------------------------------------------------
 
 
+def send_feed(amazon, orders) -> str:
+    document_id = amazon.upload_cancellations(orders)
+    return amazon.create_feed(document_id, sorted({o.marketplace_id for o in orders}), "x")
+
+
 def _services(home: Path, agent, transport):
     return open_services(sandbox_settings(home), agent, transport=transport, retry=fast_retry())
 
@@ -212,7 +216,7 @@ def test_a_second_ticket_about_the_same_order_does_not_send_it_again(tmp_path: P
     wire = FaultyTransport(tmp_path)
     with Journal.open(tmp_path) as journal, _services(tmp_path, agent, wire) as services:
         order = services.marketplace.get_order(ORDER_1001)
-        desk = FeedDesk(journal, services, agent)
+        desk = FeedDesk(journal, services.feeds, services.helpdesk, agent)
         first = desk.cancel(1001, order)
         second = desk.cancel(4242, order)
     assert first.state == "done" and not first.earlier
@@ -232,9 +236,9 @@ def test_an_unplaceable_send_is_settled_by_the_agent(tmp_path, answer, feeds_sen
         journal.queue_cancellation(1001, ORDER_1001, order.marketplace_id,
                                    [i.order_item_id for i in order.items])
         journal.take_batch()  # … and the run died before createFeed answered
-        amazon.submit_cancellations([amazon.get_order(ORDER_1009)])  # another computer's feed
+        send_feed(amazon, [amazon.get_order(ORDER_1009)])  # another computer's feed
         before = len(wire.applied)
-        sent = FeedDesk(journal, services, agent).cancel(1001, order)
+        sent = FeedDesk(journal, services.feeds, services.helpdesk, agent).cancel(1001, order)
     assert agent.questions == ["What does Seller Central show?"]
     assert sum(1 for a in wire.applied[before:] if a.path.endswith("/feeds")) == feeds_sent
     assert sent.state == "done"
@@ -248,8 +252,8 @@ def test_stop_at_the_unplaceable_send_changes_nothing(tmp_path: Path) -> None:
         order = amazon.get_order(ORDER_1001)
         journal.queue_cancellation(1001, ORDER_1001, order.marketplace_id, ["x"])
         journal.take_batch()
-        amazon.submit_cancellations([amazon.get_order(ORDER_1009)])
+        send_feed(amazon, [amazon.get_order(ORDER_1009)])
         with pytest.raises(Declined):
-            FeedDesk(journal, services, agent).cancel(1001, order)
+            FeedDesk(journal, services.feeds, services.helpdesk, agent).cancel(1001, order)
         assert journal.cancellation(ORDER_1001).state == "sending"
     assert amazon_status(tmp_path, ORDER_1001) == "UNSHIPPED"

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import ScriptedAgent, run
+from fakes import ScriptedAgent, run
 from typer.testing import CliRunner
 
 from cancelbot import sandbox
 from cancelbot.cli import app
-from cancelbot.journal import FILE_NAME, Journal, JournalError, TicketBusy
+from cancelbot.errors import JournalError, TicketBusy
+from cancelbot.journal import FILE_NAME, Journal
 from cancelbot.sandbox import load
 
 HOLD_LEASE = """

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-import httpx
 import pytest
+from fakes import FaultyTransport, ScriptedAgent
 
 from cancelbot import sandbox
 from cancelbot.config import load_settings
-from cancelbot.errors import Declined
+from cancelbot.errors import ChangedMeanwhile
 from cancelbot.models import FoundTicket
-from cancelbot.prefetch import ChangedMeanwhile, Prefetcher, ReadAhead, read_ahead
-from cancelbot.procedure import Options, process
+from cancelbot.ports import Options
+from cancelbot.prefetch import Prefetcher, read_ahead
+from cancelbot.procedure import process
 from cancelbot.queue import MESSAGED, SKIPPED, Queue, QueueEntry, run_shift
 from cancelbot.sandbox.state import StateStore
 from cancelbot.wiring import open_services
@@ -22,71 +22,14 @@ from cancelbot.wiring import open_services
 GSTK_HOST, SPAPI_HOST = sandbox.GSTK_HOST, sandbox.SPAPI_HOST
 
 
-class Log:
-    """One ordered record of wire calls and the agent's answers."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-
-    def add(self, line: str) -> None:
-        with self._lock:
-            self.lines.append(line)
-
-    def calls(self, prefix: str) -> list[str]:
-        return [line for line in self.lines if line.startswith(prefix)]
-
-
-class Recording(httpx.BaseTransport):
-    def __init__(self, inner: httpx.BaseTransport, log: Log) -> None:
-        self.inner, self.log = inner, log
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.log.add(f"{request.method} {request.url.host}{request.url.path}")
-        return self.inner.handle_request(request)
-
-
-class Agent:
-    """Says yes (or what `answers` says) and records; every screen is a no-op."""
-
-    interactive = True
-
-    def __init__(self, log: Log, answers: list[bool] | None = None) -> None:
-        self.log, self.answers, self.warned = log, answers, []
-
-    def confirm(self, question, *, automatic=True):
-        answer = self.answers.pop(0) if self.answers is not None else True
-        self.log.add(f"CONFIRM {question} -> {answer}")
-        return answer
-
-    def choose(self, question, options):
-        raise Declined("no choice in this test")
-
-    def ask(self, question, parse):
-        raise Declined("no typing in this test")
-
-    def warn(self, text):
-        self.warned.append(text)
-
-    @contextmanager
-    def busy(self, label):
-        yield
-
-    def __getattr__(self, name):
-        if name == "review_message":  # no review step: the reply is confirmed like any change
-            raise AttributeError(name)
-        return lambda *args, **kwargs: None  # step, show_ticket, show_order, info…
-
-
 @pytest.fixture
 def world(isolated_env):
     sandbox.reset(isolated_env)
-    log = Log()
     settings = load_settings(sandbox=True)
-    transport = Recording(sandbox.make_transport(isolated_env), log)
-    agent = Agent(log)
+    transport = FaultyTransport(isolated_env)
+    agent = ScriptedAgent([True] * 10, log=transport.log)
     with open_services(settings, agent, transport=transport) as services:
-        yield isolated_env, services, log, agent
+        yield isolated_env, services, transport, agent
 
 
 def state(home) -> dict:
@@ -97,14 +40,15 @@ def test_read_ahead_reads_what_the_procedure_will(world):
     home, services, log, _ = world
     reply = read_ahead(services, 1002)  # shipped: the reply's language is needed
     assert reply.ticket.id == 1002 and not reply.problem
-    assert reply.gstk["302-5521908-4417736"].label == "Expédiée"
-    assert reply.amazon["302-5521908-4417736"].fulfillment_status == "SHIPPED"
-    assert reply.locale == {("302-5521908-4417736", "A1PA6795UKMFR9"): "de-DE"}
+    assert reply.lookup.order_id == "302-5521908-4417736"
+    assert reply.lookup.gstk.label == "Expédiée"
+    assert reply.lookup.amazon.fulfillment_status == "SHIPPED"
+    assert reply.lookup.locale == ("de-DE", ""), "asked beside the lookups, as process does"
     cancel = read_ahead(services, 1001)
-    assert cancel.gstk and cancel.amazon and cancel.locale == {}, "no reply, no locale"
+    assert cancel.lookup.gstk and cancel.lookup.amazon
     two = read_ahead(services, 1010)
-    assert two.ticket and two.gstk == {} and two.amazon == {}, "the agent chooses first"
-    assert not [line for line in log.lines if line.startswith(("POST", "PUT"))
+    assert two.ticket and two.lookup is None, "the agent chooses first"
+    assert not [line for line in log.log if line.startswith(("POST", "PUT"))
                 and "lwa." not in line], "reads only (and an LWA login)"
 
 
@@ -117,14 +61,14 @@ def test_a_failing_read_ahead_is_left_to_the_live_call(world):
 def test_served_reads_are_not_asked_again_and_gstk_is_rechecked_after_the_yes(world):
     home, services, log, agent = world
     found = read_ahead(services, 1002)
-    log.lines.clear()
-    outcome = process(1002, ReadAhead(services, found).services, agent, Options())
+    log.log.clear()
+    outcome = process(1002, services, agent, Options(), ahead=found).raise_for_error()
     assert outcome.branch == "cannot_cancel" and outcome.language == "de"
     assert not log.calls(f"GET {SPAPI_HOST}"), "getOrder and getAttributes came from the read-ahead"
-    confirm = next(n for n, line in enumerate(log.lines) if line.startswith("CONFIRM"))
-    gstk = [n for n, line in enumerate(log.lines) if line.startswith(f"GET {GSTK_HOST}")]
-    first_change = next(n for n, line in enumerate(log.lines) if line.startswith(("POST", "PUT")))
-    assert len(gstk) == 1 and confirm < gstk[0] < first_change, log.lines
+    confirm = next(n for n, line in enumerate(log.log) if line.startswith("CONFIRM"))
+    gstk = [n for n, line in enumerate(log.log) if line.startswith(f"GET {GSTK_HOST}")]
+    first_change = next(n for n, line in enumerate(log.log) if line.startswith(("POST", "PUT")))
+    assert len(gstk) == 1 and confirm < gstk[0] < first_change, log.log
     assert state(home)["freshdesk"]["tickets"]["1002"]["status"] == 4
 
 
@@ -134,10 +78,10 @@ def test_gstk_moving_on_meanwhile_stops_before_any_change(world):
     with StateStore(home).update() as s:
         s["gstk"]["orders"]["GS-1048213"]["status"] = "En cours de préparation"
     before = state(home)
-    log.lines.clear()
+    log.log.clear()
     with pytest.raises(ChangedMeanwhile, match="was 'En attente de préparation'"):
-        process(1001, ReadAhead(services, found).services, agent, Options())
-    assert not [line for line in log.lines if line.startswith(("POST", "PUT"))]
+        process(1001, services, agent, Options(), ahead=found).raise_for_error()
+    assert not [line for line in log.log if line.startswith(("POST", "PUT"))]
     after = state(home)
     assert after["freshdesk"] == before["freshdesk"] and after["amazon"]["orders"] == \
         before["amazon"]["orders"]
@@ -147,9 +91,9 @@ def test_another_runs_note_meanwhile_stops_before_any_change(world):
     home, services, log, agent = world
     found = read_ahead(services, 1002)
     services.helpdesk.add_private_note(1002, "<p>cancelbot: handling order 302-…</p>")
-    log.lines.clear()
+    log.log.clear()
     with pytest.raises(ChangedMeanwhile, match="another run handled ticket #1002"):
-        process(1002, ReadAhead(services, found).services, agent, Options())
+        process(1002, services, agent, Options(), ahead=found).raise_for_error()
     assert not log.calls("POST")
 
 
@@ -188,7 +132,7 @@ def test_the_shift_shows_a_changed_ticket_again_and_the_agent_decides_afresh(wor
 
 def test_a_declined_ticket_in_a_shift_is_skipped_and_unchanged(world):
     home, services, log, _ = world
-    agent = Agent(log, answers=[False])
+    agent = ScriptedAgent([False], log=log.log)
 
     class Screen:
         def __getattr__(self, name):
@@ -213,7 +157,7 @@ def test_a_disabled_prefetcher_reads_nothing(world):
     _, services, log, _ = world
     reader = Prefetcher(services, enabled=False)
     reader.start(1001)
-    assert reader.take(1001) is None and not log.lines
+    assert reader.take(1001) is None and not log.log
     reader.close()
     on = Prefetcher(services)
     on.start(1001)

@@ -395,7 +395,7 @@ def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_re
     def no_live_read(services, ticket_id):
         raise AssertionError(f"ticket #{ticket_id} was not read ahead")
 
-    monkeypatch.setattr(shift_queue, "_read_now", no_live_read)
+    monkeypatch.setattr(shift_queue, "read_now", no_live_read)
     claim = ("cancelbot: handling order 405-7730215-0081453: Camille started cancelbot on this "
              "ticket. Another run should leave it alone. (cancelbot ref 0a1b2c3d4e5f)")
     edit_world(home, lambda s: s["freshdesk"]["tickets"]["1010"]["conversations"].append({

@@ -164,7 +164,8 @@ def test_a_refused_buyer_locale_falls_back_to_the_marketplace(home, monkeypatch)
             return self.inner.handle_request(request)
 
     from cancelbot.config import load_settings
-    from cancelbot.procedure import Options, process
+    from cancelbot.ports import Options
+    from cancelbot.procedure import process
     from cancelbot.wiring import open_services
 
     shown: list[str] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faults import (
+from fakes import (
     AGENT_ID,
     ORDER_1001,
     STEPS,
@@ -17,8 +17,8 @@ from faults import (
     run,
 )
 
-from cancelbot.errors import Declined, NeedsHuman
-from cancelbot.journal import Journal, TicketBusy
+from cancelbot.errors import Declined, NeedsHuman, TicketBusy
+from cancelbot.journal import Journal
 from cancelbot.sandbox import load
 from cancelbot.sandbox.state import StateStore
 

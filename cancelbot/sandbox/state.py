@@ -19,15 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cancelbot.errors import CancelbotError
+from cancelbot.errors import SandboxStateError
 from cancelbot.models import TicketStatus
 
 STATE_VERSION = 1
 LOCK_TIMEOUT = 10.0
-
-
-class SandboxStateError(CancelbotError):
-    """The state file cannot be used as it is; `cancelbot sandbox reset` rewrites it."""
 
 
 class StateLockTimeout(TimeoutError):

@@ -153,15 +153,13 @@ class AmazonClient(OwnsServiceClient):
 
     # -- Feeds ---------------------------------------------------------------------------------
 
-    def cancel(self, order: AmazonOrder) -> str:
-        """Cancel every item of the order with reason BuyerCanceled; returns the feedId."""
-        return self.submit_cancellations([order])
+    def upload_cancellations(self, orders: Sequence[AmazonOrder]) -> str:
+        """createFeedDocument and upload the cancellation XML; the feedDocumentId.
 
-    def submit_cancellations(self, orders: Sequence[AmazonOrder]) -> str:
-        """Send one order-acknowledgement feed refusing every item of these orders; the feedId.
-
-        Amazon processes the feed later: `get_feed` tells when, `get_feed_result` what happened.
+        Nothing is cancelled yet: only `create_feed` asks Amazon to act, so a caller can write
+        down its intent between the two.
         """
+        # Checked and built first: a bad order raises here, before anything is sent.
         orders = list(orders)
         if not orders:
             raise ValueError("no order to cancel")
@@ -172,20 +170,6 @@ class AmazonClient(OwnsServiceClient):
             if order.order_id in seen:
                 raise ValueError(f"order {order.order_id} is listed twice")
             seen.add(order.order_id)
-        document_id = self.upload_cancellations(orders)
-        return self.create_feed(
-            document_id,
-            sorted({o.marketplace_id for o in orders}),
-            ", ".join(o.order_id for o in orders),
-        )
-
-    def upload_cancellations(self, orders: Sequence[AmazonOrder]) -> str:
-        """createFeedDocument and upload the cancellation XML; the feedDocumentId.
-
-        Nothing is cancelled yet: only `create_feed` asks Amazon to act, so a caller can write
-        down its intent between the two.
-        """
-        # Built first: a bad order raises here, before anything is sent.
         feed = build_cancellation_feed(
             self._settings.seller_id,
             [(o.order_id, [i.order_item_id for i in o.items]) for o in orders],

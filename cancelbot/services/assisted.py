@@ -13,7 +13,7 @@ from cancelbot.errors import Declined, OrderMovedOn
 from cancelbot.models import AmazonOrder, BackOfficeOrder, OrderStatus
 
 if TYPE_CHECKING:
-    from cancelbot.procedure import Agent
+    from cancelbot.ports import Agent
 
 STATUS_CHOICES = [
     ("En attente de préparation", OrderStatus.AWAITING_PREPARATION),
@@ -82,12 +82,14 @@ class AssistedMarketplace:
     def buyer_locale(self, order_id: str, marketplace_id: str) -> str | None:
         return None  # without SP-API the marketplace decides the language
 
-    def cancel(self, order: AmazonOrder) -> str:
-        url = marketplaces.seller_central_order_url(order.order_id, order.marketplace_id)
-        self.agent.info(
-            f"SP-API is not connected: in Seller Central ({url}) cancel order {order.order_id}, "
-            "every item, reason \"Buyer canceled\"."
-        )
-        if not self.agent.confirm("Have you cancelled it in Seller Central?"):
-            raise Declined(f"Amazon cancellation not confirmed for {order.order_id}")
-        return ""
+
+def cancel_in_seller_central(agent: Agent, order_id: str, marketplace_id: str) -> str:
+    """The Amazon cancellation without SP-API: the agent does it, and says so."""
+    url = marketplaces.seller_central_order_url(order_id, marketplace_id)
+    agent.info(
+        f"SP-API is not connected: in Seller Central ({url}) cancel order {order_id}, "
+        "every item, reason \"Buyer canceled\"."
+    )
+    if not agent.confirm("Have you cancelled it in Seller Central?"):
+        raise Declined(f"Amazon cancellation not confirmed for {order_id}")
+    return ""

@@ -1,8 +1,11 @@
-"""Test support for the journal tests: the sandbox behind a fault, a scripted agent, counters.
+"""The tests' one set of fakes: a scripted agent, the sandbox behind a recording and faulting
+transport, and counters.
 
-`FaultyTransport` wraps `SandboxTransport(home)` and breaks one kind of request in one way;
-`Counts` reads what actually happened from the sandbox's state (and, for PUTs, from the log of
-requests the sandbox applied) so "exactly once" is counted on the fake, not on our own journal.
+`ScriptedAgent` is the procedure's Agent: it answers from a script and records what it was shown
+and asked. `FaultyTransport` wraps `SandboxTransport(home)`: it logs every request, runs hooks
+before or after chosen ones, and breaks one kind of request in one way. `Counts` reads what
+actually happened from the sandbox's state (and, for PUTs, from the log of requests the sandbox
+applied) so "exactly once" is counted on the fake, not on our own journal.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import httpx
 from cancelbot.config import load_settings
 from cancelbot.errors import NeedsHuman
 from cancelbot.journal import Journal
-from cancelbot.procedure import Options, process
+from cancelbot.ports import Options
+from cancelbot.procedure import process
 from cancelbot.sandbox import SandboxTransport, load
 from cancelbot.services.http import RetryPolicy
 from cancelbot.wiring import open_services
@@ -83,12 +87,31 @@ class FaultyTransport(httpx.BaseTransport):
     before: Callable[[httpx.Request], None] | None = None  # runs before a matched request
     hits: int = 0
     applied: list[Applied] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # "METHOD host/path" of every request
+    # One-shot hooks on (method, path): run before the request is sent, or after its answer.
+    hooks_before: dict[tuple[str, str], Callable[[], None]] = field(default_factory=dict)
+    hooks_after: dict[tuple[str, str], Callable[[], None]] = field(default_factory=dict)
+    inner: httpx.BaseTransport | None = None  # default: the sandbox of `home`
 
     def __post_init__(self) -> None:
-        self.inner = SandboxTransport(self.home, latency=self.latency)
+        if self.inner is None:
+            self.inner = SandboxTransport(self.home, latency=self.latency)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        key = (request.method, request.url.path)
+        self.log.append(f"{request.method} {request.url.host}{request.url.path}")
+        if key in self.hooks_before:
+            self.hooks_before.pop(key)()
+        response = self._handle(request)
+        if key in self.hooks_after:
+            self.hooks_after.pop(key)()
+        return response
+
+    def calls(self, prefix: str) -> list[str]:
+        return [line for line in self.log if line.startswith(prefix)]
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         hit = self.match is not None and self.match(request)
         if hit:
             self.hits += 1
@@ -121,6 +144,7 @@ class FaultyTransport(httpx.BaseTransport):
     def _forward(self, request: httpx.Request) -> httpx.Response:
         ticket = _ticket_of(request)
         before = _ticket_state(self.home, ticket) if request.method == "PUT" else None
+        assert self.inner is not None
         response = self.inner.handle_request(request)
         if request.method in ("POST", "PUT") and response.status_code < 300:
             after = _ticket_state(self.home, ticket) if request.method == "PUT" else None
@@ -147,30 +171,51 @@ def _ticket_state(home: Path, ticket: str | None) -> dict[str, Any] | None:
 class ScriptedAgent:
     """The procedure's Agent for tests: answers from a script, records what it was shown.
 
-    `answers` are consumed by confirm/choose/ask in order; with `yes`, confirmations that may be
-    automatic are answered Yes (like --yes) and the others raise NeedsHuman.
+    `answers` are consumed in order by confirm, choose, ask and review_message (a tuple is the
+    review's own answer, e.g. ("edit", text); otherwise truthy sends, falsy cancels). With
+    `yes`, confirmations that may be automatic are answered Yes (like --yes) and every other
+    question raises NeedsHuman. `lines` holds what was shown (`shown` too), `questions` what
+    was asked (`asked` too), `warned` the warnings; `log`, when given, hears each answer.
     """
 
-    def __init__(self, answers: Sequence[object] = (), *, yes: bool = False) -> None:
+    def __init__(self, answers: Sequence[object] = (), *, yes: bool = False,
+                 log: list[str] | None = None) -> None:
         self.answers = list(answers)
         self.yes = yes
         self.interactive = not yes
         self.lines: list[str] = []
         self.questions: list[str] = []
+        self.warned: list[str] = []
+        self.messages: list[tuple[str, str]] = []  # (language, why) of each reply shown
+        self.log = log
+
+    @property
+    def shown(self) -> list[str]:
+        return self.lines
+
+    @property
+    def asked(self) -> list[str]:
+        return self.questions
 
     def _next(self, question: str) -> object:
         self.questions.append(question)
-        assert self.answers, f"unexpected question: {question}"
-        return self.answers.pop(0)
+        if not self.answers:
+            raise AssertionError(f"unexpected question: {question}")
+        answer = self.answers.pop(0)
+        if self.log is not None:
+            self.log.append(f"CONFIRM {question} -> {answer}")
+        return answer
 
     def step(self, number: int, total: int, title: str) -> None:
-        self.lines.append(f"step {number}: {title}")
+        self.lines.append(f"step {number}/{total}: {title}")
 
     def show_ticket(self, ticket) -> None:
-        self.lines.append(f"ticket {ticket.id}")
+        self.lines.append(f"ticket {ticket.id}: {ticket.subject}")
 
-    def show_order(self, *args, **kwargs) -> None:
-        pass
+    def show_order(self, order_id, gstk, amazon, marketplace, *, amazon_checked=True) -> None:
+        amazon_status = amazon.fulfillment_status if amazon else (
+            "not found" if amazon_checked else "not checked")
+        self.lines.append(f"order {order_id} {gstk and gstk.label} {amazon_status}")
 
     def show_decision(self, decision) -> None:
         self.lines.append(f"decision {decision.branch.value}")
@@ -179,12 +224,21 @@ class ScriptedAgent:
         self.lines.extend(f"plan: {line}" for line in lines)
 
     def show_message(self, text, language, why, channel, *, copyable=False) -> None:
-        self.lines.append(f"message ({language})")
+        self.messages.append((language, why))
+        self.lines.append(f"message ({language}) via {channel}")
+
+    def review_message(self, question, text, language, why, channel, *, copyable=False,
+                       languages=(), shown=True):
+        answer = self._next(question)
+        if isinstance(answer, tuple):
+            return answer
+        return ("send", text) if answer else ("cancel", "")
 
     def info(self, text: str) -> None:
         self.lines.append(text)
 
     def warn(self, text: str) -> None:
+        self.warned.append(text)
         self.lines.append(f"WARN {text}")
 
     def confirm(self, question: str, *, automatic: bool = True) -> bool:
@@ -198,7 +252,7 @@ class ScriptedAgent:
     def choose(self, question: str, options) -> int:
         if self.yes:
             raise NeedsHuman(f"{question} — needs a person")
-        return int(self._next(question))  # type: ignore[arg-type]
+        return int(self._next(question))  # type: ignore[call-overload]
 
     def ask(self, question: str, parse):
         if self.yes:
@@ -240,7 +294,7 @@ def run(
                       templates=settings.templates_dir)
     with Journal.open(journal_home or home) as journal, \
             open_services(settings, agent, transport=transport, retry=fast_retry()) as services:
-        return process(ticket_id, services, agent, options, journal)
+        return process(ticket_id, services, agent, options, journal).raise_for_error()
 
 
 @dataclass

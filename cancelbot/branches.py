@@ -1,0 +1,360 @@
+"""Step 4 of the procedure, one function per branch: what is planned, asked, then done.
+
+    cancel             GSTK cancel (stops the warehouse) → Amazon cancel → note, ticket closed
+    cannot_cancel      the reply in the buyer's language (relay, or Seller Central by hand)
+                       → note, ticket resolved
+    already_cancelled  Amazon cancel if it is not → note, ticket closed
+
+Each branch shows its plan, asks once, then makes its changes through the ticket's claim
+(claims.py): journaled, each at most once, the first one preceded by the claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cancelbot import replies
+from cancelbot.claims import NOTE_MARK, TicketClaim, how_label
+from cancelbot.decision import Branch
+from cancelbot.effects import FOUND, NOW
+from cancelbot.errors import Declined, ExitCode, NeedsHuman, OrderMovedOn
+from cancelbot.feeds import FeedDesk
+from cancelbot.models import AmazonOrder, BackOfficeOrder, OrderStatus, Ticket, TicketStatus
+from cancelbot.orders import relay_domain
+from cancelbot.outcome import Action, Outcome
+from cancelbot.ports import Agent, Options, Services
+from cancelbot.services.assisted import cancel_in_seller_central
+from cancelbot.text import text_to_html
+
+
+@dataclass
+class Run:
+    """What every branch works with: the systems, the person, the claim, the result so far."""
+
+    services: Services
+    agent: Agent
+    options: Options
+    claim: TicketClaim
+    outcome: Outcome
+    ticket: Ticket
+    feeds: FeedDesk | None  # None: Amazon cancellations are done by hand
+    locale: tuple[str | None, str] | None = None  # the buyer's, when the lookup asked it
+    before_change: Callable[[], None] = field(default=lambda: None)  # the read-ahead's re-check
+
+    @property
+    def order_id(self) -> str:
+        return self.outcome.order_id
+
+    def plan(self, lines: list[str]) -> None:
+        self.outcome.planned = lines
+        self.agent.show_plan(lines)
+
+    def go_ahead(self, question: str, review: replies.Draft | None = None) -> bool:
+        """True when the changes may be made; False in a dry run (nothing is asked). With
+        `review`, the question also offers to edit the reply or change its language."""
+        if self.options.dry_run:
+            self.agent.info("Dry run: nothing was changed.")
+            return False
+        if not (review.confirm(question) if review else self.agent.confirm(question)):
+            raise Declined("declined: nothing changed")
+        return True
+
+    def begin_changes(self) -> None:
+        """Right before the first change: what was read ahead still holds, then the claim."""
+        if not self.claim.taken:
+            self.before_change()
+            self.claim.take(self.order_id, self.outcome.branch)
+            note = self.claim.effects.done("claim_note") if self.claim.effects else None
+            self.outcome.claimed = note.ref if note is not None else ""
+
+    def done(self, system: str, what: str, ref: str = "", how: str = NOW) -> None:
+        words = how_label(what, how)
+        if words is not None:  # an earlier run's change is listed with the earlier run's
+            self.outcome.actions.append(Action(system, words, ref))
+
+    def assisted_needs_a_person(self, *, gstk: bool = False, amazon: bool = False) -> None:
+        """--yes cannot do a step by hand: stop before anything is asked."""
+        assisted = []
+        if gstk and not self.services.backoffice.automated:
+            assisted.append("GSTK")
+        if amazon and self.feeds is None:
+            assisted.append("Amazon")
+        if assisted and not self.agent.interactive and not self.options.dry_run:
+            raise NeedsHuman(
+                f"ticket #{self.outcome.ticket_id}: the {' and '.join(assisted)} step is done "
+                "by hand; run without --yes"
+            )
+
+    def finish(self, note: str, status: TicketStatus) -> None:
+        self.claim.finish(note, status, record=self.done)
+
+    def rerun(self) -> str:
+        return self.options.rerun or f"cancelbot process {self.outcome.ticket_id}"
+
+
+# -- the branches --------------------------------------------------------------------------------
+
+
+def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
+    agent, ticket = run.agent, run.ticket
+    if amazon is not None and amazon.buyer_requested_cancel:
+        agent.info("The buyer asked Amazon to cancel: BuyerCanceled spares the "
+                   "cancellation-rate metric.")
+    elif amazon is not None:
+        agent.warn("The buyer did not request the cancellation through Amazon: it may "
+                   "count in the seller's cancellation rate.")
+    run.assisted_needs_a_person(gstk=True, amazon=True)
+    run.plan([
+        f"GSTK: cancel order {gstk.id} (stops the warehouse)",
+        f"Amazon: cancel {run.order_id} with reason BuyerCanceled ({_items(amazon)}); "
+        "Amazon tells the buyer",
+        f"Freshdesk: private note, then close ticket #{ticket.id}",
+    ])
+    if not run.go_ahead("Cancel this order in GSTK and on Amazon, and close the ticket?"):
+        return
+    run.begin_changes()
+    backoffice = run.services.backoffice
+    comment = f"Buyer request, Freshdesk ticket #{ticket.id} (cancelbot)"
+
+    def gstk_cancel() -> str:
+        if not backoffice.automated:  # the agent does it by hand: no spinner over the question
+            return backoffice.cancel(gstk, comment).id
+        with agent.busy("Cancelling in GSTK"):
+            return backoffice.cancel(gstk, comment).id
+
+    try:
+        _, how = run.claim.effect(
+            "gstk_cancel", gstk_cancel,
+            recheck=(lambda: _gstk_cancelled(run)) if backoffice.automated else None,
+        )
+    except OrderMovedOn as moved:
+        # The picking race: the warehouse took the order between lookup and cancel.
+        agent.warn(f"GSTK refused: the order has moved on ({moved.label}). It was NOT "
+                   "cancelled anywhere; switching to the cannot-cancel reply.")
+        run.outcome.branch = Branch.CANNOT_CANCEL.value
+        run.outcome.reason = f"GSTK refused the cancel: now {moved.label}"
+        run.claim.begin(run.order_id, run.outcome.branch)
+        cannot_cancel(run, amazon)
+        return
+    run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, how)
+    cancel_on_amazon(run, amazon)
+    run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
+
+
+def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
+    agent, ticket, outcome = run.agent, run.ticket, run.outcome
+    relay = relay_domain(ticket.requester_email) is not None
+    channel = "ticket reply (Amazon relay)" if relay else "Seller Central (assisted)"
+    if run.claim.done("reply"):
+        _resolve_after_reply(run, channel)
+        return
+    # The buyer's language (their Amazon locale first), the text, shown; the agent may edit it
+    # or change its language at the question that sends it (replies.py).
+    draft = replies.Draft.prepare(
+        agent, run.services.marketplace, order_id=run.order_id,
+        marketplace_id=outcome.marketplace_id, channel=channel, copyable=not relay,
+        templates=run.options.templates, language=run.options.language,
+        agent_name=run.options.agent_name, known_locale=run.locale,
+    )
+    _keep(outcome, draft)
+    run.assisted_needs_a_person(amazon=not relay)
+    resolve = f"Freshdesk: private note, then set ticket #{ticket.id} to resolved"
+    if relay:
+        run.plan([f"Freshdesk: reply to {ticket.requester_email} (Amazon relays it to the "
+                  "buyer)", resolve])
+        if not run.go_ahead("Send this reply to the buyer?", review=draft):
+            return
+        _keep(outcome, draft)  # as the agent left it
+        run.begin_changes()
+        text = draft.text
+        found_on_ticket: list[bool] = []
+
+        def send() -> str:
+            sent = _already_sent(run.claim.last_read or ticket, text)
+            if sent is not None:
+                # Already on the ticket (a run without this journal sent it): never twice.
+                agent.info("This reply is already on the ticket: not sending it again.")
+                found_on_ticket.append(True)
+                return str(sent)
+            with agent.busy("Sending the reply"):
+                return str(run.services.helpdesk.reply(ticket.id, text_to_html(text)))
+
+        reply_id, how = run.claim.effect(
+            "reply", send,
+            recheck=lambda: _found(_already_sent(run.claim.fresh_ticket(), text)),
+            detail=f"language {draft.code}",
+        )
+        what = "reply already on the ticket" if found_on_ticket else "reply sent to the buyer"
+        run.done("Freshdesk", f"{what} ({draft.code})", reply_id, how)
+    else:
+        run.plan(["You: send the message above to the buyer from Seller Central", resolve])
+        agent.info(f"Contact the buyer: {outcome.links.contact_buyer}")
+        if run.options.dry_run:
+            agent.info("Dry run: nothing was changed.")
+            return
+        # Only a person can say it was sent: --yes must stop here, not answer for them.
+        if not draft.confirm("Have you sent it from Seller Central?", automatic=False):
+            raise Declined("message not confirmed as sent: the ticket is unchanged")
+        _keep(outcome, draft)
+        run.begin_changes()
+        _, how = run.claim.effect(
+            "reply", lambda: "", detail=f"sent by the agent in Seller Central ({draft.code})")
+        run.done("Amazon", f"message sent by the agent in Seller Central ({draft.code})", "",
+                 how)
+    run.finish(
+        f"{NOTE_MARK} order {run.order_id} can no longer be cancelled ({outcome.reason}). "
+        f"Buyer told they may refuse the parcel — channel: {channel}, language: {draft.code}."
+        + (f"\n\nMessage as edited and sent:\n{draft.text}" if draft.edited else ""),
+        TicketStatus.RESOLVED,
+    )
+
+
+def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
+    agent = run.agent
+    # A run that stopped right after GSTK's answer: the fresh lookup shows it applied.
+    effects = run.claim.effects
+    if effects is not None and effects.settle_found("gstk_cancel", gstk.id,
+                                                    "re-checked: GSTK shows it cancelled"):
+        run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, FOUND)
+    on_amazon = (amazon is None or not amazon.is_cancelled) and not _amazon_sent_earlier(run)
+    if amazon is not None and amazon.is_cancelled:
+        agent.info("Cancelled in GSTK and on Amazon: only the ticket is left to close.")
+    elif not on_amazon:
+        agent.info("The Amazon cancellation was sent by an earlier run: not sending it "
+                   f"again ({amazon_summary(run)}).")
+    else:
+        agent.warn("Cancelled in GSTK, but Amazon does not show it cancelled.")
+    run.assisted_needs_a_person(amazon=on_amazon)
+    plan = [f"Freshdesk: private note, then close ticket #{run.ticket.id}"]
+    if on_amazon:
+        plan.insert(0, f"Amazon: cancel {run.order_id} with reason BuyerCanceled "
+                       f"({_items(amazon)})")
+    run.plan(plan)
+    if not run.go_ahead("Cancel on Amazon and close the ticket?" if on_amazon
+                        else "Close the ticket?"):
+        return
+    run.begin_changes()
+    if on_amazon:
+        cancel_on_amazon(run, amazon)
+    run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
+
+
+# -- shared moves --------------------------------------------------------------------------------
+
+
+def cancel_on_amazon(run: Run, amazon: AmazonOrder | None) -> None:
+    order_id = run.order_id
+    if run.feeds is None:
+        # Assisted: the agent cancels by hand in Seller Central, and saying so is the outcome.
+        _, how = run.claim.effect(
+            "amazon_cancel",
+            lambda: cancel_in_seller_central(run.agent, order_id, run.outcome.marketplace_id),
+            detail="by hand in Seller Central")
+        run.done("Amazon", "cancelled by the agent in Seller Central", "", how)
+        return
+    if amazon is None:  # decide() stops before this when SP-API did not find the order
+        raise NeedsHuman(f"Amazon does not know order {order_id}: nothing to cancel there")
+    # The journal's cancellation rows, not this job's steps, keep an order out of a second
+    # feed: another ticket about the same order must not send it again either.
+    sent = run.feeds.cancel(run.outcome.ticket_id, amazon)
+    if sent.state == "error":
+        raise NeedsHuman(
+            f"Amazon did not cancel order {order_id} (feed {sent.feed_id}): {sent.result}. "
+            f"Cancel it in Seller Central, then rerun `{run.rerun()}` to close the ticket"
+        )
+    effects = run.claim.effects
+    if effects is not None and effects.done("amazon_cancel") is None:
+        effects.record_done("amazon_cancel", ref=sent.feed_id, detail=sent.state,
+                            order_id=order_id)
+    if sent.earlier:
+        run.agent.info(f"Amazon: {amazon_summary(run)} — not sending it again.")
+    elif sent.state == "queued":
+        run.done("Amazon", "cancellation queued (Amazon's feed limit): cancelbot sends it "
+                           "with its next run")
+    else:
+        pending = "; Amazon is still processing it" if sent.state == "sent" else ""
+        run.done("Amazon", f"cancellation sent (feed {sent.feed_id}, BuyerCanceled{pending})",
+                 sent.feed_id)
+
+
+def amazon_summary(run: Run) -> str:
+    """How the Amazon side stands, in the words of the final note."""
+    row = run.claim.journal.cancellation(run.order_id) if run.feeds is not None else None
+    if row is None:
+        if run.claim.done("amazon_cancel"):
+            return "cancelled by hand in Seller Central"
+        return "already cancelled"
+    if row.state == "queued":
+        return ("cancellation queued by cancelbot (Amazon's feed limit); it goes out with the "
+                "next cancelbot run")
+    if not row.feed_id:
+        return "seen cancelled on Amazon"
+    if row.state == "sent":
+        return f"cancellation sent in feed {row.feed_id}, Amazon still processing it"
+    return f"cancellation sent in feed {row.feed_id}"
+
+
+def cancellation_note(run: Run, gstk: BackOfficeOrder) -> str:
+    order_id, amazon = run.order_id, amazon_summary(run)
+    if run.claim.done("gstk_cancel"):
+        return (f"{NOTE_MARK} order {order_id} cancelled in GSTK ({gstk.id}); Amazon: "
+                f"{amazon}, reason BuyerCanceled. Amazon informs the buyer.")
+    return (f"{NOTE_MARK} order {order_id} was already cancelled in GSTK ({gstk.id}); "
+            f"Amazon: {amazon}.")
+
+
+def needs_a_person(run: Run, check: str) -> None:
+    run.outcome.exit_code = ExitCode.NEEDS_HUMAN
+    run.claim.withdraw_if_idle()
+    run.agent.warn(f"Nothing changed. Check: {check}.")
+
+
+def _resolve_after_reply(run: Run, channel: str) -> None:
+    """A resumed cannot-cancel run whose reply already went out: note and resolve only."""
+    run.plan([f"Freshdesk: private note, then set ticket #{run.ticket.id} to resolved"])
+    if not run.go_ahead("The reply went out in the earlier run. Add the note and resolve the "
+                        "ticket?"):
+        return
+    run.begin_changes()
+    run.finish(
+        f"{NOTE_MARK} order {run.order_id} can no longer be cancelled ({run.outcome.reason}). "
+        f"Buyer told they may refuse the parcel — channel: {channel} (sent by an earlier run).",
+        TicketStatus.RESOLVED,
+    )
+
+
+def _keep(outcome: Outcome, draft: replies.Draft) -> None:
+    outcome.message, outcome.language, outcome.language_why = draft.text, draft.code, draft.why
+
+
+def _amazon_sent_earlier(run: Run) -> bool:
+    if run.feeds is not None:
+        row = run.claim.journal.cancellation(run.order_id)
+        return row is not None and row.state in ("sent", "done")
+    return run.claim.done("amazon_cancel")
+
+
+def _gstk_cancelled(run: Run) -> str | None:
+    found = run.services.backoffice.find_order(run.order_id)
+    return found.id if found is not None and found.status is OrderStatus.CANCELLED else None
+
+
+def _already_sent(ticket: Ticket, text: str) -> int | None:
+    """The id of a public reply on the ticket with exactly this text, if there is one."""
+    wanted = " ".join(text.split())
+    for c in ticket.conversations:
+        if not c.private and not c.incoming and " ".join(c.body_text.split()) == wanted:
+            return c.id
+    return None
+
+
+def _found(conversation_id: int | None) -> str | None:
+    return None if conversation_id is None else str(conversation_id)
+
+
+def _items(amazon: AmazonOrder | None) -> str:
+    if amazon is None:
+        return "every item, in Seller Central"
+    count = len(amazon.items)
+    return f"{count} item" + ("s" if count != 1 else "")

@@ -1,0 +1,354 @@
+"""The ticket is the team's shared record: who is handling it, and what this run changed on it.
+
+Every private note cancelbot writes starts with "cancelbot:" and ends with its job's reference,
+"(cancelbot ref 1a2b3c…)", so a run knows its own notes from another run's. **One rule** says
+what another run left on a ticket (`other_runs`); `process`, the shift's skip and the prefetch's
+re-check all use it.
+
+`TicketClaim` owns one ticket's job in the journal and its marks on the ticket:
+
+    check_others   another run's note, or another agent's assignment → a person confirms
+    take           before the first change: the job, a 'handling' note, the assignment;
+                   of two claims neither run saw, the lower note wins
+    effect         each change between an intent and an outcome (effects.py)
+    withdraw       a run that stops before any change takes its claim back
+    finish         the final note (the 'handling' note, rewritten) and the ticket's status
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
+from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
+from cancelbot.journal import Job, Journal
+from cancelbot.models import Conversation, Ticket, TicketStatus
+from cancelbot.outcome import Action
+from cancelbot.ports import Agent, Helpdesk
+from cancelbot.text import text_to_html
+
+NOTE_MARK = "cancelbot:"  # how the private notes this tool writes begin
+CLAIM_MARK = "cancelbot: handling"  # the note that claims a ticket before the first change
+ERROR_MARK = "cancelbot: Amazon did NOT cancel"  # a feed error, noted on the ticket
+_REF = re.compile(r"\(cancelbot ref ([0-9a-zA-Z-]{6,40})\)")
+
+HANDLING, HANDLED, REFUSED = "handling", "handled", "refused"  # what another run's note says
+
+
+def ref_tag(job_id: str) -> str:
+    return f"(cancelbot ref {job_id})"
+
+
+def note_ref(text: str) -> str | None:
+    """The job reference a cancelbot note ends with, if any."""
+    found = _REF.search(text)
+    return found.group(1) if found else None
+
+
+def cancelbot_notes(ticket: Ticket) -> list[Conversation]:
+    return [c for c in ticket.conversations
+            if c.private and c.body_text.startswith(NOTE_MARK)]
+
+
+def is_claim(text: str) -> bool:
+    return text.startswith(CLAIM_MARK)
+
+
+def is_error_note(text: str) -> bool:
+    return text.startswith(ERROR_MARK)
+
+
+def claim_note(order_id: str, job_id: str, agent_name: str = "") -> str:
+    who = agent_name or "an agent"
+    at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{CLAIM_MARK} order {order_id}: {who} started cancelbot on this ticket at {at}. "
+            f"Another run should leave it alone. {ref_tag(job_id)}")
+
+
+@dataclass(frozen=True)
+class OtherRun:
+    """A cancelbot note on a ticket that is not this run's."""
+
+    note: Conversation
+    state: str  # HANDLING (a claim), HANDLED (a final note), REFUSED (Amazon refused)
+
+    @property
+    def text(self) -> str:
+        return self.note.body_text
+
+    def first_sentence(self, limit: int = 120) -> str:
+        first = self.text.splitlines()[0] if self.text else ""
+        end = first.find(". ")
+        first = first[:end + 1] if end != -1 else first
+        return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def other_runs(ticket: Ticket, mine: str | None = None, *,
+               seen: Collection[int] = ()) -> list[OtherRun]:
+    """The one rule: cancelbot notes on `ticket` not written by job `mine`, oldest first,
+    leaving out the conversations in `seen` (already on the ticket when this run read it)."""
+    found = []
+    for note in cancelbot_notes(ticket):
+        if note.id in seen or (mine is not None and note_ref(note.body_text) == mine):
+            continue
+        text = note.body_text
+        state = REFUSED if is_error_note(text) else HANDLING if is_claim(text) else HANDLED
+        found.append(OtherRun(note, state))
+    return found
+
+
+class TicketClaim:
+    """One ticket's job in the journal and its marks on the ticket (see the module doc)."""
+
+    def __init__(self, journal: Journal, helpdesk: Helpdesk, agent: Agent, ticket_id: int, *,
+                 agent_id: int | None = None, agent_name: str = "") -> None:
+        self.journal = journal
+        self.helpdesk = helpdesk
+        self.agent = agent
+        self.ticket_id = ticket_id
+        self.agent_id = agent_id
+        self.agent_name = agent_name
+        self.job: Job | None = journal.open_job(ticket_id)  # an unfinished run's, resumed
+        self.seen: set[int] = set()  # conversations on the ticket when this run first read it
+        self.taken = False
+        self.last_read: Ticket | None = None
+
+    @property
+    def effects(self) -> Effects | None:
+        return None if self.job is None else Effects(self.journal, self.ticket_id,
+                                                      self.job.job_id)
+
+    def read(self, ticket: Ticket) -> None:
+        """The ticket as this run first saw it: later notes are other runs' news."""
+        self.seen = {c.id for c in ticket.conversations}
+        self.last_read = ticket
+
+    def fresh_ticket(self) -> Ticket:
+        self.last_read = self.helpdesk.get_ticket(self.ticket_id)
+        return self.last_read
+
+    # -- before the changes ----------------------------------------------------------------------
+
+    def others(self, ticket: Ticket) -> list[OtherRun]:
+        return other_runs(ticket, self.job.job_id if self.job else None)
+
+    def check_others(self, ticket: Ticket) -> None:
+        """Stop if another run handled or is handling the ticket, or another agent has it —
+        unless the agent says to go on."""
+        others = self.others(ticket)
+        if others:
+            last = others[-1]
+            doing = "is handling" if last.state == HANDLING else "already handled"
+            self.agent.warn(f"Another run {doing} this ticket: {last.text}")
+            if not self.agent.confirm("Process it again anyway?", automatic=False):
+                raise Declined(f"ticket #{ticket.id}: another run {doing} it, nothing changed")
+        me = self.agent_id
+        if me is not None and ticket.responder_id not in (None, me):
+            self.agent.warn(f"Ticket #{ticket.id} is assigned to another agent (Freshdesk agent "
+                            f"{ticket.responder_id}).")
+            if not self.agent.confirm("Take it over?", automatic=False):
+                raise Declined(f"ticket #{ticket.id} is assigned to another agent: nothing "
+                               "changed")
+
+    def last_finished(self) -> Job | None:
+        return self.journal.last_job(self.ticket_id)
+
+    def resume(self) -> tuple[list[Action], list[str]]:
+        """An unfinished earlier run: (its changes, the ones it never heard back about)."""
+        if self.job is None:
+            return [], []
+        earlier = []
+        for event in self.effects.done_steps() if self.effects else []:
+            if event.step in CLAIM_STEPS:
+                continue  # bookkeeping, not a change the agent asked for
+            system, what = label(event.step)
+            earlier.append(Action(system, f"{what} (earlier run)", event.ref))
+        return earlier, self.unsure()
+
+    def unsure(self) -> list[str]:
+        """Changes asked for and never answered: re-checked before anything is redone."""
+        if self.job is None:
+            return []
+        found = Effects(self.journal, self.ticket_id, self.job.job_id).unsure()
+        row = self.journal.cancellation(self.job.order_id)
+        if row is not None and row.state == "sending":
+            found.append(f"Amazon: cancellation of {row.order_id}")
+        return found
+
+    # -- taking the ticket -----------------------------------------------------------------------
+
+    def begin(self, order_id: str, branch: str) -> Job:
+        """Open the job (or go on with the unfinished one) before the first change."""
+        if self.job is None:
+            self.job = self.journal.start_job(self.ticket_id, order_id, branch)
+        elif self.job.branch != branch:
+            self.journal.update_job(self.job.job_id, branch=branch)
+        return self.job
+
+    def take(self, order_id: str, branch: str) -> None:
+        """Before the first change: the job, the 'handling' note, then the assignment. Of two
+        claims posted at once, the lower note wins and the other run stops."""
+        if self.taken:
+            return
+        job = self.begin(order_id, branch)
+        effects = Effects(self.journal, self.ticket_id, job.job_id)
+        text = claim_note(order_id, job.job_id, self.agent_name)
+        with self.agent.busy("Claiming the ticket"):
+            note_id, _ = effects.run(
+                "claim_note",
+                lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
+                recheck=lambda: self.find_note(claim=True), order_id=order_id,
+            )
+            self._check_race(int(note_id), job.job_id)
+            me = self.agent_id
+            if me is not None:
+                before = self.last_read.responder_id if self.last_read else None
+                if before == me:
+                    effects.settle_found("claim", str(me), "re-checked: assigned already")
+                else:
+                    # The claim's ref is the previous responder: withdraw() gives it back.
+                    def assign() -> str:
+                        self.helpdesk.assign(self.ticket_id, me)
+                        return _id(before)
+
+                    effects.run(
+                        "claim", assign,
+                        recheck=lambda: _id(before) if self.fresh_ticket().responder_id == me
+                        else None,
+                        order_id=order_id, detail=f"assigned to agent {me}",
+                    )
+        self.taken = True
+
+    def _check_race(self, claim_id: int, job_id: str) -> None:
+        rivals = [o for o in other_runs(self.fresh_ticket(), job_id, seen=self.seen)
+                  if o.state == HANDLING and o.note.id < claim_id]
+        if rivals:
+            raise TicketBusy(
+                f"another cancelbot run claimed ticket #{self.ticket_id} at the same moment and "
+                f"goes on; this one stops, nothing changed ({rivals[0].text})"
+            )
+
+    def effect(self, step: str, do: Callable[[], str], *,
+               recheck: Callable[[], str | None] | None = None, order_id: str = "",
+               detail: str = "") -> tuple[str, str]:
+        """One change, at most once: (remote ref, NOW | EARLIER | FOUND)."""
+        if self.job is None:
+            raise RuntimeError("take() comes before the first change")  # a bug, not a state
+        return Effects(self.journal, self.ticket_id, self.job.job_id).run(
+            step, do, recheck=recheck, order_id=order_id or self.job.order_id, detail=detail)
+
+    def done(self, step: str) -> bool:
+        effects = self.effects
+        return effects is not None and effects.done(step) is not None
+
+    def withdraw_if_idle(self) -> None:
+        """A job that stops before any change takes its claim back — the note removed, the
+        previous responder restored — so a declined run leaves the ticket as it found it."""
+        effects = self.effects
+        if self.job is None or effects is None or effects.changes():
+            return
+        row = self.journal.cancellation(self.job.order_id)
+        if row is not None and row.ticket_id == self.ticket_id and row.state != "error":
+            return  # an Amazon cancellation of this ticket is queued or sent: not idle
+        note, claim = effects.done("claim_note"), effects.done("claim")
+
+        def unclaim_note(note_id: int) -> str:
+            self.helpdesk.delete_note(note_id)
+            return ""
+
+        def unassign(previous: int | None) -> str:
+            self.helpdesk.assign(self.ticket_id, previous)
+            return ""
+
+        try:
+            if note is not None and note.ref:
+                note_id = int(note.ref)
+                effects.run("unclaim_note", lambda: unclaim_note(note_id))
+            if claim is not None:
+                previous = int(claim.ref) if claim.ref.isdigit() else None
+                effects.run("unclaim", lambda: unassign(previous))
+        except CancelbotError as exc:
+            self.agent.warn(f"Could not take back the claim on ticket #{self.ticket_id}: {exc}")
+            return
+        self.journal.update_job(self.job.job_id, state="abandoned")
+        self.job = None
+        self.taken = False
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def finish(self, note: str, status: TicketStatus,
+               record: Callable[[str, str, str, str], None]) -> None:
+        """The final note and the status, at once; then the job is done. `record(system, what,
+        ref, how)` hears of each change made; an error in either is raised after both tried."""
+        if self.job is None:
+            raise RuntimeError("take() comes before the final note")
+        job_id = self.job.job_id
+        effects = Effects(self.journal, self.ticket_id, job_id)
+        note = f"{note} {ref_tag(job_id)}"
+        name = status.name.lower()
+        claim = effects.done("claim_note")
+
+        def write_note() -> str:
+            # The 'handling' note becomes the final one: one cancelbot note per ticket, and a
+            # PUT, so repeating it after a lost answer changes nothing.
+            if claim is not None and claim.ref:
+                try:
+                    self.helpdesk.update_note(int(claim.ref), text_to_html(note))
+                    return claim.ref
+                except NotFound:
+                    pass  # someone deleted it: add the note instead
+            return str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(note)))
+
+        def set_status() -> str:
+            self.helpdesk.set_status(self.ticket_id, int(status))
+            return ""
+
+        changes = {
+            "note": (write_note, lambda: self.find_note(claim=False), ""),
+            "status": (set_status,
+                       lambda: "" if self.fresh_ticket().status == status else None,
+                       f"set to {name}"),
+        }
+        results: dict[str, tuple[str, str]] = {}
+        errors: list[CancelbotError] = []
+        # The note and the status change are independent: send both at once.
+        with self.agent.busy("Updating the ticket"), ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {step: pool.submit(effects.run, step, do, recheck=check,
+                                         order_id=self.job.order_id, detail=detail)
+                       for step, (do, check, detail) in changes.items()}
+            for step, future in futures.items():
+                try:
+                    results[step] = future.result()
+                except CancelbotError as exc:
+                    errors.append(exc)
+        if "note" in results:
+            record("Freshdesk", "private note added", *results["note"])
+        if "status" in results:
+            record("Freshdesk", f"ticket set to {name}", str(self.ticket_id),
+                   results["status"][1])
+        if errors:
+            raise errors[0]
+        self.journal.update_job(job_id, state="done")
+
+    def find_note(self, *, claim: bool) -> str | None:
+        """This job's note on the ticket as Freshdesk has it now (a lost answer's re-check)."""
+        job_id = self.job.job_id if self.job else None
+        for c in cancelbot_notes(self.fresh_ticket()):
+            if note_ref(c.body_text) == job_id and is_claim(c.body_text) == claim:
+                return str(c.id)
+        return None
+
+
+def how_label(what: str, how: str) -> str | None:
+    """An action's words, or None when it belongs to the earlier run's list."""
+    if how == EARLIER:
+        return None
+    return what + " (found done when re-checked)" if how == FOUND else what
+
+
+def _id(value: int | None) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,96 @@
+"""Looking an order up: GSTK ∥ Amazon ∥ the buyer's language, with one set of rules.
+
+Used by the procedure (step 3) and by the shift's read-ahead (prefetch.py), so both ask the
+same questions of the same systems. The automated lookups run at once; an assisted one talks
+to the agent, so it runs alone, afterwards — and never in the background.
+
+The buyer's language is only needed for a reply, and a reply goes to Amazon's relay address,
+which names the marketplace: it is asked beside the lookups rather than one round trip later
+(one wasted call when the order turns out cancellable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+
+from cancelbot import marketplaces
+from cancelbot.decision import AMAZON_NOT_FOUND
+from cancelbot.errors import ServiceError
+from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
+from cancelbot.orders import relay_domain
+from cancelbot.outcome import AMAZON_FOUND, AMAZON_NOT_CHECKED
+from cancelbot.outcome import AMAZON_NOT_FOUND as NOT_ON_AMAZON
+from cancelbot.ports import BackOffice, Marketplace
+
+
+@dataclass(frozen=True)
+class Lookup:
+    order_id: str
+    gstk: BackOfficeOrder | None
+    amazon: AmazonOrder | None
+    amazon_checked: bool  # False: no SP-API, the agent checks Seller Central
+    marketplace_id: str
+    locale: tuple[str | None, str] | None = None  # (buyer locale, note for `why`), if asked
+
+    @property
+    def amazon_lookup(self) -> str:
+        if not self.amazon_checked:
+            return AMAZON_NOT_CHECKED
+        return AMAZON_FOUND if self.amazon is not None else NOT_ON_AMAZON
+
+    @property
+    def amazon_status(self) -> str | None:
+        """What decide() takes: fulfillmentStatus, NOT_FOUND, or None when not checked."""
+        if self.amazon is not None:
+            return self.amazon.fulfillment_status
+        return AMAZON_NOT_FOUND if self.amazon_checked else None
+
+
+def ticket_marketplace(ticket: Ticket | None) -> str | None:
+    """The marketplace Amazon's relay address names, if the requester is one."""
+    if ticket is None:
+        return None
+    return marketplaces.marketplace_for_domain(relay_domain(ticket.requester_email) or "")
+
+
+def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
+            ticket: Ticket | None, *, ask_locale: bool = True, automated_only: bool = False,
+            busy: Callable[[str], AbstractContextManager[None]] | None = None) -> Lookup:
+    """GSTK and Amazon for `order_id` (at once), and the buyer's locale when a reply may go
+    through the relay. `automated_only` (the read-ahead) leaves an assisted side unread;
+    `busy` shows a spinner over the automated calls (never over an assisted question)."""
+    relay = ticket_marketplace(ticket)
+    locale_wanted = ask_locale and marketplace.automated and relay is not None
+    spinner = busy("Looking the order up in GSTK and on Amazon") if busy else nullcontext()
+    with spinner, ThreadPoolExecutor(max_workers=3) as pool:
+        gstk_f = pool.submit(backoffice.find_order, order_id) if backoffice.automated else None
+        amazon_f = pool.submit(marketplace.get_order, order_id) if marketplace.automated \
+            else None
+        locale_f = pool.submit(buyer_locale, marketplace, order_id, relay or "") \
+            if locale_wanted else None
+        gstk = gstk_f.result() if gstk_f else None
+        amazon = amazon_f.result() if amazon_f else None
+        locale = locale_f.result() if locale_f else None
+    if not backoffice.automated and not automated_only:
+        gstk = backoffice.find_order(order_id)
+    if amazon is not None:
+        marketplace_id = amazon.marketplace_id
+    else:
+        marketplace_id = relay or marketplaces.FRANCE  # our home, when nothing tells otherwise
+    if locale is not None and marketplace_id != relay:
+        locale = None  # asked of another marketplace than the order's: ask again if needed
+    return Lookup(order_id, gstk, amazon, marketplace.automated, marketplace_id, locale)
+
+
+def buyer_locale(marketplace: Marketplace, order_id: str,
+                 marketplace_id: str) -> tuple[str | None, str]:
+    """(locale, note for `why`). A refusal only costs the preference: the marketplace decides."""
+    if not marketplace.automated or not marketplace_id:
+        return None, ""
+    try:
+        return marketplace.buyer_locale(order_id, marketplace_id), ""
+    except ServiceError as exc:
+        return None, f"; the buyer's language is unavailable ({exc})"

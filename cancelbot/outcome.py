@@ -1,0 +1,81 @@
+"""A run's result: what was read, decided, planned and done — and, if it stopped, why.
+
+`procedure.process()` always returns an `Outcome`, whether the run finished, was declined,
+failed half-way or was interrupted: every renderer (the Rich summary, `--json`, the Ctrl-C
+message, the shift's summary) reads this one object (render.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cancelbot.errors import CancelbotError, ExitCode
+from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
+
+# How Amazon was looked up.
+AMAZON_FOUND, AMAZON_NOT_FOUND, AMAZON_NOT_CHECKED = "found", "not_found", "not_checked"
+
+
+@dataclass
+class Action:
+    """One change made on one system."""
+
+    system: str  # "GSTK", "Amazon", "Freshdesk"
+    what: str
+    ref: str = ""  # remote id: GSTK order id, feedId, note id…
+
+
+@dataclass
+class Links:
+    ticket: str = ""
+    gstk_order: str = ""
+    seller_central_order: str = ""
+    contact_buyer: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one run of the procedure read, decided, planned and did."""
+
+    ticket_id: int
+    dry_run: bool = False
+    rerun: str = ""  # the command that finishes this run
+    # read
+    ticket: Ticket | None = None
+    order_id: str = ""
+    gstk: BackOfficeOrder | None = None
+    amazon: AmazonOrder | None = None
+    amazon_lookup: str = ""  # AMAZON_FOUND / _NOT_FOUND / _NOT_CHECKED; "" before the lookup
+    marketplace_id: str = ""
+    marketplace: str = ""  # its name, as shown
+    language: str = ""
+    language_why: str = ""
+    # decided
+    branch: str = ""  # a decision.Branch value, or "already_done"
+    reason: str = ""
+    check: str = ""  # for needs_human: what to look at
+    # planned and done
+    planned: list[str] = field(default_factory=list)  # the changes shown for confirmation
+    message: str = ""
+    actions: list[Action] = field(default_factory=list)
+    unsure: list[str] = field(default_factory=list)  # asked, never answered: re-checked later
+    claimed: str = ""  # the 'handling' note id, while the run holds the ticket
+    links: Links = field(default_factory=Links)
+    # how it ended
+    exit_code: int = ExitCode.OK
+    error: CancelbotError | None = None
+    interrupted: bool = False
+
+    @property
+    def looked_up(self) -> bool:
+        return bool(self.amazon_lookup)
+
+    def raise_for_error(self) -> Outcome:
+        """Raise the error the run stopped with, if any (for callers that want exceptions)."""
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def stop(self, error: CancelbotError) -> None:
+        self.error = error
+        self.exit_code = error.exit_code
