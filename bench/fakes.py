@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from cancelbot import sandbox
-from cancelbot.sandbox import amazon, freshdesk, gstk
+from cancelbot.sandbox import amazon, freshdesk, gstk, hosts
 from cancelbot.sandbox.seed import build_seed
 from cancelbot.text import html_to_text
 
@@ -306,16 +306,16 @@ class Fakes:
         s = self.servers
         return {
             "FRESHDESK_URL": s["freshdesk"].base_url,
-            "FRESHDESK_API_KEY": sandbox.FRESHDESK_API_KEY,
+            "FRESHDESK_API_KEY": hosts.FRESHDESK_API_KEY,
             "GSTK_URL": f"{s['gstk'].base_url}/api",
-            "GSTK_TOKEN": sandbox.GSTK_TOKEN,
+            "GSTK_TOKEN": hosts.GSTK_TOKEN,
             "GSTK_ORDER_LINK": f"{s['gstk'].base_url}/orders/{{order_id}}",
             "LWA_TOKEN_URL": f"{s['lwa'].base_url}/auth/o2/token",
             "SPAPI_ENDPOINT": s["spapi"].base_url,
-            "LWA_CLIENT_ID": sandbox.LWA_CLIENT_ID,
-            "LWA_CLIENT_SECRET": sandbox.LWA_CLIENT_SECRET,
-            "SPAPI_REFRESH_TOKEN": sandbox.SPAPI_REFRESH_TOKEN,
-            "SPAPI_SELLER_ID": sandbox.SPAPI_SELLER_ID,
+            "LWA_CLIENT_ID": hosts.LWA_CLIENT_ID,
+            "LWA_CLIENT_SECRET": hosts.LWA_CLIENT_SECRET,
+            "SPAPI_REFRESH_TOKEN": hosts.SPAPI_REFRESH_TOKEN,
+            "SPAPI_SELLER_ID": hosts.SPAPI_SELLER_ID,
         }
 
 

@@ -101,7 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     env = dict(os.environ if env is None else env)
     home = home_dir(env)
     if sandbox:
-        from cancelbot.sandbox import sandbox_environment
+        from cancelbot.sandbox.hosts import sandbox_environment
 
         env.update(sandbox_environment())
 

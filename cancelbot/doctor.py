@@ -85,7 +85,7 @@ def run_doctor(
     report.add("Configuration", OK, "sandbox (simulated services)" if sandbox
                else "from the environment and .env")
     if transport is None and settings.sandbox:
-        from cancelbot.sandbox import SandboxTransport
+        from cancelbot.sandbox.transport import SandboxTransport
 
         transport = SandboxTransport(settings.home)
 

@@ -33,7 +33,7 @@ def open_services(
     from cancelbot.statuses import StatusTable
 
     if transport is None and settings.sandbox:
-        from cancelbot.sandbox import SandboxTransport
+        from cancelbot.sandbox.transport import SandboxTransport
 
         transport = SandboxTransport(settings.home, latency=settings.sandbox_latency)
     timeout = timeout_for(settings)

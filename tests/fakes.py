@@ -24,7 +24,8 @@ from cancelbot.errors import NeedsHuman
 from cancelbot.journal import Journal
 from cancelbot.ports import Options
 from cancelbot.procedure import process
-from cancelbot.sandbox import SandboxTransport, load
+from cancelbot.sandbox import load
+from cancelbot.sandbox.transport import SandboxTransport
 from cancelbot.services.http import RetryPolicy
 from cancelbot.wiring import open_services
 

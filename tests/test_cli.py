@@ -335,3 +335,68 @@ def test_a_template_folder_missing_the_language_is_one_clear_error(home, monkeyp
     assert "no 'de' reply template" in result.output
     assert "Traceback" not in result.output
     assert state(home) == before
+
+
+# -- the result survives ---------------------------------------------------------------------------
+
+
+def test_declined_json_still_reports_the_order_the_decision_and_the_plan(home):
+    before = state(home)
+    result = CliRunner().invoke(app, ["process", "1001", "--sandbox", "--json"], input="n\n")
+    assert result.exit_code == 3, result.output
+    doc = json.loads(result.stdout)
+    assert doc["order_id"] == "402-3815274-6120358"
+    assert doc["decision"]["branch"] == "cancel"
+    assert doc["planned"][0].startswith("GSTK: cancel order GS-1048213")
+    assert doc["statuses"]["gstk"]["status"] == "awaiting_preparation"
+    assert doc["done"] == [] and doc["exit_code"] == 3 and doc["error"].startswith("declined")
+    assert state(home) == before, "declined: nothing changed"
+
+
+def test_a_run_failing_after_the_gstk_cancel_lists_it_in_done(home, monkeypatch):
+    import httpx
+
+    import cancelbot.sandbox.transport as transport
+
+    real = transport.SandboxTransport
+
+    class AmazonDown(real):  # type: ignore[misc, valid-type]
+        def handle_request(self, request):
+            if request.url.path.startswith("/feeds/"):
+                raise httpx.ConnectError("Amazon is down", request=request)
+            return super().handle_request(request)
+
+    monkeypatch.setattr(transport, "SandboxTransport", AmazonDown)
+    result = CliRunner().invoke(app, ["process", "1001", "--sandbox", "--yes", "--json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert {"system": "GSTK", "what": "order GS-1048213 cancelled", "ref": "GS-1048213"} \
+        in doc["done"]
+    assert "Rerun `cancelbot process 1001 --sandbox` to finish" in doc["error"]
+    assert gstk_status(home, "402-3815274-6120358") == "Annulée"
+    assert amazon_status(home, "402-3815274-6120358") == "UNSHIPPED"
+
+
+def test_not_found_on_amazon_is_said_as_such(home, monkeypatch):
+    import httpx
+
+    import cancelbot.sandbox.transport as transport
+
+    real = transport.SandboxTransport
+
+    class NotOnAmazon(real):  # type: ignore[misc, valid-type]
+        def handle_request(self, request):
+            if request.url.path.startswith("/orders/2026-01-01/orders/"):
+                return httpx.Response(404, json={"errors": [{"code": "NotFound",
+                                                             "message": "no such order"}]})
+            return super().handle_request(request)
+
+    found = json.loads(run("process", "1001", "--sandbox", "--json", "--dry-run").stdout)
+    assert found["statuses"]["amazon_lookup"] == "found"
+    monkeypatch.setattr(transport, "SandboxTransport", NotOnAmazon)
+    result = run("process", "1001", "--sandbox", "--json", "--dry-run")
+    doc = json.loads(result.stdout)
+    assert doc["statuses"]["amazon"] is None
+    assert doc["statuses"]["amazon_lookup"] == "not_found"
+    assert "not found on Amazon" in result.stderr and "not checked" not in result.stderr
+    assert doc["decision"]["branch"] == "needs_human" and result.exit_code == 4

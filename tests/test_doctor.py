@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from cancelbot import sandbox
 from cancelbot.cli import app
 from cancelbot.doctor import FAILED, OK, WARNING, run_doctor
+from cancelbot.sandbox.transport import SandboxTransport
 
 
 def run(*args: str, input: str | None = None):
@@ -23,7 +24,7 @@ class Faults(httpx.BaseTransport):
     """The sandbox, except for hosts told to fail (with a status, or unreachable)."""
 
     def __init__(self, home, **by_host) -> None:
-        self.inner = sandbox.make_transport(home)
+        self.inner = SandboxTransport(home)
         self.by_host = by_host
         self.date: datetime | None = None
 
@@ -118,7 +119,7 @@ def test_lwa_secret_age(home, monkeypatch, created, status):
 def test_doctor_says_which_steps_are_assisted(isolated_env, monkeypatch):
     monkeypatch.setenv("FRESHDESK_URL", f"https://{sandbox.FRESHDESK_HOST}")
     monkeypatch.setenv("FRESHDESK_API_KEY", "sandbox-key")
-    report = run_doctor(sandbox=False, transport=sandbox.make_transport(isolated_env))
+    report = run_doctor(sandbox=False, transport=SandboxTransport(isolated_env))
     assert report.ok
     assert report.steps["GSTK"].startswith("assisted") and report.steps["Amazon"].startswith(
         "assisted")

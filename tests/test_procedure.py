@@ -154,6 +154,7 @@ def test_assisted_gstk_and_amazon(home, settings):
                             AssistedMarketplace(agent))
         outcome = process(1001, services, agent, Options()).raise_for_error()
     assert outcome.branch == "cancel"
+    assert outcome.amazon_lookup == "not_checked", "no SP-API: Amazon was not asked"
     assert agent.asked == [
         "What is the order's status in GSTK?",
         "Cancel this order in GSTK and on Amazon, and close the ticket?",

@@ -13,6 +13,7 @@ from cancelbot import sandbox
 from cancelbot.cli import app
 from cancelbot.config import FreshdeskSettings
 from cancelbot.errors import UsageError
+from cancelbot.journal import Journal
 from cancelbot.models import FoundTicket, SearchPage
 from cancelbot.queue import (
     CANCELLED,
@@ -28,6 +29,7 @@ from cancelbot.queue import (
     matched_by,
 )
 from cancelbot.sandbox.state import StateStore
+from cancelbot.sandbox.transport import SandboxTransport
 from cancelbot.services.freshdesk import FreshdeskClient
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -167,28 +169,13 @@ def test_assigned_tickets_are_skipped_unless_mine():
     assert "FRESHDESK_AGENT_ID" in anyone.entries[0].skip
 
 
-class Job:
-    def __init__(self, state: str) -> None:
-        self.job_id, self.state, self.finished_at, self.agent = "abc123", state, \
-            "2026-11-27T10:00:00Z", "camille"
-
-
-class FakeJournal:
-    def __init__(self, jobs: dict[int, Job]) -> None:
-        self.jobs = jobs
-
-    def last_job(self, ticket_id):
-        return self.jobs.get(ticket_id)
-
-    def open_job(self, ticket_id):
-        job = self.jobs.get(ticket_id)
-        return job if job and job.state == "open" else None
-
-
 def test_the_journal_marks_tickets_already_handled():
     search = FakeSearch([found(1, "Annulation", 3), found(2, "Annulation", 2)])
-    queue = find_queue(search, query="status:2", journal=FakeJournal({1: Job("done"),
-                                                                     2: Job("open")}))
+    journal = Journal.memory(agent="camille")
+    journal.update_job(journal.start_job(1, "402-1234567-1234567", "cancel").job_id,
+                       state="done")
+    journal.start_job(2, "402-7654321-7654321", "cancel")  # still open: a run of mine
+    queue = find_queue(search, query="status:2", journal=journal)
     assert "already handled (journal" in queue.entries[0].skip
     assert queue.entries[1].skip == "", "an unfinished run of mine is resumed, not skipped"
 
@@ -203,7 +190,7 @@ def test_time_left_before_amazons_24_hours():
 
 def test_search_pages_on_the_wire(home):
     client = FreshdeskClient(FreshdeskSettings(FD, "sandbox-key"),
-                             transport=sandbox.make_transport(home))
+                             transport=SandboxTransport(home))
     seen: list[httpx.Request] = []
     client._http._client.event_hooks["request"].append(seen.append)
     with client:

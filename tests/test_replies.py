@@ -15,6 +15,7 @@ from cancelbot.cli import app
 from cancelbot.errors import AuthError
 from cancelbot.messages import choose_language
 from cancelbot.replies import Draft
+from cancelbot.sandbox.transport import SandboxTransport
 
 GERMAN = "A1PA6795UKMFR9"
 ITALIAN = "APJ6JRA9NG5V4"
@@ -183,7 +184,7 @@ def test_a_refused_buyer_locale_falls_back_to_the_marketplace(home, monkeypatch)
         def __getattr__(self, name):
             return lambda *args, **kwargs: None
 
-    transport = Refusing(sandbox.make_transport(home))
+    transport = Refusing(SandboxTransport(home))
     with open_services(load_settings(sandbox=True), Agent(), transport=transport) as services:
         with pytest.raises(AuthError):
             services.marketplace.buyer_locale("302-5521908-4417736", GERMAN)

@@ -19,16 +19,15 @@ from cancelbot.config import load_settings
 from cancelbot.errors import NotFound
 from cancelbot.sandbox import (
     SandboxStateError,
-    SandboxTransport,
     list_tickets,
     load,
-    make_transport,
     reset,
     sandbox_environment,
     state_path,
 )
 from cancelbot.sandbox import amazon as sandbox_amazon
 from cancelbot.sandbox.state import _file_lock
+from cancelbot.sandbox.transport import SandboxTransport
 from cancelbot.services.http import ServiceClient
 
 ENV = sandbox_environment()
@@ -656,7 +655,7 @@ def test_settings_point_at_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_shared_http_layer_runs_against_the_sandbox(tmp_path: Path) -> None:
-    transport = make_transport(tmp_path)
+    transport = SandboxTransport(tmp_path)
     with ServiceClient("Freshdesk", FD, transport=transport, auth=FD_AUTH) as freshdesk:
         ticket = freshdesk.json("GET", "/api/v2/tickets/1004", params={"include": "requester"})
         with pytest.raises(NotFound):

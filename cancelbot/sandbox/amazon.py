@@ -17,14 +17,14 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from cancelbot.sandbox import (
+from cancelbot.sandbox.feeds import process_acknowledgements, processing_report
+from cancelbot.sandbox.hosts import (
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
     SPAPI_REFRESH_TOKEN,
     SPAPI_SELLER_ID,
     UPLOAD_HOST,
 )
-from cancelbot.sandbox.feeds import process_acknowledgements, processing_report
 from cancelbot.sandbox.state import StateStore, now_iso
 from cancelbot.sandbox.wire import BadBody, Router, json_object, json_response
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from cancelbot.sandbox import GSTK_TOKEN
+from cancelbot.sandbox.hosts import GSTK_TOKEN
 from cancelbot.sandbox.seed import AWAITING, CANCELLED
 from cancelbot.sandbox.state import StateStore, now_iso
 from cancelbot.sandbox.wire import BadBody, Router, json_object, json_response

@@ -8,11 +8,18 @@ tickets always look a few hours old.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from cancelbot.sandbox.state import STATE_VERSION, now_iso
 from cancelbot.text import html_to_text
+
+STATE_VERSION = 1  # of the state file: another version is seeded afresh
+
+
+def now_iso(moment: datetime | None = None) -> str:
+    """UTC, to the second, with a Z: the format Freshdesk and SP-API both use."""
+    moment = moment or datetime.now(timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 # GSTK's own words (the seed procedure's statuses).
 AWAITING = "En attente de préparation"

@@ -21,19 +21,14 @@ from typing import Any
 
 from cancelbot.errors import SandboxStateError
 from cancelbot.models import TicketStatus
+from cancelbot.sandbox.seed import STATE_VERSION, build_seed, now_iso
 
-STATE_VERSION = 1
 LOCK_TIMEOUT = 10.0
+__all__ = ["STATE_VERSION", "StateStore", "now_iso"]
 
 
 class StateLockTimeout(TimeoutError):
     """Another process held the state lock for longer than LOCK_TIMEOUT."""
-
-
-def now_iso(moment: datetime | None = None) -> str:
-    """UTC, to the second, with a Z: the format Freshdesk and SP-API both use."""
-    moment = moment or datetime.now(timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def state_path(home: Path) -> Path:
@@ -64,8 +59,6 @@ class StateStore:
                 _atomic_write(self.path, after)
 
     def reset(self) -> None:
-        from cancelbot.sandbox.seed import build_seed
-
         with self._locked():
             _atomic_write(self.path, _dump(build_seed(datetime.now(timezone.utc))))
 
@@ -85,8 +78,6 @@ class StateStore:
         try:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            from cancelbot.sandbox.seed import build_seed
-
             state = build_seed(datetime.now(timezone.utc))
             _atomic_write(self.path, _dump(state))
             return state

@@ -8,16 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from cancelbot.sandbox import (
-    FRESHDESK_HOST,
-    GSTK_HOST,
-    LWA_HOST,
-    SPAPI_HOST,
-    UPLOAD_HOST,
-    amazon,
-    freshdesk,
-    gstk,
-)
+from cancelbot.sandbox import amazon, freshdesk, gstk
+from cancelbot.sandbox.hosts import FRESHDESK_HOST, GSTK_HOST, LWA_HOST, SPAPI_HOST, UPLOAD_HOST
 from cancelbot.sandbox.state import StateLockTimeout, StateStore
 from cancelbot.sandbox.wire import json_response
 
