@@ -520,12 +520,14 @@ def templates_preview(
         None, "--lang", help="The language (default: every language there is a template for)."
     ),
     order: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
-        None, "--order", help="An Amazon order number to put in the text."
+        None, "--order",
+        help="An Amazon order number, for your own templates that use order_id (the "
+        "shipped ones are the approved texts: no order number in them).",
     ),
 ) -> None:
     """Show a reply exactly as the buyer would get it (signed with CANCELBOT_AGENT_NAME).
 
-    Example: cancelbot templates preview --lang de --order 402-3815274-6120358
+    Example: cancelbot templates preview --lang de
     """
     out, err = _consoles()
     with _errors_to_exit_codes(err):

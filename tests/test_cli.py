@@ -111,7 +111,9 @@ def test_cannot_cancel_replies_in_german_through_the_relay(home):
     assert "Reply in German" in result.output and "amazon.de" in result.output
     t = ticket(home, 1002)
     (reply,) = public_replies(t)
-    assert "Das Paket zu Ihrer Bestellung 302-5521908-4417736" in reply["body"]
+    # The approved text, untouched: the order number travels in the relay's subject.
+    assert "Das Paket liegt schon zum Versand bereit" in reply["body"]
+    assert "302-5521908-4417736" not in reply["body"]
     assert "Annahme des Pakets zu verweigern" in reply["body"]
     assert t["status"] == 4
     (note,) = [n for n in private_notes(t) if "cancelbot:" in n["body"]]
