@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from cancelbot import __version__, plain_params
+from cancelbot import __version__, languages, plain_params
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -39,10 +39,8 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 
 
-class Lang(str, Enum):
-    fr = "fr"
-    de = "de"
-    en = "en"
+# The --lang choices: one per language of the registry (languages.py), in its order.
+Lang = Enum("Lang", {code: code for code in languages.CODES}, type=str)
 
 
 def _version(value: bool) -> None:
@@ -133,7 +131,8 @@ def process(
         help="Confirm every change. Stops with 'needs a human' where a person must choose.",
     ),
     lang: Optional[Lang] = typer.Option(  # noqa: UP045 - Typer reads the annotation
-        None, "--lang", help="Language of the buyer reply (default: from the marketplace)."
+        None, "--lang", help="Language of the buyer reply (default: the buyer's own language "
+        "on Amazon when there is a template for it, else the marketplace's).",
     ),
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."

@@ -151,7 +151,8 @@ def test_templates_preview_in_one_language_with_an_order(isolated_env, monkeypat
     monkeypatch.setenv("CANCELBOT_AGENT_NAME", "Camille")
     result = run("templates", "preview", "--lang", "de", "--order", "402 3815274 6120358")
     assert result.exit_code == 0, result.output
-    assert "Reply in German" in result.stdout and "Bestellung 402-3815274-6120358" in result.stdout
+    assert "Reply in German" in result.stdout and "Das Paket liegt schon" in result.stdout
+    assert "402-3815274-6120358" not in result.stdout, "the approved text takes no order number"
     assert result.stdout.rstrip().splitlines()[-2].strip() == "Camille"
     assert "Bonjour" not in result.stdout
 
