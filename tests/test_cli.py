@@ -218,6 +218,17 @@ def test_no_order_number_asks_and_reasks_until_valid(home):
     assert result.exit_code == 3  # declined at the confirmation
 
 
+def test_no_order_number_accepts_a_pasted_seller_central_link(home):
+    link = "https://sellercentral.amazon.fr/orders-v3/order/402-3815274-6120358"
+    before = state(home)
+    result = run("process", "1005", "--sandbox", input=f"#402‑3815274‑6120358x\n"
+                 f"  {link}  \nn\n")
+    assert "not an Amazon order number" in result.output  # the mistyped one, re-asked
+    assert "Amazon order          402-3815274-6120358" in result.output
+    assert result.exit_code == 3  # declined at the confirmation: nothing changed
+    assert state(home) == before
+
+
 def test_no_order_number_with_yes_needs_a_human(home):
     before = state(home)
     result = run("process", "1005", "--sandbox", "--yes")
