@@ -17,6 +17,7 @@ empty FRESHDESK_FROM_EMAIL is a warning: Amazon relays only mail from the approv
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ def run_doctor(
     _check_templates(report, settings.templates_dir)
     report.journal = journal_location(settings)
     report.add("Journal", INFO, report.journal or "none in this version of cancelbot")
+    _check_home(report)
     _check_secret_age(report, settings, today or now().date())
     return report
 
@@ -247,6 +249,21 @@ def _check_templates(report: Report, configured: Path | None) -> None:
         report.add("Templates", FAILED, "; ".join(problems) + f" ({folder})")
     else:
         report.add("Templates", OK, f"{', '.join(report.templates)} render · {folder}")
+
+
+def _check_home(report: Report) -> None:
+    """Say so when cancelbot's files stay in the earlier default folder (config.default_home)."""
+    from platformdirs import user_data_dir
+
+    from cancelbot.config import default_home
+
+    if os.environ.get("CANCELBOT_HOME", "").strip():
+        return
+    home, platform_home = default_home(), Path(user_data_dir("cancelbot", appauthor=False))
+    if home != platform_home:
+        report.add("Home", INFO, f"{home}: the earlier default folder, kept because it holds "
+                   f"your files (the default is now {platform_home}: move them there, or set "
+                   "CANCELBOT_HOME)")
 
 
 def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
