@@ -348,3 +348,36 @@ def test_a_template_folder_missing_the_language_is_one_clear_error(home, monkeyp
     assert "no 'de' reply template" in result.output
     assert "Traceback" not in result.output
     assert state(home) == before
+
+
+# -- --debug after the command name ---------------------------------------------------------------
+
+DEBUG_RUNS = {
+    ("process",): ["process", "1002", "--sandbox", "--dry-run", "--debug"],
+    ("history",): ["history", "--debug"],
+    ("feeds",): ["feeds", "--sandbox", "--debug"],
+    ("queue",): ["queue", "--sandbox", "--list", "--debug"],
+    ("doctor",): ["doctor", "--sandbox", "--debug"],
+    ("sandbox", "list"): ["sandbox", "list", "--debug"],
+    ("sandbox", "reset"): ["sandbox", "reset", "--debug"],
+    ("templates", "list"): ["templates", "list", "--debug"],
+    ("templates", "preview"): ["templates", "preview", "--debug"],
+}
+
+
+@pytest.mark.parametrize("args", list(DEBUG_RUNS.values()), ids=lambda a: " ".join(a[:2]))
+def test_debug_is_accepted_after_the_command_name(home, monkeypatch, args):
+    import logging
+
+    configured = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kw: configured.append(kw["level"]))
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert configured == [logging.DEBUG], "the same logging as `cancelbot --debug …`"
+
+
+def test_every_command_is_in_the_debug_test():
+    from test_docs import command_paths
+
+    leaves = {p for p in command_paths() if p and p not in {("sandbox",), ("templates",)}}
+    assert leaves == set(DEBUG_RUNS)
