@@ -196,7 +196,9 @@ def _role(
     except AuthError as exc:
         if exc.status != 403:
             raise  # the login itself was refused: the Amazon line says so
-        return Check(name, FAILED, f"role missing: {role} ({_without_service(exc)})")
+        request = f", request id {exc.request_id}" if exc.request_id else ""
+        return Check(name, FAILED, f"role missing: {role} ({operation} refused with HTTP "
+                                   f"403{request})")
     except ServiceError as exc:
         if exc.status in (400, 404):
             return Check(name, OK, f"{operation} let through (HTTP {exc.status} for a "
