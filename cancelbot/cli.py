@@ -14,8 +14,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Optional
 
 import typer
+import typer.core
 
-from cancelbot import __version__, plain_params
+from cancelbot import __version__, languages, plain_params
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -39,10 +40,8 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 
 
-class Lang(str, Enum):
-    fr = "fr"
-    de = "de"
-    en = "en"
+# The --lang choices: one per language of the registry (languages.py), in its order.
+Lang = Enum("Lang", {code: code for code in languages.CODES}, type=str)
 
 
 def _version(value: bool) -> None:
@@ -68,13 +67,26 @@ def main(
     Example: cancelbot process 1001 --sandbox
     """
     if debug:
-        import logging
+        _debug_logging(True)
 
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                            format="%(asctime)s %(name)s %(message)s")
-        # httpx's own loggers would print headers; ours prints method, URL, status, time.
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+def _debug_logging(enabled: bool) -> None:
+    """--debug, before or after the command name: each HTTP call on stderr."""
+    if not enabled:
+        return
+    import logging
+
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s")
+    # httpx's own loggers would print headers; ours prints method, URL, status, time.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _debug_option():
+    """`--debug` after a command's name too (`cancelbot process 1001 --debug`)."""
+    return typer.Option(False, "--debug", callback=_debug_logging, expose_value=False,
+                        help="Log each HTTP call (method, URL, status, time) to stderr.")
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -122,9 +134,19 @@ def _settings(sandbox: bool):
     return load_settings(sandbox=sandbox or is_sandbox())
 
 
-@app.command()
+class _PlainUsage(typer.core.TyperCommand):
+    """A usage line that names a required argument plainly (`process [OPTIONS] TICKET_ID`):
+    Typer 0.2x writes it {TICKET_ID}, which reads like something to type with its braces."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
+@app.command(cls=_PlainUsage)
 def process(
-    ticket_id: str = typer.Argument(..., help="The Freshdesk ticket number."),
+    ticket_id: str = typer.Argument(..., metavar="TICKET_ID",
+                                    help="The Freshdesk ticket number."),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Do every read, show every decision and message, change nothing."
     ),
@@ -133,7 +155,8 @@ def process(
         help="Confirm every change. Stops with 'needs a human' where a person must choose.",
     ),
     lang: Optional[Lang] = typer.Option(  # noqa: UP045 - Typer reads the annotation
-        None, "--lang", help="Language of the buyer reply (default: from the marketplace)."
+        None, "--lang", help="Language of the buyer reply (default: the buyer's own language "
+        "on Amazon when there is a template for it, else the marketplace's).",
     ),
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
@@ -141,6 +164,7 @@ def process(
     json_out: bool = typer.Option(
         False, "--json", help="The result as one JSON document on stdout (screens on stderr)."
     ),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Process one cancellation ticket, asking before every change.
 
@@ -205,10 +229,11 @@ def _journal_agent(settings) -> str:
 @app.command()
 def history(
     ticket_id: Optional[str] = typer.Argument(  # noqa: UP045 - Typer reads the annotation
-        None, metavar="[TICKET_ID]", help="Only this ticket (default: every ticket)."
+        None, metavar="TICKET_ID", help="Only this ticket (default: every ticket)."
     ),
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Show cancelbot's journal: every change it made on this computer, oldest first.
 
@@ -243,6 +268,7 @@ def feeds(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
     ),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
 
@@ -285,7 +311,7 @@ def escape_path(path) -> str:
 
 
 @sandbox_app.command("list")
-def sandbox_list() -> None:
+def sandbox_list(debug: bool = _debug_option()) -> None:
     """List the sandbox tickets and the branch each one exercises.
 
     Example: cancelbot sandbox list
@@ -312,7 +338,7 @@ def sandbox_list() -> None:
 
 
 @sandbox_app.command("reset")
-def sandbox_reset() -> None:
+def sandbox_reset(debug: bool = _debug_option()) -> None:
     """Put the sandbox back to its seeded state.
 
     Example: cancelbot sandbox reset
@@ -359,6 +385,7 @@ def queue(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
     ),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Work through the open cancellation requests, oldest first: process, skip or quit.
 
@@ -438,6 +465,7 @@ def doctor(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Check the embedded sandbox instead of the real services."
     ),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Check the setup: one cheap call per configured service, templates, journal, clock.
 
@@ -471,7 +499,7 @@ app.add_typer(templates_app, name="templates")
 
 
 @templates_app.command("list")
-def templates_list() -> None:
+def templates_list(debug: bool = _debug_option()) -> None:
     """List the reply templates: language, file, whether it renders, where it is used.
 
     Example: cancelbot templates list
@@ -492,12 +520,15 @@ def templates_preview(
         None, "--lang", help="The language (default: every language there is a template for)."
     ),
     order: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
-        None, "--order", help="An Amazon order number to put in the text."
+        None, "--order",
+        help="An Amazon order number, for your own templates that use order_id (the "
+        "shipped ones are the approved texts: no order number in them).",
     ),
+    debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
     """Show a reply exactly as the buyer would get it (signed with CANCELBOT_AGENT_NAME).
 
-    Example: cancelbot templates preview --lang de --order 402-3815274-6120358
+    Example: cancelbot templates preview --lang de
     """
     out, err = _consoles()
     with _errors_to_exit_codes(err):

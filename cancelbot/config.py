@@ -81,6 +81,21 @@ def load_dotenv_file() -> None:
 
 
 def default_home() -> Path:
+    """The platform's user data folder: ~/.local/share/cancelbot on Linux, ~/Library/Application
+    Support/cancelbot on macOS, %LOCALAPPDATA%\\cancelbot on Windows. The previous default
+    (`previous_default_home()`) stays in use while it exists and the new one does not, so the
+    journal, token cache and sandbox of an earlier install are not left behind."""
+    from platformdirs import user_data_dir
+
+    new = Path(user_data_dir("cancelbot", appauthor=False))
+    old = previous_default_home()
+    if old != new and old.is_dir() and not new.exists():
+        return old
+    return new
+
+
+def previous_default_home() -> Path:
+    """The earlier default: click's app folder (~/.config/cancelbot on Linux)."""
     import typer  # click's get_app_dir: Typer vendors click, which may not be installed
 
     return Path(typer.get_app_dir("cancelbot"))

@@ -4,14 +4,20 @@ and the age of the LWA secret. The result is data (a `Report`); render.py shows 
 
     Freshdesk   GET /api/v2/agents/me          (the key's agent; FRESHDESK_AGENT_ID compared)
     GSTK        GET {GSTK_URL}/orders?marketplace_order_id=000-0000000-0000000  (200, empty)
-    Amazon      LWA login, then getOrder on a number no seller has  (404: signed in, allowed)
+    Amazon      LWA login, then one call per SP-API role cancelbot uses (403: role missing;
+                200, or 404/400 for the made-up order: the role is there)
+                  Orders     getOrder on a number no seller has
+                  Feeds      getFeeds of the cancellation feed type, created from now on
+                  Messaging  getAttributes of that order (the call that asks the buyer's language)
 
-Each call gets one try and the configured timeouts, and the three run at once.
+Each call gets one try and the configured timeouts, and the three services run at once. An
+empty FRESHDESK_FROM_EMAIL is a warning: Amazon relays only mail from the approved address.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from cancelbot import __version__, messages
+from cancelbot import __version__, marketplaces, messages
 from cancelbot.config import Settings, load_settings, template_settings
 from cancelbot.errors import (
     AuthError,
@@ -84,6 +90,10 @@ def run_doctor(
         return report
     report.add("Configuration", OK, "sandbox (simulated services)" if sandbox
                else "from the environment and .env")
+    if not settings.sandbox and not settings.freshdesk.from_email:
+        report.add("Reply address", WARNING, "FRESHDESK_FROM_EMAIL is empty: replies leave "
+                   "from Freshdesk's default address, and Amazon relays to the buyer only mail "
+                   "from the address approved in Seller Central")
     if transport is None and settings.sandbox:
         from cancelbot.sandbox.transport import SandboxTransport
 
@@ -95,7 +105,7 @@ def run_doctor(
     if settings.gstk.url:
         checks.append(("GSTK", lambda: _gstk(settings, transport)))
     if settings.amazon.automated:
-        checks.append(("Amazon", lambda: _amazon(settings, transport)))
+        checks.append(("Amazon", lambda: _amazon(settings, transport, now)))
     checks.append(("Clock", lambda: _clock(settings, transport, now)))
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         futures = [(name, pool.submit(fn)) for name, fn in checks]
@@ -115,6 +125,7 @@ def run_doctor(
     _check_templates(report, settings.templates_dir)
     report.journal = journal_location(settings)
     report.add("Journal", INFO, report.journal or "none in this version of cancelbot")
+    _check_home(report)
     _check_secret_age(report, settings, today or now().date())
     return report
 
@@ -152,15 +163,50 @@ def _gstk(settings: Settings, transport: httpx.BaseTransport | None) -> list[Che
     return [Check("GSTK", OK, f"orders readable · {settings.gstk.url}")]
 
 
-def _amazon(settings: Settings, transport: httpx.BaseTransport | None) -> list[Check]:
+def _amazon(
+    settings: Settings, transport: httpx.BaseTransport | None, now: Callable[[], datetime]
+) -> list[Check]:
     from cancelbot.services.amazon import AmazonClient
 
     # No token cache: the point is to log in with the configured credentials now.
     with AmazonClient(settings.amazon, transport=transport, timeout=_timeout(settings),
                       retry=_one_try(), token_cache=None) as client:
-        client.get_order(NO_SUCH_ORDER)
-    return [Check("Amazon", OK, f"LWA login and SP-API Orders access · "
-                                f"{settings.amazon.endpoint}")]
+        # The first call logs in: a refused login (or no answer) is the Amazon line's ✗.
+        orders = _role("Orders", "getOrder", "Inventory and Order Tracking",
+                       lambda: client.get_order(NO_SUCH_ORDER), first=True)
+        since = now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        roles = [
+            orders,
+            _role("Feeds", "getFeeds", "the role that sends order feeds "
+                  "(POST_ORDER_ACKNOWLEDGEMENT_DATA)", lambda: client.list_feeds(since)),
+            _role("Messaging", "getAttributes", "Buyer Communication",
+                  lambda: client.buyer_locale(NO_SUCH_ORDER, marketplaces.FRANCE)),
+        ]
+    return [Check("Amazon", OK, f"LWA login · {settings.amazon.endpoint}"), *roles]
+
+
+def _role(
+    api: str, operation: str, role: str, call: Callable[[], object], *, first: bool = False
+) -> Check:
+    """One SP-API role, by one cheap call: refused (403) means the app lacks the role; an
+    answer, or 404/400 about the made-up order, means Amazon let the call through."""
+    name = f"{api} API"  # Amazon's API names; at most as wide as "Configuration"
+    try:
+        call()
+    except AuthError as exc:
+        if exc.status != 403:
+            raise  # the login itself was refused: the Amazon line says so
+        request = f", request id {exc.request_id}" if exc.request_id else ""
+        return Check(name, FAILED, f"role missing: {role} ({operation} refused with HTTP "
+                                   f"403{request})")
+    except ServiceError as exc:
+        if exc.status in (400, 404):
+            return Check(name, OK, f"{operation} let through (HTTP {exc.status} for a "
+                                   "made-up order): role granted")
+        if first:
+            raise
+        return Check(name, FAILED, _reason(exc))
+    return Check(name, OK, f"{operation} answered: role granted")
 
 
 def _clock(
@@ -207,6 +253,21 @@ def _check_templates(report: Report, configured: Path | None) -> None:
         report.add("Templates", OK, f"{', '.join(report.templates)} render · {folder}")
 
 
+def _check_home(report: Report) -> None:
+    """Say so when cancelbot's files stay in the earlier default folder (config.default_home)."""
+    from platformdirs import user_data_dir
+
+    from cancelbot.config import default_home
+
+    if os.environ.get("CANCELBOT_HOME", "").strip():
+        return
+    home, platform_home = default_home(), Path(user_data_dir("cancelbot", appauthor=False))
+    if home != platform_home:
+        report.add("Home", INFO, f"{home}: the earlier default folder, kept because it holds "
+                   f"your files (the default is now {platform_home}: move them there, or set "
+                   "CANCELBOT_HOME)")
+
+
 def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
     if not settings.amazon.automated:
         return
@@ -251,10 +312,14 @@ def _reason(exc: CancelbotError) -> str:
         else "unexpected answer (wrong URL?)" if isinstance(exc, BadResponse)
         else "error"
     )
+    return f"{kind}: {_without_service(exc)}"
+
+
+def _without_service(exc: CancelbotError) -> str:
     text = str(exc)
     if isinstance(exc, ServiceError) and text.startswith(f"{exc.service}: "):
         text = text[len(exc.service) + 2:]
-    return f"{kind}: {text}"
+    return text
 
 
 def _timeout(settings: Settings) -> httpx.Timeout:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from cancelbot import languages
+
 
 @dataclass(frozen=True)
 class MarketplaceInfo:
@@ -16,15 +18,12 @@ class MarketplaceInfo:
     domain: str  # the storefront, e.g. "amazon.fr"
     country: str  # ISO 3166 code, except "UK" as Amazon spells it
     seller_central: str  # Seller Central host for this storefront
-    language: str  # language of the replies sent to the buyer
+    language: str  # code (languages.py) of the replies sent to the buyer
 
 
 # Used when the id is unknown: every EU seller account can sign in there.
 FALLBACK_SELLER_CENTRAL = "sellercentral-europe.amazon.com"
-DEFAULT_LANGUAGE = "en"
-
-# Only French and German replies are written; every other storefront gets English.
-_LANGUAGES = {"amazon.fr": "fr", "amazon.com.be": "fr", "amazon.de": "de"}
+DEFAULT_LANGUAGE = languages.DEFAULT
 
 
 def _entry(marketplace_id: str, domain: str, country: str) -> MarketplaceInfo:
@@ -33,7 +32,8 @@ def _entry(marketplace_id: str, domain: str, country: str) -> MarketplaceInfo:
         domain=domain,
         country=country,
         seller_central=f"sellercentral.{domain}",
-        language=_LANGUAGES.get(domain, DEFAULT_LANGUAGE),
+        # Each language of the registry names its storefronts; the others get the default.
+        language=languages.STOREFRONT_LANGUAGE.get(domain, DEFAULT_LANGUAGE),
     )
 
 
@@ -72,7 +72,7 @@ def marketplace_info(marketplace_id: str) -> MarketplaceInfo | None:
 
 
 def language_for(marketplace_id: str) -> str:
-    """The language ("fr", "de" or "en") of the reply to a buyer of this marketplace."""
+    """The language code (languages.py) of the reply to a buyer of this marketplace."""
     info = marketplace_info(marketplace_id)
     return info.language if info else DEFAULT_LANGUAGE
 

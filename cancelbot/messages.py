@@ -1,7 +1,8 @@
 """The buyer replies: finding the templates, choosing the language, rendering strictly.
 
-Templates are `<folder>/<lang>/cannot_cancel.txt.j2`. The folder is `CANCELBOT_TEMPLATES` when
-set, else the copy inside the installed package, else `templates/` of a source checkout.
+Templates are `<folder>/<lang>/cannot_cancel.txt.j2`, one per language of languages.py. The
+folder is `CANCELBOT_TEMPLATES` when set, else the copy inside the installed package, else
+`templates/` of a source checkout.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cancelbot import languages
 from cancelbot.errors import TemplateError
 
-LANGUAGES = ("fr", "de", "en")
+LANGUAGES = languages.CODES
 TEMPLATE_NAME = "cannot_cancel.txt.j2"
 
 
@@ -29,7 +31,8 @@ def choose_language(
 ) -> LanguageChoice:
     """--lang wins; then the buyer's own locale on Amazon when a template speaks it (Amazon asks
     sellers to write in the buyer's language); then the marketplace's language (marketplaces.py),
-    English when the marketplace is unknown. `why` says which rule decided."""
+    the registry's default (English) when the marketplace is unknown. `why` says which rule
+    decided."""
     from cancelbot import marketplaces
 
     if override:
@@ -41,7 +44,8 @@ def choose_language(
             return LanguageChoice(spoken, f"the buyer's language on Amazon is {buyer_locale}")
         note = f"no {spoken or buyer_locale!r} template for the buyer's {buyer_locale}; "
     if not marketplace_id or marketplaces.marketplace_info(marketplace_id) is None:
-        return LanguageChoice("en", f"{note}marketplace unknown: English by default")
+        return LanguageChoice(languages.DEFAULT, f"{note}marketplace unknown: "
+                              f"{languages.name(languages.DEFAULT)} by default")
     label = marketplaces.marketplace_label(marketplace_id)
     return LanguageChoice(
         marketplaces.language_for(marketplace_id), f"{note}order placed on {label}"
@@ -102,7 +106,6 @@ def catalogue(folder: Path) -> list[dict]:
     """Each language's template: its file, whether it renders, which marketplaces use it."""
     from cancelbot import marketplaces
 
-    names = {"fr": "French", "de": "German", "en": "English", "it": "Italian", "es": "Spanish"}
     rows = []
     for code in available_languages(folder):
         error = ""
@@ -112,7 +115,7 @@ def catalogue(folder: Path) -> list[dict]:
             error = str(exc)
         rows.append({
             "language": code,
-            "name": names.get(code, code),
+            "name": languages.name(code),
             "path": str(folder / code / TEMPLATE_NAME),
             "renders": not error,
             "error": error,

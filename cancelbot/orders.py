@@ -17,6 +17,8 @@ _SPACES = "\u00a0\u2007\u2009\u200a\u202f\u205f\u3000\u200b"
 _TRANSLATE = {**{ord(c): "-" for c in _DASHES}, **{ord(c): " " for c in _SPACES}}
 _TAG = re.compile(r"<[^>]{0,500}>")
 _ORDER = re.compile(r"(?<![0-9-])([0-9]{3}) ?- ?([0-9]{7}) ?- ?([0-9]{7})(?![0-9-]*[0-9])")
+# sellercentral.amazon.fr, sellercentral.amazon.co.uk, sellercentral-europe.amazon.com, ...
+_SELLER_CENTRAL_HOST = re.compile(r"sellercentral(?:-[a-z]+)?\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?")
 # Amazon's buyer-seller relay: replies to these addresses reach the buyer.
 _RELAY = re.compile(r"@marketplace\.amazon\.([a-z.]+)$", re.IGNORECASE)
 
@@ -39,14 +41,59 @@ def find_order_numbers(*texts: str) -> list[str]:
 
 
 def parse_order_number(typed: str) -> str:
-    """An order number typed by the agent (dashes and spaces optional); UsageError if not one."""
-    digits = re.sub(r"[\s-]", "", normalize(typed))
-    if len(digits) == 17 and digits.isascii() and digits.isdigit():
-        return f"{digits[:3]}-{digits[3:10]}-{digits[10:]}"
+    """An order number as agents paste it; UsageError if it is not one.
+
+    Accepted: the 3-7-7 digits with dashes (any unicode dash), spaces or nothing between the
+    groups, a leading "#", spaces around, or a Seller Central link to the order
+    (`.../orders-v3/order/<number>`, `...?orderId=<number>`).
+    """
+    text = typed.strip()
+    if text.startswith("<") and text.endswith(">"):  # mail clients wrap pasted links so
+        text = text[1:-1]
+    text = normalize(text).strip()
+    if "://" in text or text.lower().startswith("sellercentral"):
+        return _from_seller_central_link(text, typed)
+    number = _digits_3_7_7(text.removeprefix("#"))
+    if number:
+        return number
     raise UsageError(
         f"{typed.strip()[:40]!r} is not an Amazon order number (3-7-7 digits, "
-        "e.g. 402-1234567-1234567)"
+        "e.g. 402-1234567-1234567, or its Seller Central link)"
     )
+
+
+def _from_seller_central_link(text: str, typed: str) -> str:
+    """The order number a Seller Central link names: its `orderId` query parameter, or the
+    path segment after `order` (orders-v3/order/402-…)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    shown = typed.strip()[:80]
+    try:
+        parts = urlsplit(text if "://" in text else f"https://{text}")
+        host = (parts.hostname or "").lower()
+    except ValueError:  # e.g. an unclosed "[" in the host
+        host, parts = "", None
+    if parts is None or not _SELLER_CENTRAL_HOST.fullmatch(host):
+        raise UsageError(f"{shown!r} is not a Seller Central link: paste the order number "
+                         "(e.g. 402-1234567-1234567) or the order's Seller Central page")
+    candidates = [value for key, value in parse_qsl(parts.query) if key.lower() == "orderid"]
+    segments = [unquote(s) for s in parts.path.split("/")]
+    candidates += [segments[i + 1] for i, s in enumerate(segments[:-1]) if s == "order"]
+    found = {_digits_3_7_7(normalize(c)) for c in candidates} - {None}
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        raise UsageError(f"{shown!r} names two different orders: paste the order number")
+    raise UsageError(f"no Amazon order number in the Seller Central link {shown!r}")
+
+
+def _digits_3_7_7(text: str) -> str | None:
+    """The number as 402-1234567-1234567, when `text` is 17 digits with dashes, spaces or
+    nothing between them; else None."""
+    digits = re.sub(r"[\s-]", "", text)
+    if len(digits) == 17 and digits.isascii() and digits.isdigit():
+        return f"{digits[:3]}-{digits[3:10]}-{digits[10:]}"
+    return None
 
 
 def relay_domain(email: str) -> str | None:

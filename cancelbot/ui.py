@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cancelbot.errors import Declined, NeedsHuman, UsageError
+from cancelbot.languages import LANGUAGE_NAMES
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
 from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 YES = {"y", "yes", "o", "oui", "j", "ja"}
 BODY_LINES = 12
-LANGUAGE_NAMES = {"fr": "French", "de": "German", "en": "English"}
 
 
 class TerminalAgent:

@@ -111,7 +111,9 @@ def test_cannot_cancel_replies_in_german_through_the_relay(home):
     assert "Reply in German" in result.output and "amazon.de" in result.output
     t = ticket(home, 1002)
     (reply,) = public_replies(t)
-    assert "Das Paket zu Ihrer Bestellung 302-5521908-4417736" in reply["body"]
+    # The approved text, untouched: the order number travels in the relay's subject.
+    assert "Das Paket liegt schon zum Versand bereit" in reply["body"]
+    assert "302-5521908-4417736" not in reply["body"]
     assert "Annahme des Pakets zu verweigern" in reply["body"]
     assert t["status"] == 4
     (note,) = [n for n in private_notes(t) if "cancelbot:" in n["body"]]
@@ -214,6 +216,17 @@ def test_no_order_number_asks_and_reasks_until_valid(home):
     assert "not an Amazon order number" in result.output
     assert "402-3815274-6120358" in result.output
     assert result.exit_code == 3  # declined at the confirmation
+
+
+def test_no_order_number_accepts_a_pasted_seller_central_link(home):
+    link = "https://sellercentral.amazon.fr/orders-v3/order/402-3815274-6120358"
+    before = state(home)
+    result = run("process", "1005", "--sandbox", input=f"#402‑3815274‑6120358x\n"
+                 f"  {link}  \nn\n")
+    assert "not an Amazon order number" in result.output  # the mistyped one, re-asked
+    assert "Amazon order          402-3815274-6120358" in result.output
+    assert result.exit_code == 3  # declined at the confirmation: nothing changed
+    assert state(home) == before
 
 
 def test_no_order_number_with_yes_needs_a_human(home):
@@ -400,3 +413,36 @@ def test_not_found_on_amazon_is_said_as_such(home, monkeypatch):
     assert doc["statuses"]["amazon_lookup"] == "not_found"
     assert "not found on Amazon" in result.stderr and "not checked" not in result.stderr
     assert doc["decision"]["branch"] == "needs_human" and result.exit_code == 4
+
+
+# -- --debug after the command name ---------------------------------------------------------------
+
+DEBUG_RUNS = {
+    ("process",): ["process", "1002", "--sandbox", "--dry-run", "--debug"],
+    ("history",): ["history", "--debug"],
+    ("feeds",): ["feeds", "--sandbox", "--debug"],
+    ("queue",): ["queue", "--sandbox", "--list", "--debug"],
+    ("doctor",): ["doctor", "--sandbox", "--debug"],
+    ("sandbox", "list"): ["sandbox", "list", "--debug"],
+    ("sandbox", "reset"): ["sandbox", "reset", "--debug"],
+    ("templates", "list"): ["templates", "list", "--debug"],
+    ("templates", "preview"): ["templates", "preview", "--debug"],
+}
+
+
+@pytest.mark.parametrize("args", list(DEBUG_RUNS.values()), ids=lambda a: " ".join(a[:2]))
+def test_debug_is_accepted_after_the_command_name(home, monkeypatch, args):
+    import logging
+
+    configured = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kw: configured.append(kw["level"]))
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert configured == [logging.DEBUG], "the same logging as `cancelbot --debug …`"
+
+
+def test_every_command_is_in_the_debug_test():
+    from test_docs import command_paths
+
+    leaves = {p for p in command_paths() if p and p not in {("sandbox",), ("templates",)}}
+    assert leaves == set(DEBUG_RUNS)

@@ -28,19 +28,6 @@ def test_readme_try_command_processes_a_sandbox_ticket():
     assert re.search(r"cancelbot process \d+ --sandbox$", try_command)
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["--help"], ["process", "--help"], ["sandbox", "--help"], ["sandbox", "list", "--help"],
-     ["sandbox", "reset", "--help"], ["queue", "--help"], ["doctor", "--help"],
-     ["templates", "--help"], ["templates", "list", "--help"], ["templates", "preview", "--help"],
-     ["history", "--help"], ["feeds", "--help"]],
-)
-def test_every_command_has_help_with_an_example(command):
-    result = CliRunner().invoke(app, command)
-    assert result.exit_code == 0, result.output
-    assert "Example: cancelbot" in result.output
-
-
 def test_env_example_lists_every_variable_the_readme_documents():
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"`((?:FRESHDESK|GSTK|LWA|SPAPI|CANCELBOT)_[A-Z_]+)`", README))
@@ -48,20 +35,52 @@ def test_env_example_lists_every_variable_the_readme_documents():
     assert not missing
 
 
-def test_every_command_in_the_app_is_in_the_help_test():
-    """A new command cannot ship without help and an example: it must be listed above."""
+def command_paths(group=None, prefix=()):
+    """Every command and group of the app, as argument lists: (), ("process",), ("sandbox",),
+    ("sandbox", "list"), …"""
     import typer.main
 
-    def commands(group, prefix=()):
-        for name, command in getattr(group, "commands", {}).items():
-            yield (*prefix, name)
-            yield from commands(command, (*prefix, name))
+    group = typer.main.get_command(app) if group is None else group
+    if not prefix:
+        yield ()
+    for name, command in getattr(group, "commands", {}).items():
+        yield (*prefix, name)
+        yield from command_paths(command, (*prefix, name))
 
-    listed = {tuple(c[:-1]) for c in test_every_command_has_help_with_an_example
-              .pytestmark[0].args[1]}
-    for path in commands(typer.main.get_command(app)):
-        result = CliRunner().invoke(app, [*path, "--help"])
-        # Click re-wraps paragraphs: "Example:" may end one line and "cancelbot" start the next.
-        assert "Example: cancelbot" in " ".join(result.output.split()), \
-            f"cancelbot {' '.join(path)} --help"
-    assert ("queue",) in listed and ("doctor",) in listed
+
+SECTIONS = ("Arguments:", "Options:", "Commands:")
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda p: " ".join(p) or "cancelbot")
+def test_every_command_help_ends_with_an_example(path):
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.strip() in SECTIONS)
+    description = "\n".join(lines[1:end]).strip()
+    # Click re-wraps paragraphs: "Example:" may end one line and "cancelbot" start the next.
+    last_paragraph = " ".join(description.split("\n\n")[-1].split())
+    assert last_paragraph.startswith("Example: cancelbot "), f"cancelbot {' '.join(path)} --help"
+
+
+@pytest.mark.parametrize("path", list(command_paths()), ids=lambda p: " ".join(p) or "cancelbot")
+def test_usage_lines_show_no_braces_or_double_brackets(path):
+    result = CliRunner().invoke(app, [*path, "--help"])
+    usage = [line for line in result.output.splitlines() if line.startswith("Usage:")]
+    assert usage, result.output
+    for line in usage:
+        assert "{" not in line and "[[" not in line, line
+
+
+def test_the_list_of_commands_is_the_whole_app():
+    paths = set(command_paths())
+    assert {("process",), ("history",), ("queue",), ("doctor",), ("feeds",), ("sandbox", "list"),
+            ("templates", "preview")} <= paths
+    assert len(paths) >= 12
+
+
+def test_process_help_says_how_the_language_is_chosen():
+    result = CliRunner().invoke(app, ["process", "--help"])
+    text = " ".join(result.output.split())
+    assert "default: the buyer's own language on Amazon" in text
+    assert text.index("buyer's own language") < text.index("else the marketplace's")

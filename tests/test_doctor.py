@@ -10,7 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cancelbot import sandbox
+from cancelbot import doctor, sandbox
 from cancelbot.cli import app
 from cancelbot.doctor import FAILED, OK, WARNING, run_doctor
 from cancelbot.sandbox.transport import SandboxTransport
@@ -74,6 +74,76 @@ def test_bad_key_wrong_url_and_unreachable_each_say_why(home):
     assert "FRESHDESK_API_KEY" in checks["Freshdesk"].detail
     assert checks["GSTK"].detail.startswith("wrong URL?")
     assert checks["Amazon"].detail.startswith("unreachable")
+
+
+class SpapiAnswers(httpx.BaseTransport):
+    """The sandbox, except SP-API paths starting with a given prefix answer a given status."""
+
+    def __init__(self, home, by_prefix: dict[str, int]) -> None:
+        self.inner = SandboxTransport(home)
+        self.by_prefix = by_prefix
+        self.seen: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == sandbox.SPAPI_HOST:
+            self.seen.append(request.url.path)
+            for prefix, status in self.by_prefix.items():
+                if request.url.path.startswith(prefix):
+                    return httpx.Response(status, json={"errors": [
+                        {"code": "Unauthorized" if status == 403 else "NotFound",
+                         "message": "Access to requested resource is denied."
+                         if status == 403 else "Not found"}]})
+        return self.inner.handle_request(request)
+
+
+ROLE_PATHS = {"Orders": "/orders/2026-01-01/orders/", "Feeds": "/feeds/2021-06-30/feeds",
+              "Messaging": "/messaging/v1/orders/"}
+
+
+@pytest.mark.parametrize("api", sorted(ROLE_PATHS))
+def test_a_missing_sp_api_role_is_a_failed_line(home, api):
+    report = run_doctor(sandbox=True, transport=SpapiAnswers(home, {ROLE_PATHS[api]: 403}))
+    checks = {c.name: c for c in report.checks}
+    assert not report.ok
+    assert checks["Amazon"].status == OK, "the login worked: only the role is missing"
+    assert checks[f"{api} API"].status == FAILED
+    assert checks[f"{api} API"].detail.startswith("role missing")
+    others = [name for name in ROLE_PATHS if name != api]
+    assert all(checks[f"{name} API"].status == OK for name in others)
+
+
+@pytest.mark.parametrize("status", [200, 400, 404])
+def test_an_sp_api_call_let_through_means_the_role_is_there(home, status):
+    by_prefix = {} if status == 200 else {ROLE_PATHS["Feeds"]: status,
+                                          ROLE_PATHS["Messaging"]: status}
+    transport = SpapiAnswers(home, by_prefix)
+    report = run_doctor(sandbox=True, transport=transport)
+    checks = statuses(report)
+    assert report.ok
+    assert [checks[f"{api} API"] for api in ("Orders", "Feeds", "Messaging")] == [OK] * 3
+    # One cheap call per role, the documented paths.
+    assert any(p.startswith(ROLE_PATHS["Orders"] + doctor.NO_SUCH_ORDER) for p in transport.seen)
+    assert "/feeds/2021-06-30/feeds" in transport.seen
+    assert f"/messaging/v1/orders/{doctor.NO_SUCH_ORDER}/attributes" in transport.seen
+
+
+def test_doctor_shows_the_roles_on_screen(home):
+    result = run("doctor", "--sandbox")
+    assert result.exit_code == 0, result.output
+    for api in ("Orders", "Feeds", "Messaging"):
+        assert f"✓ {api} API" in result.stdout
+
+
+def test_an_empty_from_address_is_a_warning(isolated_env, monkeypatch):
+    monkeypatch.setenv("FRESHDESK_URL", f"https://{sandbox.FRESHDESK_HOST}")
+    monkeypatch.setenv("FRESHDESK_API_KEY", "sandbox-key")
+    report = run_doctor(sandbox=False, transport=SandboxTransport(isolated_env))
+    checks = {c.name: c for c in report.checks}
+    assert checks["Reply address"].status == WARNING and report.ok
+    assert "FRESHDESK_FROM_EMAIL" in checks["Reply address"].detail
+    monkeypatch.setenv("FRESHDESK_FROM_EMAIL", "shop@example.com")
+    report = run_doctor(sandbox=False, transport=SandboxTransport(isolated_env))
+    assert "Reply address" not in statuses(report)
 
 
 def test_missing_configuration_is_a_failed_line_not_a_traceback(isolated_env):
@@ -152,7 +222,8 @@ def test_templates_preview_in_one_language_with_an_order(isolated_env, monkeypat
     monkeypatch.setenv("CANCELBOT_AGENT_NAME", "Camille")
     result = run("templates", "preview", "--lang", "de", "--order", "402 3815274 6120358")
     assert result.exit_code == 0, result.output
-    assert "Reply in German" in result.stdout and "Bestellung 402-3815274-6120358" in result.stdout
+    assert "Reply in German" in result.stdout and "Das Paket liegt schon" in result.stdout
+    assert "402-3815274-6120358" not in result.stdout, "the approved text takes no order number"
     assert result.stdout.rstrip().splitlines()[-2].strip() == "Camille"
     assert "Bonjour" not in result.stdout
 

@@ -1,4 +1,5 @@
-"""The replies are the seed's, verbatim; the language follows the marketplace."""
+"""The replies are the seed's, verbatim (compared sentence by sentence with the seed itself in
+test_seed_replies.py); the language follows the marketplace."""
 
 from pathlib import Path
 
@@ -16,28 +17,25 @@ def test_each_template_renders_the_seed_text_verbatim(language):
     assert render_reply(templates_dir(), language) == expected
 
 
-def test_expected_copies_hold_the_seed_words():
-    # Guards the expected copies themselves against an accidental edit.
-    assert "refuser le colis à réception" in (EXPECTED / "fr.txt").read_text(encoding="utf-8")
-    assert "Annahme des Pakets zu verweigern" in (EXPECTED / "de.txt").read_text(encoding="utf-8")
-    assert "refusing the parcel at delivery" in (EXPECTED / "en.txt").read_text(encoding="utf-8")
-
-
-def test_optional_variables_fill_in_where_given():
-    text = render_reply(templates_dir(), "en", order_id="402-1234567-7654321",
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_approved_text_takes_no_order_number_or_name_only_a_signature(language):
+    plain = render_reply(templates_dir(), language)
+    text = render_reply(templates_dir(), language, order_id="402-1234567-7654321",
                         buyer_name="Ann", agent_name="Zoé")
-    assert text.startswith("Dear Ann,\n")
-    assert "Your order 402-1234567-7654321 is about to be sent" in text
-    assert text.endswith("Best regards,\nZoé")
-    fr = render_reply(templates_dir(), "fr", order_id="402-1234567-7654321")
-    assert "La commande 402-1234567-7654321 a été expédiée" in fr
-    de = render_reply(templates_dir(), "de", buyer_name="Herr Braun")
-    assert de.startswith("Guten Tag Herr Braun,\n")
+    assert text == plain + "\nZoé", "the signature after the closing line is the only addition"
+
+
+def test_a_teams_own_template_may_still_use_the_order_number(tmp_path):
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "cannot_cancel.txt.j2").write_text(
+        "Order {{ order_id }}.{% if agent_name %}\n{{ agent_name }}{% endif %}", encoding="utf-8")
+    text = render_reply(tmp_path, "en", order_id="402-1234567-7654321", agent_name="Zoé")
+    assert text == "Order 402-1234567-7654321.\nZoé"
 
 
 def test_values_are_not_interpreted_by_the_template_engine():
-    text = render_reply(templates_dir(), "fr", buyer_name="{{ 7*7 }} <b>")
-    assert text.startswith("Bonjour {{ 7*7 }} <b>,")
+    text = render_reply(templates_dir(), "fr", agent_name="{{ 7*7 }} <b>")
+    assert text.endswith("journée !\n{{ 7*7 }} <b>")
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,23 @@ def test_find_order_numbers(texts, expected):
         ("  402 1234567 7654321 ", "402-1234567-7654321"),
         ("40212345677654321", "402-1234567-7654321"),
         ("402\u20111234567\u20117654321", "402-1234567-7654321"),
+        # what agents paste (issue 14): a "#", unicode dashes, spaces around, a Seller Central link
+        ("#402-1234567-7654321", "402-1234567-7654321"),
+        ("  # 402-1234567-7654321\t\n", "402-1234567-7654321"),
+        ("402\u20121234567\u20147654321", "402-1234567-7654321"),
+        ("\u00a0402\u22121234567\u22127654321\u00a0", "402-1234567-7654321"),
+        ("https://sellercentral.amazon.fr/orders-v3/order/402-1234567-7654321",
+         "402-1234567-7654321"),
+        (" https://sellercentral.amazon.de/orders-v3/order/302-7654321-1234567/?ref=xx ",
+         "302-7654321-1234567"),
+        ("sellercentral.amazon.co.uk/orders-v3/order/203-6640182-9937125",
+         "203-6640182-9937125"),
+        ("https://sellercentral-europe.amazon.com/orders-v3/search?orderId=402-1234567-7654321",
+         "402-1234567-7654321"),
+        ("https://sellercentral.amazon.fr/messaging/contact?orderID=402-1234567-7654321"
+         "&marketplaceID=A13V1IB3VIYZZH", "402-1234567-7654321"),
+        ("<https://sellercentral.amazon.fr/orders-v3/order/402%2D1234567%2D7654321>",
+         "402-1234567-7654321"),
     ],
 )
 def test_parse_order_number_accepts(typed, expected):
@@ -56,6 +73,25 @@ def test_parse_order_number_accepts(typed, expected):
 )
 def test_parse_order_number_rejects(typed):
     with pytest.raises(UsageError, match="not an Amazon order number"):
+        parse_order_number(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("https://example.com/orders-v3/order/402-1234567-7654321", "not a Seller Central link"),
+        ("https://sellercentral.amazon.fr.example.com/orders-v3/order/402-1234567-7654321",
+         "not a Seller Central link"),
+        ("https://[sellercentral.amazon.fr/orders-v3/order/402-1234567-7654321",
+         "not a Seller Central link"),
+        ("https://sellercentral.amazon.fr/orders-v3", "no Amazon order number"),
+        ("https://sellercentral.amazon.fr/orders-v3/order/402-12345", "no Amazon order number"),
+        ("https://sellercentral.amazon.fr/orders-v3/order/402-1234567-7654321"
+         "?orderId=402-1111111-2222222", "two different orders"),
+    ],
+)
+def test_parse_order_number_rejects_other_links(typed, message):
+    with pytest.raises(UsageError, match=message):
         parse_order_number(typed)
 
 

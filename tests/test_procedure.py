@@ -65,7 +65,7 @@ def test_picking_race_switches_to_cannot_cancel_and_never_touches_amazon(home, s
     ticket = state["freshdesk"]["tickets"]["1001"]
     assert ticket["status"] == 4
     replies = [c for c in ticket["conversations"] if not c["private"] and not c["incoming"]]
-    assert len(replies) == 1 and "La commande 402-3815274-6120358" in replies[0]["body"]
+    assert len(replies) == 1 and "La commande a été expédiée" in replies[0]["body"]
 
 
 def test_picking_race_reply_declined_changes_nothing_more(home, settings):
