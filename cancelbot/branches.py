@@ -153,7 +153,8 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
     # or change its language at the question that sends it (replies.py).
     draft = replies.Draft.prepare(
         agent, run.services.marketplace, order_id=run.order_id,
-        marketplace_id=outcome.marketplace_id, channel=channel, copyable=not relay,
+        marketplace_id=outcome.marketplace_id, channel=channel,
+        copy_to="" if relay else outcome.links.contact_buyer,
         templates=run.options.templates, language=run.options.language,
         agent_name=run.options.agent_name, known_locale=run.locale,
     )
@@ -189,7 +190,6 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
         run.done("Freshdesk", f"{what} ({draft.code})", reply_id, how)
     else:
         run.plan(["You: send the message above to the buyer from Seller Central", resolve])
-        agent.info(f"Contact the buyer: {outcome.links.contact_buyer}")
         if run.options.dry_run:
             agent.info("Dry run: nothing was changed.")
             return

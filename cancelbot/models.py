@@ -33,6 +33,7 @@ class Conversation:
     private: bool
     incoming: bool
     created_at: datetime | None = None
+    author: str = ""  # who wrote it, as Freshdesk says: an address, or "agent 4800…"
 
 
 @dataclass(frozen=True)

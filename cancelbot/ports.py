@@ -39,11 +39,14 @@ class Agent(Protocol):
     def show_decision(self, decision: Decision) -> None: ...
     def show_plan(self, lines: Sequence[str]) -> None: ...
     def show_message(
-        self, text: str, language: str, why: str, channel: str, *, copyable: bool = False
-    ) -> None: ...
+        self, text: str, language: str, why: str, channel: str, *, copy_to: str = ""
+    ) -> None:
+        """A reply to the buyer. `copy_to`: where the agent pastes it (Seller Central's
+        contact page), "" when cancelbot sends it itself."""
+        ...
     def review_message(
         self, question: str, text: str, language: str, why: str, channel: str, *,
-        copyable: bool = False, languages: Sequence[str] = (), shown: bool = True,
+        copy_to: str = "", languages: Sequence[str] = (), shown: bool = True,
     ) -> tuple[str, str]:
         """`question` about a reply (shown first unless `shown`): ("send", text), ("edit", new
         text), ("language", code) or ("cancel", "")."""

@@ -33,6 +33,7 @@ KIND_LABELS = {
 }
 KIND_STYLES = {"cancelled": "green", "messaged": "cyan", "needs_human": "yellow",
                "skipped": "dim", "failed": "red"}
+NARROW = 60  # columns below which label/value tables become lines (values are never cut)
 MARKS = {"ok": ("✓", "green"), "failed": ("✗", "bold red"), "warning": ("!", "yellow"),
          "info": ("·", "dim")}
 
@@ -196,10 +197,10 @@ def render_queue(console: Console, queue: Queue) -> None:
              for i, title in enumerate(("Ticket", "Received", "Left"))]
     room = max(20, console.width - sum(fixed) - 8)
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    table.add_column("Ticket", no_wrap=True)
-    table.add_column("Received", no_wrap=True, justify="right")
-    table.add_column("Left", no_wrap=True, justify="right")
-    table.add_column("Subject")
+    table.add_column("Ticket", no_wrap=True, overflow="fold")
+    table.add_column("Received", no_wrap=True, justify="right", overflow="fold")
+    table.add_column("Left", no_wrap=True, justify="right", overflow="fold")
+    table.add_column("Subject", overflow="fold")
     for ticket, age_text, left, entry in rows:
         subject = Text(entry.ticket.subject or "(no subject)", style="dim" if entry.skip else "")
         subject.truncate(room, overflow="ellipsis")
@@ -221,8 +222,8 @@ def render_shift(console: Console, shift: Shift) -> None:
         head.append(f" · median {seconds(shift.median_seconds)} per ticket")
     console.rule(head, align="left")
     counts = Table.grid(padding=(0, 2))
-    counts.add_column()
-    counts.add_column(justify="right")
+    counts.add_column(overflow="fold")
+    counts.add_column(justify="right", overflow="fold")
     for kind, label in KIND_LABELS.items():
         n = len(shift.of(kind))
         counts.add_row(Text(label, style=KIND_STYLES[kind] if n else "dim"), str(n))
@@ -233,9 +234,9 @@ def render_shift(console: Console, shift: Shift) -> None:
     if shift.results or shift.not_reached:
         console.print()
     lines = Table.grid(padding=(0, 1))
-    lines.add_column(no_wrap=True)
-    lines.add_column(no_wrap=True)
-    lines.add_column(ratio=1)
+    lines.add_column(no_wrap=True, overflow="fold")
+    lines.add_column(no_wrap=True, overflow="fold")
+    lines.add_column(ratio=1, overflow="fold")
     for result in shift.results:
         detail = Text(result.detail)
         if result.url:
@@ -280,9 +281,9 @@ def render_doctor(console: Console, report: Report) -> None:
     title = f"cancelbot {report.version} · doctor" + (" · sandbox" if report.sandbox else "")
     console.print(Text(title, style="bold"))
     grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1)
+    grid.add_column(no_wrap=True, overflow="fold")
+    grid.add_column(no_wrap=True, overflow="fold")
+    grid.add_column(ratio=1, overflow="fold")
     for check in report.checks:
         mark, style = MARKS[check.status]
         grid.add_row(Text(mark, style=style), Text(check.name, style="bold"),
@@ -298,8 +299,8 @@ def render_doctor(console: Console, report: Report) -> None:
 def render_templates(console: Console, folder: str, rows: list[dict[str, Any]]) -> None:
     console.print(Text.assemble(("Reply templates", "bold"), f" in {folder}"))
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column(ratio=1)
+    grid.add_column(no_wrap=True, overflow="fold")
+    grid.add_column(ratio=1, overflow="fold")
     for row in rows:
         mark, style = MARKS["ok" if row["renders"] else "failed"]
         used = ", ".join(row["marketplaces"]) or "only with --lang or the buyer's locale"
@@ -327,35 +328,43 @@ def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
 
 
 def render_outcome(console: Console, outcome: Outcome) -> None:
-    """The summary: what was done on which system, and the links."""
+    """The summary: what was done on which system, and the links. Ids and URLs are never
+    cut: on a narrow terminal each value stands on its own line, under its label."""
     console.print()
     title = "Dry run — nothing changed" if outcome.dry_run else "Summary"
-    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("Ticket", Text(f"#{outcome.ticket_id}"))
+    rows: list[tuple[str, Text]] = [("Ticket", Text(f"#{outcome.ticket_id}"))]
     if outcome.order_id:
-        table.add_row("Order", Text(outcome.order_id))
+        rows.append(("Order", Text(outcome.order_id)))
     if outcome.branch:
-        table.add_row("Decision", Text(f"{outcome.branch.replace('_', ' ')} — {outcome.reason}"))
+        rows.append(("Decision", Text(f"{outcome.branch.replace('_', ' ')} — {outcome.reason}")))
     if outcome.language:
-        table.add_row("Language", Text(outcome.language))
+        rows.append(("Language", Text(outcome.language)))
     if outcome.actions:
         for action in outcome.actions:
             ref = f" [{action.ref}]" if action.ref and action.ref not in action.what else ""
-            table.add_row(action.system, Text(f"{action.what}{ref}"))
+            rows.append((action.system, Text(f"{action.what}{ref}")))
     elif outcome.dry_run and outcome.planned:
-        for line in outcome.planned:
-            table.add_row("Would", Text(line))
+        rows.extend(("Would", Text(line)) for line in outcome.planned)
     else:
-        table.add_row("Changes", Text("none"))
+        rows.append(("Changes", Text("none")))
     for name, url in (
         ("Ticket link", outcome.links.ticket),
         ("GSTK order", outcome.links.gstk_order),
         ("Seller Central", outcome.links.seller_central_order),
     ):
         if url:
-            table.add_row(name, Text(url, style=f"link {url}"))
+            rows.append((name, Text(url, style=f"link {url}")))
+    if console.width < NARROW:
+        console.rule(Text(title, style="bold"), align="left")
+        for name, value in rows:
+            console.print(Text(name, style="bold"))
+            console.print(Text("  ").append_text(value), overflow="fold")
+        return
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
     console.print(Panel(table, title=title, title_align="left"))
 
 
@@ -367,7 +376,7 @@ def render_history(console: Console, events: Sequence[Event], ticket_id: int | N
         return
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
     for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
-        table.add_column(name, no_wrap=True)
+        table.add_column(name, no_wrap=True, overflow="fold")
     table.add_column("Ref · detail", overflow="fold")
     by_one = len({e.agent for e in events}) == 1
     if not by_one:

@@ -36,7 +36,7 @@ class Draft:
         code: str,
         why: str,
         channel: str,
-        copyable: bool,
+        copy_to: str,
         order_id: str,
         agent_name: str = "",
     ) -> None:
@@ -44,7 +44,7 @@ class Draft:
         self.folder = folder
         self.languages = messages.available_languages(folder)
         self.channel = channel
-        self.copyable = copyable
+        self.copy_to = copy_to
         self.order_id = order_id
         self.agent_name = agent_name
         self.code, self.why = code, why
@@ -59,7 +59,7 @@ class Draft:
         order_id: str,
         marketplace_id: str,
         channel: str,
-        copyable: bool,
+        copy_to: str,
         templates: Path | None = None,
         language: str | None = None,
         agent_name: str = "",
@@ -77,7 +77,7 @@ class Draft:
         available = tuple(messages.available_languages(folder)) or messages.LANGUAGES
         choice = messages.choose_language(language, marketplace_id, locale, available)
         draft = cls(agent, folder=folder, code=choice.code, why=choice.why + note,
-                    channel=channel, copyable=copyable, order_id=order_id,
+                    channel=channel, copy_to=copy_to, order_id=order_id,
                     agent_name=agent_name)
         draft.show()
         return draft
@@ -88,7 +88,7 @@ class Draft:
 
     def show(self) -> None:
         self.agent.show_message(self.text, self.code, self.why, self.channel,
-                                copyable=self.copyable)
+                                copy_to=self.copy_to)
 
     def confirm(self, question: str, *, automatic: bool = True) -> bool:
         """Ask `question` with the review choices; True to send this text (`self.text`).
@@ -102,7 +102,7 @@ class Draft:
         shown = True  # prepare() showed it
         while True:
             action, value = review(question, self.text, self.code, self.why, self.channel,
-                                   copyable=self.copyable, languages=self.languages,
+                                   copy_to=self.copy_to, languages=self.languages,
                                    shown=shown)
             shown = False
             if action == SEND:

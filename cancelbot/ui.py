@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
@@ -23,6 +23,7 @@ from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.languages import LANGUAGE_NAMES
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
 from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
+from cancelbot.when import ago, clock_time
 
 if TYPE_CHECKING:
     from cancelbot.decision import Decision
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 YES = {"y", "yes", "o", "oui", "j", "ja"}
-BODY_LINES = 12
+BODY_LINES = 12  # of the first message, on the ticket's card
+NOTE_LINES = 6  # of each later conversation
+THREAD_SHOWN = 5  # conversations shown, the newest; the others are counted
 
 
 class TerminalAgent:
@@ -43,6 +46,7 @@ class TerminalAgent:
         self.interactive = not assume_yes
         self._busy: tuple[object, str] | None = None  # the spinner on screen, and its label
         self._waiting = 0.0  # seconds left of the retry wait being shown
+        self._copy_file: str | None = None  # the message to paste, for terminals without OSC 52
 
     # -- showing -------------------------------------------------------------------------------
 
@@ -51,21 +55,28 @@ class TerminalAgent:
         self.console.print(Text(f"Step {number}/{total} · {title}", style="bold cyan"))
 
     def show_ticket(self, ticket: Ticket) -> None:
+        """The whole ticket: the first message, then every conversation, newest last, each
+        with who wrote it, when, and whether it is private; a long thread folds to its last
+        few. Every text from outside is plain `Text`, never markup."""
         status = _ticket_status(ticket.status)
         head = Text()
         head.append(ticket.subject or "(no subject)", style="bold")
         head.append("\nFrom: ")
         head.append(f"{ticket.requester_name} <{ticket.requester_email}>".strip())
-        head.append(f"\nStatus: {status} · received {_age(ticket.created_at)}")
-        lines = ticket.body_text.strip().splitlines()
-        body = "\n".join(lines[:BODY_LINES])
-        if len(lines) > BODY_LINES:
-            more = len(lines) - BODY_LINES
-            body += f"\n… ({more} more line{'s' if more > 1 else ''})"
-        content = Text.assemble(head, "\n\n", Text(body or "(empty body)"))
-        if ticket.conversations:
-            content.append(f"\n\n{len(ticket.conversations)} conversation(s) on the ticket",
-                           style="dim")
+        head.append(f"\nStatus: {status} · received {ago(ticket.created_at)} "
+                    f"({clock_time(ticket.created_at)})")
+        content = Text.assemble(head, "\n\n", _excerpt(ticket.body_text, BODY_LINES))
+        thread = ticket.conversations
+        shown = thread[-THREAD_SHOWN:]
+        if len(thread) > len(shown):
+            content.append(f"\n\n… {len(thread) - len(shown)} earlier conversation(s) not "
+                           "shown", style="dim")
+        for c in shown:
+            who = c.author or ("the requester" if c.incoming else "an agent")
+            kind = "private note" if c.private else ("message" if c.incoming else "reply")
+            content.append(f"\n\n── {kind} · {who} · {clock_time(c.created_at)}\n",
+                           style="yellow" if c.private else "cyan")
+            content.append_text(_excerpt(c.body_text, NOTE_LINES))
         self.console.print(Panel(content, title=f"Ticket #{ticket.id}", title_align="left"))
 
     def show_order(
@@ -78,8 +89,8 @@ class TerminalAgent:
         amazon_checked: bool = True,
     ) -> None:
         table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
-        table.add_column(style="bold")
-        table.add_column()
+        table.add_column(style="bold", overflow="fold")
+        table.add_column(overflow="fold")
         table.add_row("Amazon order", Text(order_id))
         if gstk is None:
             table.add_row("GSTK", Text("not found", style="red"))
@@ -111,24 +122,48 @@ class TerminalAgent:
         self.console.print(Text("Will do:", style="bold"))
         # A grid keeps a wrapped line under its text, not under its number (80 columns).
         grid = Table.grid(padding=(0, 1))
-        grid.add_column(justify="right", width=4)
-        grid.add_column()
+        grid.add_column(justify="right", width=4, overflow="fold")
+        grid.add_column(overflow="fold")
         for n, line in enumerate(lines, 1):
             grid.add_row(f"{n}.", linkified(line))
         self.console.print(grid)
 
     def show_message(
-        self, text: str, language: str, why: str, channel: str, *, copyable: bool = False
+        self, text: str, language: str, why: str, channel: str, *, copy_to: str = ""
     ) -> None:
         name = LANGUAGE_NAMES.get(language, language)
         self.console.print(Text.assemble(
             ("Reply in ", "bold"), (name, "bold"), f" ({why}) · via {channel}"
         ))
-        # Plain text, no box around it. When the agent must copy it into Seller Central, the
-        # lines are left for the terminal to wrap so a copy keeps whole paragraphs.
+        # Plain text, no box around it, never hard-wrapped: the terminal wraps whole lines, so
+        # a copy keeps whole paragraphs.
         self.console.rule(style="dim")
-        self.console.print(Text(text), soft_wrap=copyable)
+        self.console.print(Text(text), soft_wrap=True)
         self.console.rule(style="dim")
+        if copy_to:  # the agent pastes it into Seller Central: one action to copy, the link
+            self._offer_copy(text)
+            self.console.print(Text("Paste it here: ", style="bold").append_text(
+                linkified(copy_to)), soft_wrap=True)
+
+    def _offer_copy(self, text: str) -> None:
+        """Put the message on the clipboard (OSC 52, which most terminals honour) and in a
+        file as well, for the terminals that do not."""
+        import base64
+        import os
+        import tempfile
+
+        if self.console.is_terminal and os.environ.get("TERM", "") != "dumb":
+            payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            self.console.file.write(f"\x1b]52;c;{payload}\x07")
+            self.console.file.flush()
+            self.console.print(Text("Copied to the clipboard (if your terminal allows it).",
+                                    style="dim"))
+        if self._copy_file is None:  # one file per run, rewritten with what is shown last
+            handle, self._copy_file = tempfile.mkstemp(prefix="cancelbot-message-", suffix=".txt")
+            os.close(handle)
+        with open(self._copy_file, "w", encoding="utf-8", newline="") as file:
+            file.write(text + "\n")
+        self.console.print(Text(f"Also in {self._copy_file}", style="dim"), soft_wrap=True)
 
     def info(self, text: str) -> None:
         self.console.print(linkified(text))
@@ -211,7 +246,7 @@ class TerminalAgent:
         why: str,
         channel: str,
         *,
-        copyable: bool = False,
+        copy_to: str = "",
         languages: Sequence[str] = (),
         shown: bool = True,
     ) -> tuple[str, str]:
@@ -219,7 +254,7 @@ class TerminalAgent:
         $EDITOR, l another language, n (or nothing) cancel. Returns (action, value): "edit"
         with the edited text, "language" with the chosen code; the caller asks again."""
         if not shown:
-            self.show_message(text, language, why, channel, copyable=copyable)
+            self.show_message(text, language, why, channel, copy_to=copy_to)
         others = [code for code in languages if code != language]
         keys = "[y]es · [e]dit" + (" · [l]anguage" if others else "") + " · [N]o"
         while True:
@@ -292,22 +327,22 @@ def edit_in_editor(text: str) -> tuple[str | None, str]:
         os.unlink(name)
 
 
+def _excerpt(text: str, lines: int) -> Text:
+    """At most `lines` lines of `text` (and a bounded number of characters), with a count of
+    what is left out."""
+    kept = text.strip()[:lines * 400].splitlines()
+    body = "\n".join(kept[:lines])
+    more = len(text.strip().splitlines()) - min(len(kept), lines)
+    if more > 0:
+        body += f"\n… ({more} more line{'s' if more > 1 else ''})"
+    return Text(body or "(empty)")
+
+
 def _ticket_status(code: int) -> str:
     try:
         return TicketStatus(code).name.lower()
     except ValueError:
         return f"status {code}"
-
-
-def _age(created: datetime | None) -> str:
-    if created is None:
-        return "at an unknown time"
-    seconds = (datetime.now(timezone.utc) - created).total_seconds()
-    if seconds < 3600:
-        return f"{max(0, int(seconds // 60))} min ago"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
 
 
 class TerminalShift:
@@ -336,9 +371,11 @@ class TerminalShift:
         self.console.print(Text(entry.ticket.subject or "(no subject)", style="bold"))
         if ticket is not None:
             self.console.print(Text(f"From: {ticket.requester_name} <{ticket.requester_email}>",
-                                    style="dim"), no_wrap=True, overflow="ellipsis")
+                                    style="dim"), overflow="fold")
 
     def next_action(self) -> str:
+        # Enter is never an answer here: at every question of cancelbot, Enter alone changes
+        # nothing (at a confirmation it means No), so two Enters cannot process and decline.
         while True:
             try:
                 answer = self.console.input(Text("[p]rocess · [s]kip · [q]uit: ", style="bold"))
@@ -346,13 +383,13 @@ class TerminalShift:
                 self.console.print()
                 return "quit"
             key = answer.strip().lower()[:1]
-            if key in ("", "p"):
+            if key == "p":
                 return "process"
             if key == "s":
                 return "skip"
             if key == "q":
                 return "quit"
-            self.console.print(Text("Type p (or Enter) to process, s to skip, q to quit.",
+            self.console.print(Text("Type p to process, s to skip, q to quit.",
                                     style="yellow"))
 
     def skipped(self, entry, reason: str) -> None:

@@ -64,7 +64,8 @@ STEPS: dict[str, Match] = {
 }
 GET_FEED: Match = lambda r: r.method == "GET" and r.url.path.startswith(  # noqa: E731
     "/feeds/2021-06-30/feeds/")
-FAULTS = ("crash_before", "crash_after", "timeout_after", "429_then_ok", "503_storm")
+FAULTS = ("crash_before", "crash_after", "timeout_after", "429_then_ok", "503_storm")  # and
+# "403", "429_storm", "in_progress" for the tests that need them
 
 
 @dataclass
@@ -119,6 +120,9 @@ class FaultyTransport(httpx.BaseTransport):
             once = self.hits == 1
             if self.before is not None:
                 self.before(request)
+            if self.fault == "403":  # a role the app does not have
+                return httpx.Response(403, json={"errors": [{"code": "Unauthorized",
+                                                             "message": "Access denied"}]})
             if self.fault == "429_storm":
                 return httpx.Response(429, json={"errors": [{"code": "QuotaExceeded"}]})
             if self.fault == "in_progress":
@@ -188,6 +192,7 @@ class ScriptedAgent:
         self.questions: list[str] = []
         self.warned: list[str] = []
         self.messages: list[tuple[str, str]] = []  # (language, why) of each reply shown
+        self.reviews: list[tuple[str, str, bool]] = []  # (language, text, shown) each time
         self.log = log
 
     @property
@@ -224,12 +229,15 @@ class ScriptedAgent:
     def show_plan(self, lines) -> None:
         self.lines.extend(f"plan: {line}" for line in lines)
 
-    def show_message(self, text, language, why, channel, *, copyable=False) -> None:
+    def show_message(self, text, language, why, channel, *, copy_to="") -> None:
         self.messages.append((language, why))
-        self.lines.append(f"message ({language}) via {channel}")
+        self.reviews.append((language, text, True))
+        self.lines.append(f"message ({language}) via {channel}"
+                          + (f" — paste it at {copy_to}" if copy_to else ""))
 
-    def review_message(self, question, text, language, why, channel, *, copyable=False,
+    def review_message(self, question, text, language, why, channel, *, copy_to="",
                        languages=(), shown=True):
+        self.reviews.append((language, text, shown))
         answer = self._next(question)
         if isinstance(answer, tuple):
             return answer

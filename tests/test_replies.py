@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 
-import httpx
 import pytest
+from fakes import FaultyTransport, ScriptedAgent
 from typer.testing import CliRunner
 
 from cancelbot import messages, sandbox
@@ -15,7 +14,6 @@ from cancelbot.cli import app
 from cancelbot.errors import AuthError
 from cancelbot.messages import choose_language
 from cancelbot.replies import Draft
-from cancelbot.sandbox.transport import SandboxTransport
 
 GERMAN = "A1PA6795UKMFR9"
 ITALIAN = "APJ6JRA9NG5V4"
@@ -50,46 +48,26 @@ def test_lang_still_wins_and_no_locale_changes_nothing():
 
 # -- the review, with a scripted agent -------------------------------------------------------------
 
-class Reviewer:
-    interactive = True
-
-    def __init__(self, *actions):
-        self.actions = list(actions)
-        self.seen: list[tuple[str, str, bool]] = []
-        self.warned: list[str] = []
-
-    def show_message(self, text, language, why, channel, *, copyable=False):
-        self.seen.append((language, text, True))
-
-    def review_message(self, question, text, language, why, channel, *, copyable=False,
-                       languages=(), shown=True):
-        self.seen.append((language, text, shown))
-        return self.actions.pop(0)
-
-    def warn(self, text):
-        self.warned.append(text)
-
-
 class NoMarketplace:
     automated = False
 
 
 def draft(agent, code="de") -> Draft:
     return Draft.prepare(agent, NoMarketplace(), order_id="302-5521908-4417736",
-                         marketplace_id=GERMAN, channel="ticket reply", copyable=False,
+                         marketplace_id=GERMAN, channel="ticket reply", copy_to="",
                          language=code)
 
 
 def test_an_edited_message_is_the_one_kept_and_shown_again():
-    agent = Reviewer(("edit", "Guten Tag Herr Schneider,\nEs tut uns leid.\n"), ("send", ""))
+    agent = ScriptedAgent([("edit", "Guten Tag Herr Schneider,\nEs tut uns leid.\n"), ("send", "")])
     reply = draft(agent)
     assert reply.confirm("Send this reply to the buyer?") is True
     assert reply.text == "Guten Tag Herr Schneider,\nEs tut uns leid." and reply.edited
-    assert agent.seen[-1] == ("de", reply.text, False), "shown again before the next question"
+    assert agent.reviews[-1] == ("de", reply.text, False), "shown again before the next question"
 
 
 def test_an_empty_edit_keeps_the_previous_text():
-    agent = Reviewer(("edit", "  \n"), ("send", ""))
+    agent = ScriptedAgent([("edit", "  \n"), ("send", "")])
     reply = draft(agent)
     before = reply.text
     assert reply.confirm("Send?") and reply.text == before and not reply.edited
@@ -97,7 +75,7 @@ def test_an_empty_edit_keeps_the_previous_text():
 
 
 def test_another_language_renders_that_template():
-    agent = Reviewer(("language", "fr"), ("send", ""))
+    agent = ScriptedAgent([("language", "fr"), ("send", "")])
     reply = draft(agent)
     assert reply.confirm("Send?")
     assert reply.code == "fr" and reply.text.startswith("Bonjour") and not reply.edited
@@ -105,7 +83,7 @@ def test_another_language_renders_that_template():
 
 
 def test_cancel_at_the_review_is_a_no():
-    assert draft(Reviewer(("cancel", ""))).confirm("Send?") is False
+    assert draft(ScriptedAgent([("cancel", "")])).confirm("Send?") is False
 
 
 # -- the same, end to end on the sandbox -----------------------------------------------------------
@@ -154,44 +132,22 @@ def test_yes_cannot_say_a_seller_central_message_was_sent(home):
 def test_a_refused_buyer_locale_falls_back_to_the_marketplace(home, monkeypatch):
     """The Messaging role may be missing: the reply still goes in the marketplace's language."""
 
-    class Refusing(httpx.BaseTransport):
-        def __init__(self, inner):
-            self.inner = inner
-
-        def handle_request(self, request):
-            if request.url.path.startswith("/messaging/"):
-                return httpx.Response(403, json={"errors": [{"code": "Unauthorized",
-                                                             "message": "Access denied"}]})
-            return self.inner.handle_request(request)
-
     from cancelbot.config import load_settings
     from cancelbot.ports import Options
     from cancelbot.procedure import process
     from cancelbot.wiring import open_services
 
-    shown: list[str] = []
-
-    class Agent:
-        interactive = True
-
-        def show_message(self, text, language, why, channel, *, copyable=False):
-            shown.append(f"{language}: {why}")
-
-        @contextmanager
-        def busy(self, label):
-            yield
-
-        def __getattr__(self, name):
-            return lambda *args, **kwargs: None
-
-    transport = Refusing(SandboxTransport(home))
-    with open_services(load_settings(sandbox=True), Agent(), transport=transport) as services:
+    transport = FaultyTransport(home, match=lambda r: r.url.path.startswith("/messaging/"),
+                                fault="403")
+    agent = ScriptedAgent()
+    with open_services(load_settings(sandbox=True), agent, transport=transport) as services:
         with pytest.raises(AuthError):
             services.marketplace.buyer_locale("302-5521908-4417736", GERMAN)
-        outcome = process(1002, services, Agent(), Options(dry_run=True))
+        outcome = process(1002, services, agent, Options(dry_run=True)).raise_for_error()
     assert outcome.language == "de"
-    assert shown and shown[0].startswith("de: order placed on amazon.de; the buyer's language "
-                                         "is unavailable")
+    language, why = agent.messages[0]
+    assert language == "de"
+    assert why.startswith("order placed on amazon.de; the buyer's language is unavailable")
 
 
 def test_templates_catalogue_says_where_each_language_is_used():

@@ -273,9 +273,19 @@ def _parse_conversations(raw: Any, ticket_id: int) -> tuple[Conversation, ...]:
                 private=item.get("private") is True,
                 incoming=item.get("incoming") is True,
                 created_at=parse_timestamp(item.get("created_at")),
+                author=_author(item),
             )
         )
     return tuple(conversations)
+
+
+def _author(item: dict[str, Any]) -> str:
+    """Who wrote a conversation: its sender's address, else Freshdesk's user id."""
+    sender = item.get("from_email")
+    if isinstance(sender, str) and sender.strip():
+        return sender.strip()
+    user = item.get("user_id")
+    return f"user {user}" if _is_int(user) else ""
 
 
 def parse_timestamp(value: Any) -> datetime | None:
