@@ -41,7 +41,8 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 # The --lang choices: one per language of the registry (languages.py), in its order.
-Lang = Enum("Lang", {code: code for code in languages.CODES}, type=str)
+Lang = Enum("Lang", {code: code for code in languages.CODES}, type=str)  # type: ignore[misc]
+# (mypy cannot list the members of an Enum built from the registry; Typer reads them at run time)
 
 
 def _version(value: bool) -> None:

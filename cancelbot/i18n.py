@@ -43,7 +43,7 @@ def _windows_ui_language() -> str | None:
         import ctypes
         import locale
 
-        lcid = ctypes.windll.kernel32.GetUserDefaultUILanguage()  # type: ignore[attr-defined]
+        lcid = ctypes.windll.kernel32.GetUserDefaultUILanguage()
         name = locale.windows_locale.get(lcid, "")
     except (AttributeError, OSError):
         return None

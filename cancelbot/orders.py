@@ -79,7 +79,7 @@ def _from_seller_central_link(text: str, typed: str) -> str:
     candidates = [value for key, value in parse_qsl(parts.query) if key.lower() == "orderid"]
     segments = [unquote(s) for s in parts.path.split("/")]
     candidates += [segments[i + 1] for i, s in enumerate(segments[:-1]) if s == "order"]
-    found = {_digits_3_7_7(normalize(c)) for c in candidates} - {None}
+    found = {number for c in candidates if (number := _digits_3_7_7(normalize(c))) is not None}
     if len(found) == 1:
         return found.pop()
     if found:
