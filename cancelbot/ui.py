@@ -21,6 +21,7 @@ from rich.text import Text
 
 from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Outcome, Ticket, TicketStatus
+from cancelbot.text import excerpt
 
 if TYPE_CHECKING:
     from cancelbot.feeds import FollowUp
@@ -57,7 +58,7 @@ class TerminalAgent:
         head.append(f"{ticket.requester_name} <{ticket.requester_email}>".strip())
         head.append(f"\nStatus: {status} · received {_age(ticket.created_at)}")
         lines = ticket.body_text.strip().splitlines()
-        body = "\n".join(lines[:BODY_LINES])
+        body = excerpt("\n".join(lines[:BODY_LINES]))  # bounded: a line may be megabytes
         if len(lines) > BODY_LINES:
             more = len(lines) - BODY_LINES
             body += f"\n… ({more} more line{'s' if more > 1 else ''})"
