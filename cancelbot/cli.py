@@ -96,7 +96,7 @@ def _errors_to_exit_codes(
     try:
         yield
     except CancelbotError as exc:
-        err.print(Text(f"cancelbot: {exc}", style="red"), soft_wrap=True)
+        err.print(Text(f"cancelbot: {_safe(exc)}", style="red"), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         try:
@@ -106,6 +106,14 @@ def _errors_to_exit_codes(
         err.print(Text(f"\ncancelbot: interrupted. {hint}".rstrip(), style="yellow"),
                   soft_wrap=True)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _safe(error: CancelbotError) -> str:
+    """An error's text as it may leave the process: no secret (in any form), no control
+    character a terminal would obey. ServiceError does this already; this covers the rest."""
+    from cancelbot.text import hide_secrets, visible
+
+    return visible(hide_secrets(str(error)))
 
 
 def parse_ticket_id(raw: str) -> int:
@@ -204,7 +212,7 @@ def _outcome_document(outcome, recorder, number: int, error: CancelbotError | No
     from cancelbot.render import outcome_document
 
     return outcome_document(outcome, recorder.seen, ticket_id=number,
-                            error=str(error) if error else "",
+                            error=_safe(error) if error else "",
                             exit_code=error.exit_code if error else 0)
 
 
