@@ -495,9 +495,10 @@ class ServiceClient:
         finally:
             response.close()
         # The body is already decoded (gzip…): the copy must not say it is still encoded.
-        headers = [(k, v) for k, v in response.headers.multi_items()
-                   if k.lower() not in ("content-encoding", "content-length",
-                                        "transfer-encoding")]
+        # Raw bytes: a header may hold any latin-1 byte, which str headers would not re-encode.
+        headers = [(k, v) for k, v in response.headers.raw
+                   if k.lower() not in (b"content-encoding", b"content-length",
+                                        b"transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
                               request=request, extensions=response.extensions)
 
