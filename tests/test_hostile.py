@@ -624,3 +624,15 @@ def test_parse_order_refuses_ids_with_control_characters():
             data["order"]["orderItems"][0]["orderItemId"] = bad
         with pytest.raises(BadResponse, match="control character"):
             parse_order(data)
+
+
+def test_the_hostile_bench_runs(capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.hostile import main
+
+    assert main(["--quick"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:-1]
+    assert len(rows) == 11
+    assert all(row.split()[-2] in ("True", "False") for row in rows)
