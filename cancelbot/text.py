@@ -34,7 +34,6 @@ _VISIBLE: dict[int, str | None] = {
     **{ord(c): None for c in _BIDI},
     0x2028: "\n",  # line and paragraph separators: plain newlines
     0x2029: "\n",
-    **{code: "\ufffd" for code in range(0xD800, 0xE000)},
 }
 # The same set, to find cheaply whether there is anything to do (translate is slow per char).
 _UNSAFE = re.compile("[\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
@@ -47,6 +46,7 @@ def visible(text: str) -> str:
     overrides removed, line ends made "\\n". Newlines and tabs stay."""
     if not text or not _UNSAFE.search(text):
         return text
+    text = _SURROGATES.sub("\ufffd", text)
     return text.replace("\r\n", "\n").replace("\r", "\n").translate(_VISIBLE)
 
 
