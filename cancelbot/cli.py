@@ -109,7 +109,7 @@ def _errors_to_exit_codes(
     try:
         yield
     except CancelbotError as exc:
-        err.print(Text(f"cancelbot: {exc}", style="red"), soft_wrap=True)
+        err.print(Text(f"cancelbot: {_safe(exc)}", style="red"), soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         try:
@@ -119,6 +119,12 @@ def _errors_to_exit_codes(
         err.print(Text(f"\ncancelbot: interrupted. {hint}".rstrip(), style="yellow"),
                   soft_wrap=True)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _safe(error: CancelbotError) -> str:
+    from cancelbot.render import error_text
+
+    return error_text(error)
 
 
 def parse_ticket_id(raw: str) -> int:

@@ -7,6 +7,7 @@ lists every variable.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,10 +15,13 @@ from pathlib import Path
 
 from cancelbot.errors import ConfigError
 from cancelbot.services.http import check_base_url
+from cancelbot.text import one_line
 
 DEFAULT_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
 DEFAULT_QUEUE_QUERY = "status:2"  # open tickets
+HOUR, DAY = 3600.0, 86400.0
+MAX_TIMEOUT = 600.0  # seconds: longer than any answer is worth waiting for
 SPAPI_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN", "SPAPI_SELLER_ID")
 
 
@@ -72,12 +76,36 @@ class Settings:
 
 
 def load_dotenv_file() -> None:
-    """Read `.env` from the current folder without overriding the real environment."""
-    from dotenv import load_dotenv
+    """Read `.env` from the current folder without overriding the real environment.
 
+    A file that is not UTF-8 text, or holds a NUL byte (which no environment variable can),
+    is a ConfigError naming the line, not a traceback.
+    """
     path = Path.cwd() / ".env"
-    if path.is_file():
-        load_dotenv(path, override=False)
+    if not path.is_file():
+        return
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f".env cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f".env is not UTF-8 text (line {line}): save it as UTF-8") from None
+    if "\0" in text:
+        line = text[: text.index("\0")].count("\n") + 1
+        raise ConfigError(f".env holds a NUL byte (line {line})")
+    from dotenv import dotenv_values
+
+    for name, value in dotenv_values(stream=io.StringIO(text)).items():
+        if value is None or name in os.environ:
+            continue
+        try:
+            os.environ[name] = value
+        except (ValueError, OSError):  # "=" in a name, an escaped NUL in a value…
+            raise ConfigError(f".env: {one_line(name, 60)!r} cannot be set as an environment "
+                              "variable (a NUL or '=' in it?)") from None
 
 
 def default_home() -> Path:
@@ -135,11 +163,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         )
 
     agent_id = get("FRESHDESK_AGENT_ID")
-    if agent_id and not agent_id.isdigit():
+    # isdigit() is true for "²", which int() refuses: ASCII decimal digits only.
+    if agent_id and not (agent_id.isascii() and agent_id.isdecimal() and len(agent_id) < 19):
         raise ConfigError("FRESHDESK_AGENT_ID must be a number (the agent's Freshdesk id)")
     order_link = get("GSTK_ORDER_LINK")
     if order_link and "{order_id}" not in order_link:
         raise ConfigError("GSTK_ORDER_LINK must contain {order_id}")
+    if order_link:  # a link shown on screen: the same rules as every URL (no password in it)
+        check_base_url("GSTK_ORDER_LINK", order_link.replace("{order_id}", "0"))
 
     return Settings(
         freshdesk=FreshdeskSettings(
@@ -147,7 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
             api_key=get("FRESHDESK_API_KEY"),
             from_email=get("FRESHDESK_FROM_EMAIL"),
             agent_id=int(agent_id) if agent_id else None,
-            rate_window=_seconds(get, "FRESHDESK_RATE_WINDOW", 60.0),
+            rate_window=_seconds(get, "FRESHDESK_RATE_WINDOW", 60.0, maximum=DAY),
         ),
         gstk=GstkSettings(
             url=check_base_url("GSTK_URL", get("GSTK_URL")) if get("GSTK_URL") else "",
@@ -171,13 +202,14 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         home=home,
         templates_dir=Path(get("CANCELBOT_TEMPLATES")) if get("CANCELBOT_TEMPLATES") else None,
         agent_name=get("CANCELBOT_AGENT_NAME"),
-        connect_timeout=_seconds(get, "CANCELBOT_CONNECT_TIMEOUT", 5.0),
-        read_timeout=_seconds(get, "CANCELBOT_READ_TIMEOUT", 30.0),
+        connect_timeout=_seconds(get, "CANCELBOT_CONNECT_TIMEOUT", 5.0, maximum=MAX_TIMEOUT),
+        read_timeout=_seconds(get, "CANCELBOT_READ_TIMEOUT", 30.0, maximum=MAX_TIMEOUT),
         sandbox=sandbox,
         queue_query=get("CANCELBOT_QUEUE_QUERY") or DEFAULT_QUEUE_QUERY,
         queue_tag=get("CANCELBOT_QUEUE_TAG"),
-        sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0) if sandbox else 0.0,
-        feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True),
+        sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0, maximum=MAX_TIMEOUT)
+        if sandbox else 0.0,
+        feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True, maximum=HOUR),
     )
 
 
@@ -189,7 +221,9 @@ def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None
     return (Path(folder) if folder else None), env.get("CANCELBOT_AGENT_NAME", "").strip()
 
 
-def _seconds(get, name: str, default: float, *, allow_zero: bool = False) -> float:
+def _seconds(
+    get, name: str, default: float, *, allow_zero: bool = False, maximum: float = DAY
+) -> float:
     raw = get(name)
     if not raw:
         return default
@@ -197,7 +231,8 @@ def _seconds(get, name: str, default: float, *, allow_zero: bool = False) -> flo
         value = float(raw)
     except ValueError:
         value = -1
-    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+    # 1e308 is a float, but no timer takes it (OverflowError deep in the socket layer).
+    if value < 0 or (value == 0 and not allow_zero) or not value <= maximum:
         kind = "a number of seconds, 0 or more" if allow_zero else "a positive number of seconds"
-        raise ConfigError(f"{name} must be {kind}")
+        raise ConfigError(f"{name} must be {kind}, at most {maximum:g}")
     return value

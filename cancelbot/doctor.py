@@ -217,9 +217,11 @@ def _clock(
         with httpx.Client(transport=transport, timeout=_timeout(settings)) as http:
             response = http.head(settings.freshdesk.url)
         server = parsedate_to_datetime(response.headers["Date"])
-    except (httpx.HTTPError, KeyError, TypeError, ValueError):
-        return [Check("Clock", INFO, "not measured (no Date from Freshdesk)")]
-    skew = (now() - server).total_seconds()
+        if server.tzinfo is None:  # "-0000": UTC, with no claim about the sender's zone
+            server = server.replace(tzinfo=timezone.utc)
+        skew = (now() - server).total_seconds()
+    except (httpx.HTTPError, KeyError, TypeError, ValueError, IndexError, OverflowError):
+        return [Check("Clock", INFO, "not measured (no usable Date from Freshdesk)")]
     if abs(skew) <= SKEW_LIMIT_SECONDS:
         return [Check("Clock", OK, f"within {max(1, round(abs(skew)))} s of Freshdesk's")]
     way = "ahead of" if skew > 0 else "behind"

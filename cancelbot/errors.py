@@ -24,6 +24,8 @@ The CLI turns these into one line on stderr and the exit code, in one place (cli
 
 from __future__ import annotations
 
+from cancelbot.text import hide_secrets, one_line
+
 
 class ExitCode:
     OK = 0
@@ -51,7 +53,12 @@ class TemplateError(CancelbotError):
 
 
 class ServiceError(CancelbotError):
-    """A remote system failed. `service` is a display name ("Freshdesk", "GSTK", "Amazon")."""
+    """A remote system failed. `service` is a display name ("Freshdesk", "GSTK", "Amazon").
+
+    The message often quotes the server, so it is made safe here, once for every screen, JSON
+    document, journal entry and note it reaches: no secret in any form (text.hide_secrets),
+    no control character, one line.
+    """
 
     def __init__(
         self,
@@ -69,7 +76,7 @@ class ServiceError(CancelbotError):
             detail += f" (HTTP {status})"
         if request_id:
             detail += f" [request id {request_id}]"
-        super().__init__(detail)
+        super().__init__(one_line(hide_secrets(detail), limit=1000))
 
 
 class NotFound(ServiceError):

@@ -36,7 +36,7 @@ from cancelbot.errors import (
 from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Journal
 from cancelbot.models import AmazonItem, AmazonOrder
 from cancelbot.ports import DEFAULT_FEED_WAIT, Agent, Feeds, Helpdesk
-from cancelbot.text import text_to_html
+from cancelbot.text import text_to_html, visible
 
 FINISHED = ("DONE", "CANCELLED", "FATAL")
 # Feeds created this long before our createFeed still count as "maybe ours": clocks differ.
@@ -389,7 +389,7 @@ def parse_processing_report(text: str) -> ProcessingReport:
     if len(text) > REPORT_LIMIT:
         raise BadResponse("Amazon", "the feed processing report is too large to read")
     try:
-        root = ET.fromstring(text.encode("utf-8"))
+        root = ET.fromstring(text.encode("utf-8", "replace"))  # "replace": lone surrogates
     except ET.ParseError as exc:
         raise BadResponse("Amazon", f"the feed processing report is not XML ({exc})") from None
     report = _find(root, "ProcessingReport")
@@ -398,15 +398,14 @@ def parse_processing_report(text: str) -> ProcessingReport:
     summary = _find(report, "ProcessingSummary")
 
     def count(name: str) -> int:
-        value = _text(summary, name) if summary is not None else ""
-        return int(value) if value.isdigit() else 0
+        return _number(_text(summary, name) if summary is not None else "") or 0
 
     results = []
     for node in _children(report, "Result"):
         message_id = _text(node, "MessageID")
         info = _find(node, "AdditionalInfo")
         results.append(ReportResult(
-            message_id=int(message_id) if message_id.isdigit() else None,
+            message_id=_number(message_id),
             code=_text(node, "ResultCode"),
             message_code=_text(node, "ResultMessageCode"),
             description=_text(node, "ResultDescription"),
@@ -432,10 +431,16 @@ def _find(node: ET.Element, name: str) -> ET.Element | None:
 
 
 def _text(node: ET.Element | None, name: str) -> str:
+    """A child's text, made safe for a screen and a note (Amazon's report is outside text)."""
     if node is None:
         return ""
     child = next(iter(_children(node, name)), None)
-    return (child.text or "").strip() if child is not None else ""
+    return visible((child.text or "").strip()) if child is not None else ""
+
+
+def _number(value: str) -> int | None:
+    # isdigit() is true for "²", which int() refuses: ASCII decimal digits only.
+    return int(value) if value.isascii() and value.isdecimal() and len(value) < 19 else None
 
 
 def _all_items_cancelled(order: AmazonOrder) -> bool:

@@ -15,8 +15,14 @@ from cancelbot.errors import UsageError
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u00ad"
 _SPACES = "\u00a0\u2007\u2009\u200a\u202f\u205f\u3000\u200b"
 _TRANSLATE = {**{ord(c): "-" for c in _DASHES}, **{ord(c): " " for c in _SPACES}}
-_TAG = re.compile(r"<[^>]{0,500}>")
-_ORDER = re.compile(r"(?<![0-9-])([0-9]{3}) ?- ?([0-9]{7}) ?- ?([0-9]{7})(?![0-9-]*[0-9])")
+_ODD = re.compile(f"[{_DASHES}{_SPACES}]")  # translate is slow per char: only when needed
+# Ticket text is a stranger's: every pattern here runs in time linear in it. A tag stops at the
+# next "<" (from each "<" the scan ends at the following one), and the digits come first so the
+# search skips everything else quickly; the look-behind then checks what precedes them.
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_ORDER = re.compile(
+    r"([0-9]{3})(?<![0-9-][0-9]{3}) ?- ?([0-9]{7}) ?- ?([0-9]{7})(?![0-9-]*[0-9])"
+)
 # sellercentral.amazon.fr, sellercentral.amazon.co.uk, sellercentral-europe.amazon.com, ...
 _SELLER_CENTRAL_HOST = re.compile(r"sellercentral(?:-[a-z]+)?\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?")
 # Amazon's buyer-seller relay: replies to these addresses reach the buyer.
@@ -25,8 +31,12 @@ _RELAY = re.compile(r"@marketplace\.amazon\.([a-z.]+)$", re.IGNORECASE)
 
 def normalize(text: str) -> str:
     """Entities decoded, tags dropped, odd dashes and spaces made plain."""
-    text = html.unescape(_TAG.sub(" ", text or ""))
-    return text.translate(_TRANSLATE)
+    text = text or ""
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text.translate(_TRANSLATE) if _ODD.search(text) else text
 
 
 def find_order_numbers(*texts: str) -> list[str]:

@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from cancelbot.text import hide_secrets, visible
+
 if TYPE_CHECKING:
     from cancelbot.doctor import Report
     from cancelbot.feeds import FollowUp
@@ -99,7 +101,7 @@ def outcome_document(outcome: Outcome) -> dict[str, Any]:
         "done": [{"system": a.system, "what": a.what, "ref": a.ref} for a in outcome.actions],
         "links": {k: v for k, v in vars(outcome.links).items() if v},
         "exit_code": outcome.exit_code,
-        "error": str(outcome.error) if outcome.error is not None
+        "error": error_text(outcome.error) if outcome.error is not None
         else "interrupted" if outcome.interrupted else None,
         "unsure": list(outcome.unsure),  # asked, never answered: re-checked by the rerun
     }
@@ -111,7 +113,14 @@ def render_stopped(console: Console, outcome: Outcome) -> None:
         console.print(Text(f"\ncancelbot: interrupted. {interrupted_message(outcome)}",
                            style="yellow"), soft_wrap=True)
     elif outcome.error is not None:
-        console.print(Text(f"cancelbot: {outcome.error}", style="red"), soft_wrap=True)
+        console.print(Text(f"cancelbot: {error_text(outcome.error)}", style="red"),
+                      soft_wrap=True)
+
+
+def error_text(error: BaseException) -> str:
+    """An error's text as it may leave the process: no secret (in any form), no control
+    character a terminal would obey. ServiceError does this already; this covers the rest."""
+    return visible(hide_secrets(str(error)))
 
 
 def interrupted_message(outcome: Outcome) -> str:

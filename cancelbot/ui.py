@@ -23,6 +23,7 @@ from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.languages import LANGUAGE_NAMES
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
 from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
+from cancelbot.text import excerpt
 from cancelbot.when import ago, clock_time
 
 if TYPE_CHECKING:
@@ -331,7 +332,7 @@ def _excerpt(text: str, lines: int) -> Text:
     """At most `lines` lines of `text` (and a bounded number of characters), with a count of
     what is left out."""
     kept = text.strip()[:lines * 400].splitlines()
-    body = "\n".join(kept[:lines])
+    body = excerpt("\n".join(kept[:lines]))  # bounded: one line may be megabytes
     more = len(text.strip().splitlines()) - min(len(kept), lines)
     if more > 0:
         body += f"\n… ({more} more line{'s' if more > 1 else ''})"

@@ -8,7 +8,6 @@ every call — LWA, SP-API and S3's pre-signed URLs — so one test transport st
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import logging
@@ -33,12 +32,14 @@ from cancelbot.errors import AuthError, BadResponse, ConfigError
 from cancelbot.models import AmazonItem, AmazonOrder
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    MB,
     OwnsServiceClient,
     RetryPolicy,
     ServiceClient,
     check_base_url,
     parse_json_object,
 )
+from cancelbot.text import has_controls, hide_secrets, keep_secret, visible
 
 SERVICE = "Amazon"
 log = logging.getLogger("cancelbot.amazon")
@@ -60,6 +61,11 @@ TOKEN_MARGIN = 60.0
 DEFAULT_TOKEN_LIFETIME = 3600.0
 # LWA tokens last an hour; a cached one claiming more comes from a clock that jumped back.
 MAX_CACHED_LIFETIME = 24 * 3600.0
+
+# Answers are small JSON documents; a processing report is larger, and may be gzip.
+MAX_ANSWER_BYTES = 4 * MB
+MAX_REPORT_BYTES = 16 * MB
+MAX_REPORT_TEXT = 16 * MB  # once inflated: a small gzip must not become gigabytes
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 # Characters XML 1.0 cannot carry at all, escaped or not.
@@ -95,6 +101,8 @@ class AmazonClient(OwnsServiceClient):
         self._clock = clock
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
+        keep_secret(settings.client_secret)  # hidden in every error, in every form
+        keep_secret(settings.refresh_token)
         self._http = ServiceClient(
             SERVICE,
             settings.endpoint,
@@ -103,6 +111,7 @@ class AmazonClient(OwnsServiceClient):
             timeout=timeout,
             retry=retry,
             error_detail=self._error_detail,
+            max_bytes=MAX_ANSWER_BYTES,
         )
 
     # -- Orders --------------------------------------------------------------------------------
@@ -149,7 +158,8 @@ class AmazonClient(OwnsServiceClient):
             return None
         buyer = parse_json_object(SERVICE, response, what).get("buyer")
         locale = buyer.get("locale") if isinstance(buyer, dict) else None
-        return locale.strip() if isinstance(locale, str) and locale.strip() else None
+        locale = visible(locale.strip()) if isinstance(locale, str) else ""
+        return locale or None
 
     # -- Feeds ---------------------------------------------------------------------------------
 
@@ -170,6 +180,8 @@ class AmazonClient(OwnsServiceClient):
             if order.order_id in seen:
                 raise ValueError(f"order {order.order_id} is listed twice")
             seen.add(order.order_id)
+        # (Ids from Amazon with characters XML cannot carry never get here: parse_order refuses
+        # them at the lookup, before GSTK is touched.)
         feed = build_cancellation_feed(
             self._settings.seller_id,
             [(o.order_id, [i.order_item_id for i in o.items]) for o in orders],
@@ -249,16 +261,14 @@ class AmazonClient(OwnsServiceClient):
         if compression not in (None, "GZIP"):
             raise BadResponse(SERVICE, f"{what}: unknown compressionAlgorithm {compression!r}")
         response = self._http.request(
-            "GET", url, ok=(200,), what="download of the feed processing report"
+            "GET", url, ok=(200,), what="download of the feed processing report",
+            max_bytes=MAX_REPORT_BYTES,
         )
         body = response.content
         # When S3 also labels the object `Content-Encoding: gzip`, httpx has inflated it already:
         # only bytes that still start with gzip's magic number are inflated here.
         if compression == "GZIP" and body[:2] == b"\x1f\x8b":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise BadResponse(SERVICE, f"{what}: the report is not valid gzip") from exc
+            body = _gunzip(body, MAX_REPORT_TEXT, what)
         try:
             return body.decode(response.charset_encoding or "utf-8", errors="replace")
         except LookupError:
@@ -305,16 +315,10 @@ class AmazonClient(OwnsServiceClient):
         return self._hide(_error_text(response))
 
     def _hide(self, text: str) -> str:
-        """Blank out any credential a server might echo back into an error message."""
-        known = (
-            self._settings.client_secret,
-            self._settings.refresh_token,
-            self._token.value if self._token else "",
-        )
-        for value in known:
-            if value:
-                text = text.replace(value, "***")
-        return text
+        """Blank out any credential a server might echo back into an error message: the LWA
+        secret, the refresh token and every access token of the run, in every form (raw,
+        percent-encoded as in the LWA form, base64…): see text.hide_secrets."""
+        return hide_secrets(text)
 
     # -- Login with Amazon -----------------------------------------------------------------------
 
@@ -324,6 +328,7 @@ class AmazonClient(OwnsServiceClient):
             now = self._clock()
             if self._token is None or not self._token.fresh(now):
                 self._token = self._read_cache(now) or self._fetch_token(now)
+                keep_secret(self._token.value)
             return self._token.value
 
     def _fetch_token(self, now: float) -> _Token:
@@ -461,12 +466,23 @@ def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
         return value
 
     def text(parent: dict[str, Any], key: str, where: str) -> str:
-        return get(parent, key, where, str) or ""
+        return visible(get(parent, key, where, str) or "")
+
+    def identifier(parent: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+        # Ids go into the cancellation feed's XML and into URLs: one with a control character
+        # is refused here, before anything is changed anywhere (GSTK included), rather than
+        # when the feed is built after GSTK has cancelled.
+        value = get(parent, key, where, str, required=required)
+        if value is None:
+            return ""
+        if required and not value.strip():
+            raise BadResponse(SERVICE, f"{what}: {where} is empty")
+        if has_controls(value) or _NOT_XML.search(value):
+            raise BadResponse(SERVICE, f"{what}: {where} holds a control character")
+        return value
 
     order = get(data, "order", "order", dict, required=True)
-    order_id = get(order, "orderId", "order.orderId", str, required=True)
-    if not order_id.strip():
-        raise BadResponse(SERVICE, f"{what}: order.orderId is empty")
+    order_id = identifier(order, "orderId", "order.orderId")
     sales = get(order, "salesChannel", "order.salesChannel", dict, required=True)
     fulfillment = get(order, "fulfillment", "order.fulfillment", dict) or {}
     buyer = get(order, "buyer", "order.buyer", dict) or {}
@@ -477,9 +493,7 @@ def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
         at = f"order.orderItems[{n}]"
         if not isinstance(raw, dict):
             raise BadResponse(SERVICE, f"{what}: {at} is not an object")
-        item_id = get(raw, "orderItemId", f"{at}.orderItemId", str, required=True)
-        if not item_id.strip():
-            raise BadResponse(SERVICE, f"{what}: {at}.orderItemId is empty")
+        item_id = identifier(raw, "orderItemId", f"{at}.orderItemId")
         product = get(raw, "product", f"{at}.product", dict) or {}
         cancellation = get(raw, "cancellation", f"{at}.cancellation", dict) or {}
         at_c = f"{at}.cancellation"
@@ -501,7 +515,8 @@ def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
     return AmazonOrder(
         order_id=order_id,
         fulfillment_status=status,
-        marketplace_id=text(sales, "marketplaceId", "order.salesChannel.marketplaceId"),
+        marketplace_id=identifier(sales, "marketplaceId", "order.salesChannel.marketplaceId",
+                                  required=False),
         marketplace_name=text(sales, "marketplaceName", "order.salesChannel.marketplaceName"),
         items=tuple(items),
         buyer_name=text(buyer, "buyerName", "order.buyer.buyerName"),
@@ -556,10 +571,27 @@ def _xml_value(value: object, name: str) -> str:
     return value.strip()
 
 
+def _gunzip(data: bytes, limit: int, what: str) -> bytes:
+    """`data` inflated, at most `limit` bytes of it: BadResponse past that, or when not gzip."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip header and trailer
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadResponse(SERVICE, f"{what}: the report is not valid gzip") from exc
+    if len(out) > limit:
+        raise BadResponse(SERVICE, f"{what}: the report inflates past {limit / MB:g} MB; "
+                                   "refused")
+    return out
+
+
 def _required_str(data: dict[str, Any], key: str, what: str) -> str:
+    """A text field of an SP-API answer; an id (feedId, documentId) or a status, so one with a
+    control character is refused rather than shown or journaled."""
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise BadResponse(SERVICE, f"{what}: the answer has no {key}")
+    if has_controls(value):
+        raise BadResponse(SERVICE, f"{what}: {key} holds a control character")
     return value
 
 

@@ -7,6 +7,7 @@ interfaces as the automated clients, so the procedure runs unchanged.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from cancelbot import marketplaces
 from cancelbot.errors import Declined, OrderMovedOn
@@ -34,7 +35,10 @@ class AssistedBackOffice:
 
     def _link(self, order_id: str) -> str:
         # Without an API we only know the Amazon number; GSTK searches by it.
-        return self.order_link.format(order_id=order_id) if self.order_link else ""
+        # replace, not str.format: another brace in the link must not break it.
+        if not self.order_link:
+            return ""
+        return self.order_link.replace("{order_id}", quote(order_id, safe=""))
 
     def find_order(self, marketplace_order_id: str) -> BackOfficeOrder | None:
         link = self._link(marketplace_order_id)

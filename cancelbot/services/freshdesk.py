@@ -17,6 +17,7 @@ from cancelbot.errors import BadResponse, NotFound
 from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    MB,
     OwnsServiceClient,
     RatePacer,
     RetryPolicy,
@@ -25,12 +26,14 @@ from cancelbot.services.http import (
     hiding,
     parse_json_object,
 )
-from cancelbot.text import html_to_text
+from cancelbot.text import html_to_text, visible
 
 SERVICE = "Freshdesk"
 # Freshdesk's search serves 30 tickets a page and pages 1 to 10 only: 300 tickets at most.
 SEARCH_PAGE_SIZE = 30
 SEARCH_MAX_PAGES = 10
+# A ticket comes with all its conversations: the largest answer read (past it: refused).
+MAX_ANSWER_BYTES = 8 * MB
 
 
 class FreshdeskClient(OwnsServiceClient):
@@ -58,6 +61,7 @@ class FreshdeskClient(OwnsServiceClient):
             retry=retry,
             error_detail=hiding(settings.api_key, _error_detail),
             pacer=pacer,
+            max_bytes=MAX_ANSWER_BYTES,
         )
 
     def ticket_url(self, ticket_id: int) -> str:
@@ -199,12 +203,13 @@ class FreshdeskClient(OwnsServiceClient):
         tid = _require_int(item, "id", where)
         return FoundTicket(
             id=tid,
-            subject=subject if isinstance(subject, str) else "",
+            subject=visible(subject) if isinstance(subject, str) else "",
             status=_require_int(item, "status", where),
             created_at=parse_timestamp(item.get("created_at")),
             requester_id=item.get("requester_id") if _is_int(item.get("requester_id")) else None,
             responder_id=item.get("responder_id") if _is_int(item.get("responder_id")) else None,
-            tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
+            tags=tuple(visible(t) for t in tags if isinstance(t, str))
+            if isinstance(tags, list) else (),
             url=self.ticket_url(tid),
         )
 
@@ -244,7 +249,7 @@ class FreshdeskClient(OwnsServiceClient):
 
         return Ticket(
             id=tid,
-            subject=subject,
+            subject=visible(subject),
             body_text=_html_or_text(data.get("description"), data.get("description_text")),
             status=status,
             requester_email=_text(requester.get("email")) or _text(data.get("email")),
@@ -305,13 +310,16 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _html_or_text(markup: Any, plain: Any) -> str:
     # The HTML is what the customer wrote; the plain variant is Freshdesk's own, lossier, rendering.
+    # Either way the whole text is kept (the order number may be anywhere in it): a screen
+    # shows an excerpt of it (text.excerpt).
     if isinstance(markup, str) and markup.strip():
-        return html_to_text(markup)
-    return plain.strip() if isinstance(plain, str) else ""
+        return visible(html_to_text(markup))
+    return visible(plain.strip()) if isinstance(plain, str) else ""
 
 
 def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    """A text field from Freshdesk, made safe for a screen (a stranger may have written it)."""
+    return visible(value.strip()) if isinstance(value, str) else ""
 
 
 def _is_int(value: Any) -> bool:

@@ -17,6 +17,7 @@ from cancelbot.errors import BadResponse, NeedsHuman, OrderMovedOn
 from cancelbot.models import BackOfficeOrder
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
+    MB,
     OwnsServiceClient,
     RetryPolicy,
     ServiceClient,
@@ -25,9 +26,11 @@ from cancelbot.services.http import (
     parse_json_object,
 )
 from cancelbot.statuses import StatusTable
+from cancelbot.text import has_controls, visible
 
 SERVICE = "GSTK"
 CANCEL_REASON = "customer_request"
+MAX_ANSWER_BYTES = 2 * MB  # a few orders as JSON: anything larger is not GSTK's answer
 
 
 class GstkClient(OwnsServiceClient):
@@ -56,6 +59,7 @@ class GstkClient(OwnsServiceClient):
             timeout=timeout,
             retry=retry,
             error_detail=hiding(token, _error_detail),
+            max_bytes=MAX_ANSWER_BYTES,
         )
 
     def order_url(self, order_id: str) -> str:
@@ -108,33 +112,33 @@ class GstkClient(OwnsServiceClient):
                 raise BadResponse(
                     SERVICE, f"{what}: a 409 answer without error 'not_cancellable' and a status"
                 )
-            raise OrderMovedOn(label)
+            raise OrderMovedOn(visible(label))
 
         returned_id = data.get("id")
         if returned_id != order.id:
             raise BadResponse(SERVICE, f"{what}: the answer is about order {returned_id!r}")
-        label = _require_str(data, "status", what)
+        label = visible(_require_str(data, "status", what))
         updated_at = data.get("updated_at")
         return dataclasses.replace(
             order,
             label=label,
             status=self._statuses.lookup(label),
-            updated_at=updated_at if isinstance(updated_at, str) else order.updated_at,
+            updated_at=visible(updated_at) if isinstance(updated_at, str) else order.updated_at,
             url=order.url or self.order_url(order.id),
         )
 
     def _parse_order(self, item: Any, where: str) -> BackOfficeOrder:
         if not isinstance(item, dict):
             raise BadResponse(SERVICE, f"{where}: not an object")
-        order_id = _require_str(item, "id", where)
-        label = _require_str(item, "status", where)
+        order_id = _require_id(item, "id", where)
+        label = visible(_require_str(item, "status", where))
         updated_at = item.get("updated_at")
         return BackOfficeOrder(
             id=order_id,
-            marketplace_order_id=_require_str(item, "marketplace_order_id", where),
+            marketplace_order_id=_require_id(item, "marketplace_order_id", where),
             label=label,
             status=self._statuses.lookup(label),
-            updated_at=updated_at if isinstance(updated_at, str) else "",
+            updated_at=visible(updated_at) if isinstance(updated_at, str) else "",
             url=self.order_url(order_id),
         )
 
@@ -154,6 +158,15 @@ def _require_str(data: dict[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise BadResponse(SERVICE, f"{where}: field {key!r} missing or not text")
+    return value
+
+
+def _require_id(data: dict[str, Any], key: str, where: str) -> str:
+    """An identifier: shown, put in URLs and compared, so refused when it holds a control
+    character rather than shown altered (the order cancelled must be the one shown)."""
+    value = _require_str(data, key, where)
+    if has_controls(value):
+        raise BadResponse(SERVICE, f"{where}: field {key!r} holds a control character")
     return value
 
 

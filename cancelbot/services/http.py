@@ -16,6 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from cancelbot.errors import (
     ServiceError,
     Unreachable,
 )
+from cancelbot.text import hide_secrets, keep_secret
 
 log = logging.getLogger("cancelbot.http")
 _C = TypeVar("_C", bound="OwnsServiceClient")
@@ -39,15 +41,38 @@ _C = TypeVar("_C", bound="OwnsServiceClient")
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # Statuses worth another try for a request that is safe to repeat.
 RETRY_STATUSES = {502, 503, 504}
+MB = 1024 * 1024
+# The largest answer read from a service (each client sets its own): past it the answer is
+# refused, not kept, so a server streaming forever costs this much memory and no more.
+DEFAULT_MAX_BYTES = 4 * MB
+# An answer must be complete this long after the request left (at least twice the read
+# timeout): a server dripping one byte at a time, never silent long enough for the read
+# timeout, is stopped here.
+DEFAULT_DEADLINE = 60.0
 
 
 def check_base_url(name: str, url: str) -> str:
-    """https:// everywhere; http:// only for loopback hosts (local tests and mocks)."""
+    """https:// everywhere; http:// only for loopback hosts (local tests and mocks).
+
+    The value is never repeated in the error: a wrong variable may hold a key or a password.
+    A URL with a user name or password in it is refused: it would show wherever a link does.
+    """
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name} must be an https:// URL, got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise ConfigError(f"{name} is not a valid URL (expected https://host…)") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{name} must be an https:// URL (https://host…)")
+    if "@" in parts.netloc:
+        raise ConfigError(f"{name} must not contain a user name or password: put credentials "
+                          "in their own variables")
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigError(f"{name} holds spaces or characters a URL cannot (encode them)")
+    if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigError(f"{name} must use https:// (http:// is only allowed for localhost)")
     return url
 
@@ -62,21 +87,31 @@ def _is_loopback(host: str) -> bool:
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+    """Seconds the server asks to wait (a number or an HTTP date); None when it says nothing
+    usable. A server's header is any text: nothing here raises."""
+    value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
+    if value.isascii() and value.replace(".", "", 1).isdecimal():
+        seconds = float(value)
+        return seconds if seconds < float("inf") else None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+        if when.tzinfo is None:  # "-0000": UTC, with no claim about the sender's zone
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
 class RetryPolicy:
-    """How long a client may keep trying. `sleep` is injectable so tests do not wait."""
+    """How long a client may keep trying. `sleep` is injectable so tests do not wait.
+
+    One policy serves every client of a run. `max_total_wait` bounds the waits of one call;
+    `max_wait_in_a_row` bounds the waits of the run between two calls that went through
+    without any: a server that keeps saying "wait" (a rate budget that never renews) ends the
+    run with a one-line error instead of holding it for minutes.
+    """
 
     def __init__(
         self,
@@ -85,20 +120,42 @@ class RetryPolicy:
         base_delay: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float, str], None] | None = None,
+        max_wait_in_a_row: float = 120.0,
     ) -> None:
         self.attempts = attempts
         self.max_total_wait = max_total_wait
+        self.max_wait_in_a_row = max_wait_in_a_row
         self.base_delay = base_delay
         self.sleep = sleep
         # Told the seconds left before each second of a wait, so a screen can count down.
         self.on_wait = on_wait
+        self.waited_in_a_row = 0.0
+        self._lock = threading.Lock()
 
     def backoff(self, attempt: int) -> float:
         # Exponential with full jitter: SP-API's 429s usually say nothing about when to retry.
         return random.uniform(0, self.base_delay * (2**attempt))
 
+    def went_through(self) -> None:
+        """A call was answered without waiting: the waits in a row start again from zero."""
+        with self._lock:
+            self.waited_in_a_row = 0.0
+
     def wait(self, seconds: float, reason: str) -> None:
-        """Sleep `seconds`, in steps of at most one second when someone shows a countdown."""
+        """Sleep `seconds`, in steps of at most one second when someone shows a countdown.
+
+        `reason` reads "Service: why". RateLimited, before waiting at all, when the wait would
+        take the waits in a row past `max_wait_in_a_row`.
+        """
+        with self._lock:
+            if self.waited_in_a_row + seconds > self.max_wait_in_a_row:
+                service, _, why = reason.partition(": ")
+                raise RateLimited(
+                    service if why else "cancelbot",
+                    f"{why or reason}: asked to wait {seconds:.0f} s more after "
+                    f"{self.waited_in_a_row:.0f} s of waiting; stopped, try again later",
+                )
+            self.waited_in_a_row += seconds
         if self.on_wait is None:
             self.sleep(seconds)
             return
@@ -256,8 +313,9 @@ class RatePacer:
 
 
 def _header_int(response: httpx.Response, name: str) -> int | None:
+    # isdigit() is true for "²", which int() refuses: ASCII decimal digits only.
     value = response.headers.get(name, "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdecimal() and len(value) < 10 else None
 
 
 _ssl_context: ssl.SSLContext | None = None
@@ -291,7 +349,12 @@ class OwnsServiceClient:
 
 
 class ServiceClient:
-    """One httpx.Client for one service, with its failures turned into `ServiceError`s."""
+    """One httpx.Client for one service, with its failures turned into `ServiceError`s.
+
+    Every answer is read as a stream and counted: one larger than `max_bytes`, or not complete
+    `deadline` seconds after its request left, is refused with a one-line error. `clock` is
+    injectable so tests need not wait.
+    """
 
     def __init__(
         self,
@@ -305,10 +368,16 @@ class ServiceClient:
         retry: RetryPolicy | None = None,
         error_detail: Callable[[httpx.Response], str] | None = None,
         pacer: RatePacer | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.service = service
         self.retry = retry or RetryPolicy()
         self.pacer = pacer
+        self.max_bytes = max_bytes
+        self.deadline = deadline or max(DEFAULT_DEADLINE, 2 * (timeout.read or 0.0))
+        self.clock = clock
         self._error_detail = error_detail or _default_error_detail
         self._client = httpx.Client(
             base_url=base_url,
@@ -336,9 +405,12 @@ class ServiceClient:
         *,
         ok: tuple[int, ...] = (200, 201, 202, 204),
         what: str = "",
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send, retrying only when repeating cannot apply a change twice.
+
+        The answer comes back read in full (at most `max_bytes`, default the client's).
 
         GET/PUT/DELETE are retried on connection errors and 502/503/504. Every method is retried
         on 429 (the server refused it) and on a failure to connect (nothing was sent). A POST that
@@ -346,14 +418,15 @@ class ServiceClient:
         re-checks the remote state instead.
         """
         idempotent = method.upper() in ("GET", "PUT", "DELETE", "HEAD")
-        waited = 0.0
+        waited = 0.0  # this call's own waits (429s, retries), within retry.max_total_wait
+        paced = False  # whether the rate pacer made it wait first
         what = what or f"{method} {url}"
         for attempt in range(self.retry.attempts):
             last = attempt == self.retry.attempts - 1
-            if self.pacer is not None:
-                self.pacer.wait_turn()
+            if self.pacer is not None and self.pacer.wait_turn() > 0:
+                paced = True
             try:
-                response = self._client.request(method, url, **kwargs)
+                response = self._send(method, url, what, max_bytes or self.max_bytes, kwargs)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # No connection, so nothing was sent: safe to repeat, even a POST.
                 if not last:
@@ -370,11 +443,15 @@ class ServiceClient:
                     waited += self._pause(self.retry.backoff(attempt), waited, "connection lost")
                     continue
                 raise Unreachable(self.service, f"connection failed ({what})") from exc
+            except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+                raise BadResponse(self.service, f"{what}: the answer cannot be read") from exc
             if self.pacer is not None:
                 self.pacer.observe(response)
 
             status = response.status_code
             if status in ok:
+                if not waited and not paced:
+                    self.retry.went_through()
                 return response
             if status == 429 and not last:
                 delay = retry_after_seconds(response)
@@ -394,6 +471,40 @@ class ServiceClient:
                 )
             raise error
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _send(
+        self, method: str, url: str, what: str, max_bytes: int, kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One request, its answer read in full within the size cap and the deadline."""
+        request = self._client.build_request(method, url, **kwargs)
+        ends = self.clock() + self.deadline
+        response = self._client.send(request, stream=True)
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isascii() and declared.isdecimal() and int(declared) > max_bytes:
+                raise self._too_large(what, max_bytes)
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise self._too_large(what, max_bytes)
+                if self.clock() > ends:
+                    raise Unreachable(self.service, f"{what}: the answer was not complete "
+                                                    f"after {self.deadline:.0f} s; stopped")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        # The body is already decoded (gzip…): the copy must not say it is still encoded.
+        # Raw bytes: a header may hold any latin-1 byte, which str headers would not re-encode.
+        headers = [(k, v) for k, v in response.headers.raw
+                   if k.lower() not in (b"content-encoding", b"content-length",
+                                        b"transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=request, extensions=response.extensions)
+
+    def _too_large(self, what: str, max_bytes: int) -> BadResponse:
+        return BadResponse(self.service, f"{what}: the answer is larger than "
+                                         f"{max_bytes / MB:g} MB; refused")
 
     def _pause(self, delay: float, waited: float, reason: str = "") -> float:
         """Wait `delay` seconds, never past the total budget; returns the seconds waited."""
@@ -429,11 +540,13 @@ class ServiceClient:
 
 
 def hiding(secret: str, detail: Callable[[httpx.Response], str]):
-    """An `error_detail` that never lets `secret` through, even if a server echoes it."""
+    """An `error_detail` that never lets `secret` through, in any form (raw, base64 as in a
+    Basic header, percent-encoded…), even if a server echoes it. Registers the secret, so
+    every ServiceError message hides it too (text.hide_secrets)."""
+    keep_secret(secret)
 
     def hidden(response: httpx.Response) -> str:
-        text = detail(response)
-        return text.replace(secret, "***") if secret else text
+        return hide_secrets(detail(response))
 
     return hidden
 
