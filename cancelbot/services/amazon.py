@@ -377,7 +377,7 @@ class AmazonClient(OwnsServiceClient):
         hint = {
             "invalid_grant": "check SPAPI_REFRESH_TOKEN: wrong, or the seller revoked the app",
             "invalid_client": "check LWA_CLIENT_ID and LWA_CLIENT_SECRET (rotated credentials?)",
-        }.get(code)
+        }.get(code or "")
         if hint:
             message += f"; {hint}"
         return AuthError(

@@ -7,7 +7,7 @@ Auth is HTTP basic with the API key as user and `X` as password. Every call goes
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
@@ -188,7 +188,8 @@ class FreshdeskClient(OwnsServiceClient):
     def me(self) -> dict[str, Any]:
         """The agent this API key belongs to: {"id", "name", "email"} (a cheap signed-in check)."""
         data = self._http.json("GET", "/api/v2/agents/me", what="who am I (agents/me)")
-        contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
+        found = data.get("contact")
+        contact: dict[str, Any] = found if isinstance(found, dict) else {}
         return {
             "id": _require_int(data, "id", "agents/me"),
             "name": _text(contact.get("name")),
@@ -322,7 +323,7 @@ def _text(value: Any) -> str:
     return visible(value.strip()) if isinstance(value, str) else ""
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

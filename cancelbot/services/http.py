@@ -264,8 +264,9 @@ class RatePacer:
                 self.reading = self.remaining = remaining
             else:
                 # Same window: calls sent since (not yet counted by the server) still count.
-                self.reading = min(self.reading, remaining)
-                self.remaining = min(self.remaining, remaining)
+                self.reading = remaining if self.reading is None else min(self.reading, remaining)
+                self.remaining = remaining if self.remaining is None \
+                    else min(self.remaining, remaining)
             self.total = total
             self._save()
 
