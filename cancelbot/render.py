@@ -17,6 +17,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from cancelbot.i18n import N_
+from cancelbot.models import OrderStatus
 from cancelbot.text import hide_secrets, visible
 
 if TYPE_CHECKING:
@@ -27,11 +29,26 @@ if TYPE_CHECKING:
     from cancelbot.queue import Queue, QueueEntry, Shift
 
 KIND_LABELS = {
-    "cancelled": "Cancelled",
-    "messaged": "Messaged",
-    "needs_human": "Needs a human",
-    "skipped": "Skipped",
-    "failed": "Failed",
+    "cancelled": N_("Cancelled"),
+    "messaged": N_("Messaged"),
+    "needs_human": N_("Needs a human"),
+    "skipped": N_("Skipped"),
+    "failed": N_("Failed"),
+}
+# How a decision and a GSTK status read on screen (their codes stay in JSON).
+BRANCH_WORDS = {
+    "cancel": N_("cancel"),
+    "cannot_cancel": N_("cannot cancel"),
+    "already_cancelled": N_("already cancelled"),
+    "needs_human": N_("needs a human"),
+    "already_done": N_("already done"),
+}
+STATUS_WORDS = {
+    OrderStatus.AWAITING_PREPARATION: N_("awaiting preparation"),
+    OrderStatus.IN_PREPARATION: N_("in preparation"),
+    OrderStatus.PREPARED: N_("prepared"),
+    OrderStatus.SHIPPED: N_("shipped"),
+    OrderStatus.CANCELLED: N_("cancelled"),
 }
 KIND_STYLES = {"cancelled": "green", "messaged": "cyan", "needs_human": "yellow",
                "skipped": "dim", "failed": "red"}

@@ -20,9 +20,19 @@ from rich.table import Table
 from rich.text import Text
 
 from cancelbot.errors import Declined, NeedsHuman, UsageError
+from cancelbot.i18n import N_, _, ngettext
 from cancelbot.languages import LANGUAGE_NAMES
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
-from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
+from cancelbot.render import (
+    BRANCH_WORDS,
+    KIND_LABELS,
+    STATUS_WORDS,
+    duration,
+    linkified,
+    render_outcome,
+    render_queue,
+    time_left,
+)
 from cancelbot.text import excerpt
 from cancelbot.when import ago, clock_time
 
@@ -31,7 +41,7 @@ if TYPE_CHECKING:
     from cancelbot.outcome import Outcome
 
 T = TypeVar("T")
-YES = {"y", "yes", "o", "oui", "j", "ja"}
+YES = {"y", "yes", "o", "oui", "j", "ja"}  # English, French (and German) yes
 BODY_LINES = 12  # of the first message, on the ticket's card
 NOTE_LINES = 6  # of each later conversation
 THREAD_SHOWN = 5  # conversations shown, the newest; the others are counted
@@ -53,7 +63,8 @@ class TerminalAgent:
 
     def step(self, number: int, total: int, title: str) -> None:
         self.console.print()
-        self.console.print(Text(f"Step {number}/{total} · {title}", style="bold cyan"))
+        self.console.print(Text(_("Step {number}/{total} · {title}").format(
+            number=number, total=total, title=_(title)), style="bold cyan"))
 
     def show_ticket(self, ticket: Ticket) -> None:
         """The whole ticket: the first message, then every conversation, newest last, each
@@ -61,24 +72,27 @@ class TerminalAgent:
         few. Every text from outside is plain `Text`, never markup."""
         status = _ticket_status(ticket.status)
         head = Text()
-        head.append(ticket.subject or "(no subject)", style="bold")
-        head.append("\nFrom: ")
+        head.append(ticket.subject or _("(no subject)"), style="bold")
+        head.append("\n" + _("From: "))
         head.append(f"{ticket.requester_name} <{ticket.requester_email}>".strip())
-        head.append(f"\nStatus: {status} · received {ago(ticket.created_at)} "
-                    f"({clock_time(ticket.created_at)})")
+        head.append("\n" + _("Status: {status} · received {ago} ({time})").format(
+            status=status, ago=ago(ticket.created_at), time=clock_time(ticket.created_at)))
         content = Text.assemble(head, "\n\n", _excerpt(ticket.body_text, BODY_LINES))
         thread = ticket.conversations
         shown = thread[-THREAD_SHOWN:]
         if len(thread) > len(shown):
-            content.append(f"\n\n… {len(thread) - len(shown)} earlier conversation(s) not "
-                           "shown", style="dim")
+            content.append("\n\n… " + ngettext(
+                "{count} earlier conversation not shown", "{count} earlier conversations not shown",
+                len(thread) - len(shown)).format(count=len(thread) - len(shown)), style="dim")
         for c in shown:
-            who = c.author or ("the requester" if c.incoming else "an agent")
-            kind = "private note" if c.private else ("message" if c.incoming else "reply")
+            who = c.author or (_("the requester") if c.incoming else _("an agent"))
+            kind = _("private note") if c.private else (_("message") if c.incoming
+                                                         else _("reply"))
             content.append(f"\n\n── {kind} · {who} · {clock_time(c.created_at)}\n",
                            style="yellow" if c.private else "cyan")
             content.append_text(_excerpt(c.body_text, NOTE_LINES))
-        self.console.print(Panel(content, title=f"Ticket #{ticket.id}", title_align="left"))
+        self.console.print(Panel(content, title=_("Ticket #{id}").format(id=ticket.id),
+                                title_align="left"))
 
     def show_order(
         self,
@@ -92,35 +106,36 @@ class TerminalAgent:
         table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
         table.add_column(style="bold", overflow="fold")
         table.add_column(overflow="fold")
-        table.add_row("Amazon order", Text(order_id))
+        table.add_row(_("Amazon order"), Text(order_id))
         if gstk is None:
-            table.add_row("GSTK", Text("not found", style="red"))
+            table.add_row("GSTK", Text(_("not found"), style="red"))
         else:
-            known = gstk.status.value.replace("_", " ") if gstk.status else "UNKNOWN STATUS"
+            known = _(STATUS_WORDS[gstk.status]) if gstk.status else _("UNKNOWN STATUS")
             table.add_row("GSTK", Text(f"{gstk.label} ({known}) · {gstk.id}"))
         if amazon is None and amazon_checked:
-            table.add_row("Amazon", Text("not found on Amazon", style="red"))
+            table.add_row("Amazon", Text(_("not found on Amazon"), style="red"))
         elif amazon is None:
-            table.add_row("Amazon", Text("not checked (no SP-API)", style="dim"))
+            table.add_row("Amazon", Text(_("not checked (no SP-API)"), style="dim"))
         else:
             table.add_row("Amazon", Text(amazon.fulfillment_status or "?"))
             items = ", ".join(
                 f"{i.quantity}× {i.title or i.order_item_id}" for i in amazon.items
             )
-            table.add_row("Items", Text(f"{len(amazon.items)}: {items}"))
-            asked = "yes — the buyer asked Amazon" if amazon.buyer_requested_cancel else "no"
-            table.add_row("Buyer cancel request", Text(asked))
-        table.add_row("Marketplace", Text(marketplace))
+            table.add_row(_("Items"), Text(f"{len(amazon.items)}: {items}"))
+            asked = _("yes — the buyer asked Amazon") if amazon.buyer_requested_cancel \
+                else _("no")
+            table.add_row(_("Buyer cancel request"), Text(asked))
+        table.add_row(_("Marketplace"), Text(marketplace))
         self.console.print(table)
 
     def show_decision(self, decision: Decision) -> None:
         style = {"cancel": "green", "cannot_cancel": "yellow", "already_cancelled": "green",
                  "needs_human": "bold red"}[decision.branch.value]
-        label = decision.branch.value.replace("_", " ").upper()
-        self.console.print(Text.assemble((label, style), " — ", decision.reason))
+        label = _(BRANCH_WORDS[decision.branch.value]).upper()
+        self.console.print(Text.assemble((label, style), " — ", _(decision.reason)))
 
     def show_plan(self, lines: Sequence[str]) -> None:
-        self.console.print(Text("Will do:", style="bold"))
+        self.console.print(Text(_("Will do:"), style="bold"))
         # A grid keeps a wrapped line under its text, not under its number (80 columns).
         grid = Table.grid(padding=(0, 1))
         grid.add_column(justify="right", width=4, overflow="fold")
@@ -134,7 +149,8 @@ class TerminalAgent:
     ) -> None:
         name = LANGUAGE_NAMES.get(language, language)
         self.console.print(Text.assemble(
-            ("Reply in ", "bold"), (name, "bold"), f" ({why}) · via {channel}"
+            (_("Reply in {language}").format(language=_(name)), "bold"),
+            " " + _("({why}) · via {channel}").format(why=why, channel=_(channel))
         ))
         # Plain text, no box around it, never hard-wrapped: the terminal wraps whole lines, so
         # a copy keeps whole paragraphs.
@@ -143,7 +159,7 @@ class TerminalAgent:
         self.console.rule(style="dim")
         if copy_to:  # the agent pastes it into Seller Central: one action to copy, the link
             self._offer_copy(text)
-            self.console.print(Text("Paste it here: ", style="bold").append_text(
+            self.console.print(Text(_("Paste it here: "), style="bold").append_text(
                 linkified(copy_to)), soft_wrap=True)
 
     def _offer_copy(self, text: str) -> None:
@@ -157,14 +173,15 @@ class TerminalAgent:
             payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
             self.console.file.write(f"\x1b]52;c;{payload}\x07")
             self.console.file.flush()
-            self.console.print(Text("Copied to the clipboard (if your terminal allows it).",
+            self.console.print(Text(_("Copied to the clipboard (if your terminal allows it)."),
                                     style="dim"))
         if self._copy_file is None:  # one file per run, rewritten with what is shown last
             handle, self._copy_file = tempfile.mkstemp(prefix="cancelbot-message-", suffix=".txt")
             os.close(handle)
         with open(self._copy_file, "w", encoding="utf-8", newline="") as file:
             file.write(text + "\n")
-        self.console.print(Text(f"Also in {self._copy_file}", style="dim"), soft_wrap=True)
+        self.console.print(Text(_("Also in {path}").format(path=self._copy_file), style="dim"),
+                           soft_wrap=True)
 
     def info(self, text: str) -> None:
         self.console.print(linkified(text))
@@ -189,10 +206,12 @@ class TerminalAgent:
         shown = math.ceil(seconds)
         if self._busy is not None:
             status, label = self._busy
-            text = f"{label} — {reason}, trying again in {shown} s" if seconds > 0 else label
+            text = _("{label} — {reason}, trying again in {seconds} s").format(
+                label=label, reason=reason, seconds=shown) if seconds > 0 else label
             status.update(escape(text) + "…")  # type: ignore[attr-defined]
         elif seconds > self._waiting:  # a new wait begins
-            self.console.print(Text(f"{reason}: trying again in {shown} s…", style="yellow"))
+            self.console.print(Text(_("{reason}: trying again in {seconds} s…").format(
+                reason=reason, seconds=shown), style="yellow"))
         self._waiting = seconds
 
     # -- asking --------------------------------------------------------------------------------
@@ -207,33 +226,38 @@ class TerminalAgent:
     def confirm(self, question: str, *, automatic: bool = True) -> bool:
         if self.assume_yes:
             if not automatic:
-                raise NeedsHuman(f"{question} — this needs a person; run without --yes")
-            self.console.print(Text(f"{question} yes (--yes)"))
+                raise NeedsHuman(_("{question} — this needs a person; run without --yes")
+                                 .format(question=_(question)))
+            self.console.print(Text(_("{question} yes (--yes)").format(question=_(question))))
             return True
-        answer = self._input(f"{question} [y/N] ")
+        answer = self._input(_("{question} [y/N] ").format(question=_(question)))
         return answer is not None and answer.strip().lower() in YES
 
     def choose(self, question: str, options: Sequence[str]) -> int:
         if not self.interactive:
-            raise NeedsHuman(f"{question} — this needs a person; run without --yes")
-        self.console.print(Text(question, style="bold"))
+            raise NeedsHuman(_("{question} — this needs a person; run without --yes")
+                             .format(question=_(question)))
+        self.console.print(Text(_(question), style="bold"))
         for n, option in enumerate(options, 1):
             self.console.print(Text(f"  {n}. {option}"))
         while True:
-            answer = self._input(f"Choose 1-{len(options)} (empty to stop): ")
+            answer = self._input(_("Choose 1-{last} (empty to stop): ").format(
+                last=len(options)))
             if answer is None or not answer.strip():
-                raise Declined("stopped at a choice: nothing changed")
-            if answer.strip().isdigit() and 1 <= int(answer) <= len(options):
-                return int(answer) - 1
-            self.warn(f"Type a number from 1 to {len(options)}.")
+                raise Declined(_("stopped at a choice: nothing changed"))
+            number = answer.strip()
+            if number.isascii() and number.isdigit() and 1 <= int(number) <= len(options):
+                return int(number) - 1
+            self.warn(_("Type a number from 1 to {last}.").format(last=len(options)))
 
     def ask(self, question: str, parse: Callable[[str], T]) -> T:
         if not self.interactive:
-            raise NeedsHuman(f"{question} — this needs a person; run without --yes")
+            raise NeedsHuman(_("{question} — this needs a person; run without --yes")
+                             .format(question=_(question)))
         while True:
-            answer = self._input(f"{question} (empty to stop): ")
+            answer = self._input(_("{question} (empty to stop): ").format(question=_(question)))
             if answer is None or not answer.strip():
-                raise Declined("stopped: no order number given, nothing changed")
+                raise Declined(_("stopped: no order number given, nothing changed"))
             try:
                 return parse(answer)
             except UsageError as exc:
@@ -257,9 +281,10 @@ class TerminalAgent:
         if not shown:
             self.show_message(text, language, why, channel, copy_to=copy_to)
         others = [code for code in languages if code != language]
-        keys = "[y]es · [e]dit" + (" · [l]anguage" if others else "") + " · [N]o"
+        keys = (_("[y]es · [e]dit · [l]anguage · [N]o") if others
+                else _("[y]es · [e]dit · [N]o"))
         while True:
-            answer = self._input(f"{question} {keys} ")
+            answer = self._input(f"{_(question)} {keys} ")
             key = (answer or "").strip().lower()[:1]
             if key in YES or key == "s":
                 return "send", text
@@ -272,22 +297,23 @@ class TerminalAgent:
             elif key == "l" and others:
                 names = [f"{LANGUAGE_NAMES.get(c, c)} ({c})" for c in others]
                 try:
-                    return "language", others[self.choose("Reply in which language?", names)]
+                    return "language", others[self.choose(N_("Reply in which language?"),
+                                                          names)]
                 except Declined:
                     continue  # no choice made: back to the question
             else:
-                self.warn("Type y to send, e to edit" + (", l for another language" if others
-                          else "") + ", n to cancel.")
+                self.warn(_("Type y to send, e to edit, l for another language, n to cancel.")
+                          if others else _("Type y to send, e to edit, n to cancel."))
 
     def _edit(self, text: str) -> str | None:
         """The text after the agent's $EDITOR (VISUAL, EDITOR, else the system's); None if
         nothing was saved or no editor could start."""
         edited, problem = edit_in_editor(text)
         if problem:
-            self.warn(f"No editor could start ({problem}): set EDITOR, e.g. EDITOR=nano. "
-                      "The message is unchanged.")
+            self.warn(_("No editor could start ({problem}): set EDITOR, e.g. EDITOR=nano. "
+                        "The message is unchanged.").format(problem=problem))
         elif edited is None:
-            self.info("Nothing saved: the message is unchanged.")
+            self.info(_("Nothing saved: the message is unchanged."))
         return edited
 
 
@@ -335,15 +361,16 @@ def _excerpt(text: str, lines: int) -> Text:
     body = excerpt("\n".join(kept[:lines]))  # bounded: one line may be megabytes
     more = len(text.strip().splitlines()) - min(len(kept), lines)
     if more > 0:
-        body += f"\n… ({more} more line{'s' if more > 1 else ''})"
-    return Text(body or "(empty)")
+        body += "\n… " + ngettext("({count} more line)", "({count} more lines)", more).format(
+            count=more)
+    return Text(body or _("(empty)"))
 
 
 def _ticket_status(code: int) -> str:
     try:
         return TicketStatus(code).name.lower()
     except ValueError:
-        return f"status {code}"
+        return _("status {code}").format(code=code)
 
 
 class TerminalShift:
@@ -361,25 +388,30 @@ class TerminalShift:
                   now: datetime) -> None:
         age = entry.age(now)
         left = time_left(entry, now)
-        head = Text.assemble((f"{number}/{count} · Ticket #{entry.id}", "bold"))
+        head = Text.assemble((_("{number}/{count} · Ticket #{id}").format(
+            number=number, count=count, id=entry.id), "bold"))
         if age is not None:
-            head.append(f" · received {duration(age)} ago · ")
+            head.append(" · " + _("received {duration} ago").format(duration=duration(age))
+                        + " · ")
             head.append_text(left)
-            if not left.plain.startswith("late"):
-                head.append(" left")
+            remaining = entry.time_left(now)
+            if remaining is not None and remaining.total_seconds() >= 0:
+                head.append(" " + _("left"))
         self.console.print()
         self.console.rule(head, align="left", style="cyan")
-        self.console.print(Text(entry.ticket.subject or "(no subject)", style="bold"))
+        self.console.print(Text(excerpt(entry.ticket.subject or _("(no subject)"), 300),
+                                style="bold"))
         if ticket is not None:
-            self.console.print(Text(f"From: {ticket.requester_name} <{ticket.requester_email}>",
-                                    style="dim"), overflow="fold")
+            sender = excerpt(f"{ticket.requester_name} <{ticket.requester_email}>", 300)
+            self.console.print(Text(_("From: ") + sender, style="dim"), overflow="fold")
 
     def next_action(self) -> str:
         # Enter is never an answer here: at every question of cancelbot, Enter alone changes
         # nothing (at a confirmation it means No), so two Enters cannot process and decline.
         while True:
             try:
-                answer = self.console.input(Text("[p]rocess · [s]kip · [q]uit: ", style="bold"))
+                answer = self.console.input(Text(_("[p]rocess · [s]kip · [q]uit: "),
+                                                 style="bold"))
             except EOFError:
                 self.console.print()
                 return "quit"
@@ -390,18 +422,19 @@ class TerminalShift:
                 return "skip"
             if key == "q":
                 return "quit"
-            self.console.print(Text("Type p to process, s to skip, q to quit.",
+            self.console.print(Text(_("Type p to process, s to skip, q to quit."),
                                     style="yellow"))
 
     def skipped(self, entry, reason: str) -> None:
-        self.console.print(Text(f"#{entry.id} skipped: {reason}", style="dim"))
+        self.console.print(Text(_("#{id} skipped: {reason}").format(id=entry.id, reason=reason),
+                                style="dim"))
 
     def show_result(self, result, outcome: Outcome | None) -> None:
         if outcome is not None and outcome.error is None:
             render_outcome(self.console, outcome)
             return
         style = {"needs_human": "yellow", "skipped": "dim", "failed": "red"}.get(result.kind, "")
-        self.console.print(Text(f"#{result.ticket_id} {result.kind.replace('_', ' ')}: "
+        self.console.print(Text(f"#{result.ticket_id} {_(KIND_LABELS[result.kind])}: "
                                 f"{result.detail}", style=style))
 
     @contextmanager

@@ -60,7 +60,7 @@ def test_a_long_thread_folds_to_the_newest_with_a_count():
     con, out = console()
     TerminalAgent(con).show_ticket(ticket(thread(THREAD_SHOWN + 7)))
     text = out.getvalue()
-    assert "7 earlier conversation(s) not shown" in text
+    assert "7 earlier conversations not shown" in text
     assert f"conversation number {THREAD_SHOWN + 6}" in text, "the newest is shown"
     assert "conversation number 0\n" not in text and "conversation number 6 " not in text
 
