@@ -1,0 +1,93 @@
+"""The agent's language: complete catalogues, the language chosen as documented, French screens.
+
+`python tests/catalogue.py` updates the catalogues; these tests fail when a marked text has no
+French, when a compiled catalogue is older than its source, or when a French screen still shows
+an English text of the catalogue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from catalogue import compiled, help_words, load, marked, po_path
+from typer.testing import CliRunner
+
+from cancelbot import i18n
+from cancelbot.cli import app
+
+
+@pytest.mark.parametrize("domain", ["cancelbot", "messages"])
+def test_every_marked_text_has_a_french_translation(domain):
+    template = marked() if domain == "cancelbot" else help_words()
+    french = load(po_path("fr", domain))
+    missing = [m.id for m in template if m.id and not (french.get(m.id) and french.get(m.id).string
+                                                       and "fuzzy" not in french.get(m.id).flags)]
+    assert missing == [], f"untranslated — run `python tests/catalogue.py`: {missing[:10]}"
+
+
+@pytest.mark.parametrize("domain", ["cancelbot", "messages"])
+def test_the_shipped_mo_is_the_compiled_po(domain):
+    path = po_path("fr", domain)
+    assert path.with_suffix(".mo").read_bytes() == compiled(load(path)), \
+        "run `python tests/catalogue.py` to compile the catalogue"
+
+
+def test_placeholders_survive_translation():
+    for message in load(po_path("fr", "cancelbot")):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = set(re.findall(r"\{[^{}]*\}", ids[0]))
+        for text in strings:
+            assert set(re.findall(r"\{[^{}]*\}", text)) == wanted, message.id
+
+
+@pytest.mark.parametrize(("env", "language"), [
+    ({"CANCELBOT_LANG": "fr"}, "fr"),
+    ({"CANCELBOT_LANG": "en", "LANG": "fr_FR.UTF-8"}, "en"),
+    ({"LANG": "fr_FR.UTF-8"}, "fr"),
+    ({"LC_ALL": "fr_BE.UTF-8", "LANG": "en_GB.UTF-8"}, "fr"),
+    ({"LANGUAGE": "de:fr", "LANG": "C"}, "fr"),
+    ({"LANG": "C"}, "en"),
+    ({"LANG": "de_DE.UTF-8"}, "en"),
+    ({}, "en"),
+])
+def test_the_screen_language_follows_the_documented_order(env, language):
+    assert i18n.screen_language(env) == language
+
+
+def test_notes_are_in_the_teams_language():
+    assert i18n.note_language({"LANG": "fr_FR.UTF-8"}) == "fr"
+    assert i18n.note_language({"LANG": "C", "CANCELBOT_NOTE_LANG": "fr"}) == "fr"
+    assert i18n.note_language({"LANG": "fr_FR.UTF-8", "CANCELBOT_NOTE_LANG": "en"}) == "en"
+
+
+def english_fragments() -> set[str]:
+    """Pieces of every English screen text long enough to be recognised."""
+    pieces = set()
+    for message in marked():
+        if not message.id:
+            continue
+        for text in (message.id if isinstance(message.id, tuple) else (message.id,)):
+            for piece in re.split(r"\{[^{}]*\}", text):
+                piece = piece.strip(" .:·—()[]#…\n")
+                if len(piece) >= 14 and re.search(r"[a-z]{4}", piece):
+                    pieces.add(piece)
+    return pieces
+
+
+def test_a_french_dry_run_shows_no_english_screen_text(home, monkeypatch):
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    for ticket in ("1001", "1002"):
+        result = CliRunner().invoke(app, ["process", ticket, "--sandbox", "--dry-run"])
+        assert result.exit_code == 0, result.output
+        left = sorted(p for p in english_fragments() if p in result.output)
+        assert left == [], f"ticket {ticket}: English on a French screen: {left}"
+    assert "Étape 1/4" in result.output
+
+
+def test_with_lang_c_the_screens_are_english(home, monkeypatch):
+    monkeypatch.setenv("LANG", "C")
+    result = CliRunner().invoke(app, ["process", "1001", "--sandbox", "--dry-run"])
+    assert "Step 1/4 · Read the ticket" in result.output
