@@ -153,12 +153,12 @@ def process(
     run: dict[str, object] = {}  # what the interrupt hint needs, once known
 
     def hint() -> str:
-        if "home" not in run:
+        if "state_dir" not in run:
             return "Nothing was changed."
         from cancelbot.effects import resume_hint
         from cancelbot.journal import Journal
 
-        with Journal.open(run["home"]) as journal:  # type: ignore[arg-type]
+        with Journal.open(run["state_dir"]) as journal:  # type: ignore[arg-type]
             return resume_hint(journal, run["ticket"], run["rerun"])  # type: ignore[arg-type]
 
     with _errors_to_exit_codes(err, hint):
@@ -176,7 +176,7 @@ def process(
         recorder = Recorder(agent)  # what the run showed, for --json
         if settings.sandbox:
             agent.console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                f"(state in {escape_path(settings.home)}).[/dim]")
+                                f"(state in {escape_path(settings.state_dir)}).[/dim]")
         rerun = f"cancelbot process {number}" + (" --sandbox" if sandbox else "")
         options = Options(
             dry_run=dry_run,
@@ -188,10 +188,11 @@ def process(
             rerun=rerun,
         )
         retry = RetryPolicy(on_wait=agent.waiting)
-        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+        state_dir = settings.world.prepare()  # this world's journal: never another's
+        with Journal.open(state_dir, agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=retry) as services, \
                 _json_on_error(json_out, number, recorder):
-            run.update(home=settings.home, ticket=number, rerun=rerun)
+            run.update(state_dir=state_dir, ticket=number, rerun=rerun)
             outcome = run_procedure(number, services, recorder, options, journal)
         if json_out:
             _print_json(_outcome_document(outcome, recorder, number))
@@ -241,26 +242,27 @@ def history(
     ),
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="The sandbox's journal instead of the configured account's."
+    ),
 ) -> None:
     """Show cancelbot's journal: every change it made on this computer, oldest first.
 
     Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
-    the messages and no buyer data: ids only.
+    the messages and no buyer data: ids only. Each account (and the sandbox) has its own.
 
     Example: cancelbot history 1001
     """
     out, err = _consoles()
     with _errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
-        load_dotenv()
-        from cancelbot.config import home_dir
+        settings = _settings(sandbox)
         from cancelbot.journal import FILE_NAME, Journal
         from cancelbot.ui import render_history
 
-        home = home_dir()
         events = []
-        if (home / FILE_NAME).exists():  # no journal yet: do not create one to say so
-            with Journal.open(home) as journal:
+        if (settings.state_dir / FILE_NAME).exists():  # none yet: do not create one to say so
+            with Journal.open(settings.world.prepare()) as journal:
                 events = journal.history(number, limit)
         if json_out:
             from cancelbot.render import history_document
@@ -297,7 +299,7 @@ def feeds(
         from cancelbot.wiring import open_services
 
         agent = TerminalAgent(out)
-        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+        with Journal.open(settings.world.prepare(), agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             report = FeedDesk(journal, svc, agent, wait=settings.feed_wait).follow_up()
             rows, known = journal.cancellations(), journal.feeds()
@@ -352,7 +354,7 @@ def sandbox_reset() -> None:
 
         load_dotenv()
         path = sandbox.reset(home_dir())
-        out.print(f"Sandbox reset: {escape_path(path)}")
+        out.print(f"Sandbox reset, its journal forgotten: {escape_path(path.parent)}")
 
 
 def load_dotenv() -> None:
@@ -408,7 +410,7 @@ def queue(
         screen_console = err if json_out else out
         if settings.sandbox:
             screen_console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                 f"(state in {escape_path(settings.home)}).[/dim]")
+                                 f"(state in {escape_path(settings.state_dir)}).[/dim]")
         agent = TerminalAgent(out, assume_yes=yes)
         with _journal_and_services(settings, agent, create=not list_only) as (journal, svc):
             with agent.busy("Searching Freshdesk"):
@@ -452,9 +454,10 @@ def _journal_and_services(settings, agent, *, create: bool = True) -> Iterator[t
 
     with ExitStack() as stack:
         journal = None
-        if create or (settings.home / FILE_NAME).exists():
+        state_dir = settings.world.prepare()  # this world's journal: never another's
+        if create or (state_dir / FILE_NAME).exists():
             journal = stack.enter_context(
-                Journal.open(settings.home, agent=_journal_agent(settings)))
+                Journal.open(state_dir, agent=_journal_agent(settings)))
         services = stack.enter_context(
             open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)))
         yield journal, services

@@ -4,6 +4,8 @@
      ├── UsageError                exit 2  the command line or a typed value is wrong
      ├── ConfigError               exit 1  missing or invalid configuration (names the variables)
      ├── TemplateError             exit 1  a reply template is missing or does not render
+     ├── StateError                exit 1  cancelbot's folder (CANCELBOT_HOME) is unsafe or unusable
+     │    └── JournalError                 the journal cannot be opened or written
      ├── ServiceError              exit 1  a remote system answered badly or not at all
      │    ├── NotFound                     404 (ticket, order…)
      │    ├── AuthError                    401/403, LWA invalid_grant/invalid_client
@@ -44,6 +46,15 @@ class ConfigError(CancelbotError):
 
 class TemplateError(CancelbotError):
     pass
+
+
+class StateError(CancelbotError):
+    """The folder cancelbot keeps its state in, or a file in it, cannot be used safely: it cannot
+    be created or written, another user may write it, or a file in it is a symbolic link."""
+
+
+class JournalError(StateError):
+    """The journal cannot be opened or written: nothing is changed without it."""
 
 
 class ServiceError(CancelbotError):

@@ -3,7 +3,8 @@
 The real clients run unchanged: `sandbox_environment()` points them at `.invalid` hosts (nothing
 can reach the internet even if the transport were bypassed) and `SandboxTransport`, one
 `httpx.BaseTransport`, answers those hosts in each service's wire format. The state lives in
-`<home>/sandbox.json`, so a second run sees the first run's effects.
+the sandbox world's folder, `<home>/worlds/sandbox/sandbox.json`, so a second run sees the first
+run's effects.
 
 Importing this package is cheap (no httpx): the transport is loaded on first use.
 """
