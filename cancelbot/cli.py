@@ -108,10 +108,15 @@ def _errors_to_exit_codes(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
+MAX_TICKET_ID = 2**63 - 1  # SQLite's largest integer, and beyond any Freshdesk ticket id
+
+
 def parse_ticket_id(raw: str) -> int:
     value = raw.strip().lstrip("#")
     if not value.isascii() or not value.isdigit() or int(value) <= 0:
         raise UsageError(f"ticket id must be a positive whole number, got {raw[:40]!r}")
+    if len(value) > 19 or int(value) > MAX_TICKET_ID:
+        raise UsageError(f"ticket id {value[:40]} is too large (at most {MAX_TICKET_ID})")
     return int(value)
 
 
@@ -146,9 +151,6 @@ def process(
 
     Example: cancelbot process 1001 --sandbox --dry-run
     """
-    from cancelbot import warmup
-
-    warmup.start()  # the HTTP stack and TLS certificates load while the rest starts up
     out, err = _consoles()
     run: dict[str, object] = {}  # what the interrupt hint needs, once known
 

@@ -300,8 +300,7 @@ _ssl_context_lock = threading.Lock()
 
 def shared_ssl_context() -> ssl.SSLContext:
     """One verifying TLS context for every client of the run: loading the CA bundle takes tens
-    of milliseconds, paid once instead of once per client (and by the warm-up thread when there
-    is one: the loading runs without holding the GIL)."""
+    of milliseconds, paid once instead of once per client."""
     global _ssl_context
     with _ssl_context_lock:
         if _ssl_context is None:
