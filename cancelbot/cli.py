@@ -166,6 +166,7 @@ def process(
     with _errors_to_exit_codes(err, hint):
         number = parse_ticket_id(ticket_id)
         settings = _settings(sandbox)
+        state_dir = settings.world.prepare()  # this world's journal: never another's
         from cancelbot.journal import Journal
         from cancelbot.procedure import Options
         from cancelbot.procedure import process as run_procedure
@@ -190,7 +191,6 @@ def process(
             rerun=rerun,
         )
         retry = RetryPolicy(on_wait=agent.waiting)
-        state_dir = settings.world.prepare()  # this world's journal: never another's
         with Journal.open(state_dir, agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=retry) as services, \
                 _json_on_error(json_out, number, recorder):
@@ -330,8 +330,9 @@ def sandbox_list() -> None:
         from cancelbot.config import home_dir
 
         load_dotenv()
+        rows = sandbox.list_tickets(home_dir())  # before any output: a failure is one line
         out.print("Sandbox tickets — run one with: cancelbot process ID --sandbox")
-        for row in sandbox.list_tickets(home_dir()):  # ticket text is data, never markup
+        for row in rows:  # ticket text is data, never markup
             out.print()
             out.print(Text.assemble(
                 (f"#{row['ticket_id']} ", "bold"), (row["expected_branch"], "cyan"),
@@ -410,6 +411,7 @@ def queue(
         from cancelbot.ui import TerminalAgent, TerminalShift
 
         screen_console = err if json_out else out
+        settings.world.prepare()  # an unusable folder: one line, before anything is shown
         if settings.sandbox:
             screen_console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
                                  f"(state in {escape_path(settings.state_dir)}).[/dim]")
