@@ -346,7 +346,7 @@ def sandbox_list() -> None:
 
 @sandbox_app.command("reset")
 def sandbox_reset() -> None:
-    """Put the sandbox back to its seeded state.
+    """Put the sandbox back to its seeded state, and forget what its journal remembered.
 
     Example: cancelbot sandbox reset
     """
