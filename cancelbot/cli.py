@@ -127,10 +127,15 @@ def _safe(error: CancelbotError) -> str:
     return error_text(error)
 
 
+MAX_TICKET_ID = 2**63 - 1  # SQLite's largest integer, and beyond any Freshdesk ticket id
+
+
 def parse_ticket_id(raw: str) -> int:
     value = raw.strip().lstrip("#")
     if not value.isascii() or not value.isdigit() or int(value) <= 0:
         raise UsageError(f"ticket id must be a positive whole number, got {raw[:40]!r}")
+    if len(value) > 19 or int(value) > MAX_TICKET_ID:
+        raise UsageError(f"ticket id {value[:40]} is too large (at most {MAX_TICKET_ID})")
     return int(value)
 
 
@@ -177,13 +182,11 @@ def process(
 
     Example: cancelbot process 1001 --sandbox --dry-run
     """
-    from cancelbot import warmup
-
-    warmup.start()  # the HTTP stack and TLS certificates load while the rest starts up
     out, err = _consoles()
     with _errors_to_exit_codes(err, "Nothing was changed."):
         number = parse_ticket_id(ticket_id)
         settings = _settings(sandbox)
+        state_dir = settings.world.prepare()  # this world's journal: never another's
         from cancelbot.journal import Journal
         from cancelbot.ports import Options
         from cancelbot.procedure import process as run_procedure
@@ -195,7 +198,7 @@ def process(
         agent = TerminalAgent(err if json_out else out, assume_yes=yes)
         if settings.sandbox:
             agent.console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                f"(state in {escape_path(settings.home)}).[/dim]")
+                                f"(state in {escape_path(settings.state_dir)}).[/dim]")
         options = Options(
             dry_run=dry_run,
             language=lang.value if lang else None,
@@ -206,7 +209,7 @@ def process(
             rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
         )
         retry = RetryPolicy(on_wait=agent.waiting)
-        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+        with Journal.open(state_dir, agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=retry) as services:
             outcome = run_procedure(number, services, agent, options, journal)
     # One result, rendered once: a finished, declined, failed or interrupted run alike.
@@ -241,26 +244,27 @@ def history(
     limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     debug: bool = _debug_option(),  # same as `cancelbot --debug …`
+    sandbox: bool = typer.Option(
+        False, "--sandbox", help="The sandbox's journal instead of the configured account's."
+    ),
 ) -> None:
     """Show cancelbot's journal: every change it made on this computer, oldest first.
 
     Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
-    the messages and no buyer data: ids only.
+    the messages and no buyer data: ids only. Each account (and the sandbox) has its own.
 
     Example: cancelbot history 1001
     """
     out, err = _consoles()
     with _errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
-        load_dotenv()
-        from cancelbot.config import home_dir
+        settings = _settings(sandbox)
         from cancelbot.journal import FILE_NAME, Journal
         from cancelbot.render import render_history
 
-        home = home_dir()
         events = []
-        if (home / FILE_NAME).exists():  # no journal yet: do not create one to say so
-            with Journal.open(home) as journal:
+        if (settings.state_dir / FILE_NAME).exists():  # none yet: do not create one to say so
+            with Journal.open(settings.world.prepare()) as journal:
                 events = journal.history(number, limit)
         if json_out:
             from cancelbot.render import history_document
@@ -299,7 +303,7 @@ def feeds(
         from cancelbot.wiring import open_services
 
         agent = TerminalAgent(out)
-        with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
+        with Journal.open(settings.world.prepare(), agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             if svc.feeds is None:  # configured above: open_services built the SP-API client
                 raise UsageError("SP-API is not configured: there is no feed to follow")
@@ -331,8 +335,9 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
         from cancelbot.config import home_dir
 
         load_dotenv()
+        rows = sandbox.list_tickets(home_dir())  # before any output: a failure is one line
         out.print("Sandbox tickets — run one with: cancelbot process ID --sandbox")
-        for row in sandbox.list_tickets(home_dir()):  # ticket text is data, never markup
+        for row in rows:  # ticket text is data, never markup
             out.print()
             out.print(Text.assemble(
                 (f"#{row['ticket_id']} ", "bold"), (row["expected_branch"], "cyan"),
@@ -346,7 +351,7 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
 
 @sandbox_app.command("reset")
 def sandbox_reset(debug: bool = _debug_option()) -> None:
-    """Put the sandbox back to its seeded state.
+    """Put the sandbox back to its seeded state, and forget what its journal remembered.
 
     Example: cancelbot sandbox reset
     """
@@ -357,7 +362,7 @@ def sandbox_reset(debug: bool = _debug_option()) -> None:
 
         load_dotenv()
         path = sandbox.reset(home_dir())
-        out.print(f"Sandbox reset: {escape_path(path)}")
+        out.print(f"Sandbox reset, its journal forgotten: {escape_path(path.parent)}")
 
 
 def load_dotenv() -> None:
@@ -412,9 +417,10 @@ def queue(
         from cancelbot.ui import TerminalAgent, TerminalShift
 
         screen_console = err if json_out else out
+        settings.world.prepare()  # an unusable folder: one line, before anything is shown
         if settings.sandbox:
             screen_console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                 f"(state in {escape_path(settings.home)}).[/dim]")
+                                 f"(state in {escape_path(settings.state_dir)}).[/dim]")
         agent = TerminalAgent(out, assume_yes=yes)
         with _journal_and_services(settings, agent, create=not list_only) as (journal, svc):
             with agent.busy("Searching Freshdesk"):
@@ -458,9 +464,10 @@ def _journal_and_services(settings, agent, *, create: bool = True) -> Iterator[t
 
     with ExitStack() as stack:
         journal = None
-        if create or (settings.home / FILE_NAME).exists():
+        state_dir = settings.world.prepare()  # this world's journal: never another's
+        if create or (state_dir / FILE_NAME).exists():
             journal = stack.enter_context(
-                Journal.open(settings.home, agent=_journal_agent(settings)))
+                Journal.open(state_dir, agent=_journal_agent(settings)))
         services = stack.enter_context(
             open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)))
         yield journal, services

@@ -12,10 +12,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cancelbot.errors import ConfigError
 from cancelbot.services.http import check_base_url
 from cancelbot.text import one_line
+
+if TYPE_CHECKING:
+    from cancelbot.worlds import World
 
 DEFAULT_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
@@ -73,6 +77,21 @@ class Settings:
     queue_tag: str = ""  # a ticket with this tag is a cancellation request
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
     feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
+
+    @property
+    def world(self) -> World:
+        """The sandbox, or this real account: whose local state a run may see (worlds.py)."""
+        from cancelbot.worlds import account_world, sandbox_world
+
+        if self.sandbox:
+            return sandbox_world(self.home)
+        return account_world(self.home, self.freshdesk.url, self.gstk.url,
+                             self.amazon.seller_id)
+
+    @property
+    def state_dir(self) -> Path:
+        """The world's own folder in CANCELBOT_HOME (`world.prepare()` creates it)."""
+        return self.world.state_dir
 
 
 def load_dotenv_file() -> None:

@@ -90,6 +90,8 @@ def run_doctor(
         return report
     report.add("Configuration", OK, "sandbox (simulated services)" if sandbox
                else "from the environment and .env")
+    # Nothing works without this world's folder: a StateError here is the answer, in one line.
+    settings.world.prepare()
     if not settings.sandbox and not settings.freshdesk.from_email:
         report.add("Reply address", WARNING, "FRESHDESK_FROM_EMAIL is empty: replies leave "
                    "from Freshdesk's default address, and Amazon relays to the buyer only mail "
@@ -124,7 +126,8 @@ def run_doctor(
     report.add("Steps", INFO, " · ".join(f"{k} {v}" for k, v in report.steps.items()))
     _check_templates(report, settings.templates_dir)
     report.journal = journal_location(settings)
-    report.add("Journal", INFO, report.journal or "none in this version of cancelbot")
+    report.add("Journal", INFO, _journal_detail(settings, report.journal))
+    _check_old_journal(report, settings)
     _check_home(report)
     _check_secret_age(report, settings, today or now().date())
     return report
@@ -296,13 +299,35 @@ def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
 
 
 def journal_location(settings: Settings) -> str | None:
-    """Where the journal lives (journal.py), when this cancelbot has one."""
+    """Where this world's journal lives (journal.py), when this cancelbot has one."""
     if importlib.util.find_spec("cancelbot.journal") is None:
         return None
     from cancelbot.journal import FILE_NAME
 
-    path = settings.home / FILE_NAME
-    return f"{path}" + ("" if path.exists() else " (created by the first change)")
+    return str(settings.state_dir / FILE_NAME)
+
+
+def _journal_detail(settings: Settings, location: str | None) -> str:
+    """The world first, then the path from CANCELBOT_HOME on: a long home may be cut short."""
+    if location is None:
+        return "none in this version of cancelbot"
+    world = settings.world
+    path = Path(location)
+    where = path.relative_to(settings.home) if path.is_relative_to(settings.home) else path
+    created = "" if path.exists() else " (created by the first change)"
+    return f"{world.label}: {where.as_posix()}{created} in {settings.home}"
+
+
+def _check_old_journal(report: Report, settings: Settings) -> None:
+    """A journal from before the worlds (CANCELBOT_HOME/journal.sqlite3) is never used: it may
+    mix sandbox and real runs. Said once, so whoever holds it decides what to do with it."""
+    from cancelbot.journal import FILE_NAME
+
+    old = settings.home / FILE_NAME
+    if old.exists():
+        report.add("Old journal", INFO, f"{FILE_NAME} in CANCELBOT_HOME is an older cancelbot's, "
+                   "where the sandbox's runs and the real ones were mixed: not used — look "
+                   f"through it (sqlite3), then delete it · {old}")
 
 
 def _reason(exc: CancelbotError) -> str:

@@ -4,7 +4,8 @@
      ├── UsageError                exit 2  the command line or a typed value is wrong
      ├── ConfigError               exit 1  missing or invalid configuration (names the variables)
      ├── TemplateError             exit 1  a reply template is missing or does not render
-     ├── JournalError              exit 1  the journal cannot be opened or written
+     ├── StateError                exit 1  cancelbot's folder (CANCELBOT_HOME) is unsafe or unusable
+     │    └── JournalError                 the journal cannot be opened or written
      ├── SandboxStateError         exit 1  the sandbox's state file is unreadable or locked
      ├── ServiceError              exit 1  a remote system answered badly or not at all
      │    ├── NotFound                     404 (ticket, order…)
@@ -50,6 +51,15 @@ class ConfigError(CancelbotError):
 
 class TemplateError(CancelbotError):
     pass
+
+
+class StateError(CancelbotError):
+    """The folder cancelbot keeps its state in, or a file in it, cannot be used safely: it cannot
+    be created or written, another user may write it, or a file in it is a symbolic link."""
+
+
+class JournalError(StateError):
+    """The journal cannot be opened or written: nothing is changed without it."""
 
 
 class ServiceError(CancelbotError):
@@ -117,10 +127,6 @@ class Declined(CancelbotError):
 
 class NeedsHuman(CancelbotError):
     exit_code = ExitCode.NEEDS_HUMAN
-
-
-class JournalError(CancelbotError):
-    """The journal cannot be opened or written: nothing is changed without it."""
 
 
 class SandboxStateError(CancelbotError):

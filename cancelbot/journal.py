@@ -7,8 +7,10 @@ rerun resumes), the Amazon cancellations waiting for or inside a feed, and per-t
 that two processes on this computer never work on one ticket at once.
 
 Only ids and short step descriptions are stored: no message text, no buyer data, no secret.
-The file is `journal.sqlite3` in CANCELBOT_HOME (default: the user data folder). WAL mode and
-`BEGIN IMMEDIATE` transactions make it safe for several processes at once.
+The file is `journal.sqlite3` in the folder of the run's world (worlds.py:
+`<CANCELBOT_HOME>/worlds/<id>/`), so the sandbox and each real account keep apart. WAL mode and
+`BEGIN IMMEDIATE` transactions make it safe for several processes at once. The file and its
+companions are owner-only and never a symbolic link (private.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from uuid import uuid4
 
-from cancelbot import __version__, locks
+from cancelbot import __version__, locks, private
 from cancelbot.errors import JournalError, TicketBusy
 
 FILE_NAME = "journal.sqlite3"
@@ -169,10 +171,13 @@ class Journal:
         self._memory_leases: set[int] = set()
         try:
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if not path.exists():
-                    # Owner-only from the first byte: the journal says which orders were touched.
-                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                private.private_folder(path.parent)
+                # SQLite opens these by name, following links: none may be one. Owner-only from
+                # the first byte (an older, wider file is tightened): the journal says which
+                # orders were touched.
+                for companion in _companions(path):
+                    private.tighten(companion)
+                os.close(private.open_file(path, os.O_RDWR | os.O_CREAT))
             self._db = sqlite3.connect(
                 ":memory:" if path is None else str(path),
                 timeout=15.0,
@@ -200,8 +205,10 @@ class Journal:
             raise JournalError(f"journal {path}: {exc.strerror or exc}") from exc
 
     @classmethod
-    def open(cls, home: Path, *, agent: str = "") -> Journal:
-        return cls(Path(home) / FILE_NAME, agent=agent)
+    def open(cls, folder: Path, *, agent: str = "") -> Journal:
+        """The journal in `folder`: a world's folder (`settings.world.prepare()`), never the bare
+        CANCELBOT_HOME, whose journal would be shared by the sandbox and every account."""
+        return cls(Path(folder) / FILE_NAME, agent=agent)
 
     @classmethod
     def memory(cls, *, agent: str = "") -> Journal:
@@ -304,7 +311,21 @@ class Journal:
                     return False
                 self._memory_leases.add(key)
                 return True
-        return locks.try_lock(self.lock_path, key)
+        try:
+            return locks.try_lock(self.lock_path, key)
+        except OSError as exc:
+            raise JournalError(f"lock file {self.lock_path}: {private.reason(exc)}") from exc
+
+    def live_runs(self) -> list[int]:
+        """Tickets another process is working on right now (0: one is following the feeds)."""
+        rows = self._read("SELECT ticket_id FROM leases ORDER BY ticket_id")
+        busy = []
+        for key in [FEEDS_LOCK_KEY, *(row["ticket_id"] for row in rows)]:
+            if self._try_lock(key):  # a lease row left by a killed run holds no lock
+                self._unlock(key)
+            else:
+                busy.append(key)
+        return busy
 
     def _unlock(self, key: int) -> None:
         if self.lock_path is None:
@@ -509,6 +530,16 @@ class Journal:
                 "UPDATE feeds SET state = ?, checked_at = ? WHERE feed_id = ?",
                 (state, now_iso(), feed_id),
             )
+
+
+def _companions(path: Path) -> list[Path]:
+    """The journal's files: the database, SQLite's write-ahead log and shared memory."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def files(folder: Path) -> list[Path]:
+    """Every file of the journal in `folder`, the lock file included."""
+    return [*_companions(Path(folder) / FILE_NAME), Path(folder) / LOCK_NAME]
 
 
 def _event(row: sqlite3.Row) -> Event:

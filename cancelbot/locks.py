@@ -4,6 +4,7 @@ A byte-range lock at offset `ticket_id` of a single lock file, so no file piles 
 The OS drops a lock when its holder dies, even on SIGKILL or a power cut, so a crashed run never
 leaves a stale lock behind. POSIX record locks belong to the process (not the file descriptor),
 so one descriptor per file is shared within the process and a registry keeps threads apart.
+The lock file is opened without following a link, owner-only (private.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import sys
 import threading
 from pathlib import Path
 
+from cancelbot import private
+
 _guard = threading.Lock()
 _files: dict[str, _LockFile] = {}
 
 
 class _LockFile:
     def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
+        self.fd = private.open_file(path, os.O_RDWR | os.O_CREAT)
         self.held: set[int] = set()
 
 

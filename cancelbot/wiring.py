@@ -11,6 +11,9 @@ from cancelbot.config import Settings
 from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
 from cancelbot.services.http import RatePacer, RetryPolicy
 
+RATE_FILE = "freshdesk-rate.json"  # the account's last Freshdesk rate reading
+TOKEN_FILE = "lwa-token.json"  # the LWA access token of the account's SP-API app
+
 
 def timeout_for(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
@@ -37,10 +40,12 @@ def open_services(
 
         transport = SandboxTransport(settings.home, latency=settings.sandbox_latency)
     timeout = timeout_for(settings)
+    # What is kept between runs belongs to this account alone: its world's folder.
+    state_dir = None if settings.sandbox else settings.world.prepare()
     # Freshdesk's budget is the account's: the last reading is kept for the next run.
     pacer = RatePacer(
         settings.freshdesk.rate_window,
-        state_file=None if settings.sandbox else settings.home / "freshdesk-rate.json",
+        state_file=None if state_dir is None else state_dir / RATE_FILE,
     )
     if retry is not None:  # the CLI's countdown shows these waits too
         pacer.sleep = lambda seconds: retry.wait(seconds, "Freshdesk: rate budget nearly spent")
@@ -67,7 +72,7 @@ def open_services(
                 transport=transport,
                 timeout=timeout,
                 retry=retry,
-                token_cache=None if settings.sandbox else settings.home / "lwa-token.json",
+                token_cache=None if state_dir is None else state_dir / TOKEN_FILE,
             ))
         else:
             marketplace = AssistedMarketplace(agent)

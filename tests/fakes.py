@@ -285,6 +285,11 @@ def sandbox_settings(home: Path):
     return load_settings({"CANCELBOT_HOME": str(home)}, sandbox=True)
 
 
+def journal_dir(home: Path) -> Path:
+    """Where the sandbox's runs keep their journal: its world's folder, never `home` itself."""
+    return sandbox_settings(home).world.prepare()
+
+
 def run(
     home: Path,
     ticket_id: int,
@@ -301,7 +306,7 @@ def run(
     transport = transport or FaultyTransport(home)
     options = Options(dry_run=dry_run, agent_id=agent_id, feed_wait=feed_wait,
                       templates=settings.templates_dir)
-    with Journal.open(journal_home or home) as journal, \
+    with Journal.open(journal_home or settings.world.prepare()) as journal, \
             open_services(settings, agent, transport=transport, retry=fast_retry()) as services:
         return process(ticket_id, services, agent, options, journal).raise_for_error()
 

@@ -864,3 +864,25 @@ def test_copied_payloads_match_the_models():
         load("createFeed_202_sandbox.json")
         == (created["x-amzn-api-sandbox"]["static"][0]["response"])
     )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_link_in_place_of_the_token_cache_is_not_followed(fake, tmp_path, caplog):
+    """Issue 11 §7: a planted link is neither read nor written through."""
+    fake.on_order("402-1", order_response(load("getOrder_200_example.json")))
+    clock = Clock()
+    good = tmp_path / "good.json"
+    with make_client(fake, token_cache=good, clock=clock) as client:  # a real, fresh cache…
+        client.get_order("402-1")
+    target = tmp_path / "elsewhere.json"
+    target.write_bytes(good.read_bytes())
+    cache = tmp_path / "lwa-token.json"
+    cache.symlink_to(target)  # … reachable only through a link
+
+    again = FakeAmazon()
+    again.on_order("402-1", order_response(load("getOrder_200_example.json")))
+    with make_client(again, token_cache=cache, clock=clock) as client:
+        client.get_order("402-1")
+    assert len(again.lwa_requests()) == 1, "the linked cache was not used"
+    assert any("symbolic link" in r.getMessage() for r in caplog.records)
+    assert not cache.is_symlink() and target.read_bytes() == good.read_bytes()

@@ -419,7 +419,7 @@ def test_not_found_on_amazon_is_said_as_such(home, monkeypatch):
 
 DEBUG_RUNS = {
     ("process",): ["process", "1002", "--sandbox", "--dry-run", "--debug"],
-    ("history",): ["history", "--debug"],
+    ("history",): ["history", "--sandbox", "--debug"],
     ("feeds",): ["feeds", "--sandbox", "--debug"],
     ("queue",): ["queue", "--sandbox", "--list", "--debug"],
     ("doctor",): ["doctor", "--sandbox", "--debug"],

@@ -39,7 +39,7 @@ def cancelbot(home: Path, *args: str, latency: float = 0.0, **popen) -> subproce
 
 
 def journal_has(home: Path, step: str, phase: str) -> bool:
-    path = home / FILE_NAME
+    path = sandbox.state_path(home).parent / FILE_NAME  # the sandbox world's journal
     if not path.exists():
         return False
     try:

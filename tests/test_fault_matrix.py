@@ -23,6 +23,7 @@ from fakes import (
     FaultyTransport,
     ScriptedAgent,
     counts,
+    journal_dir,
     run,
 )
 
@@ -78,7 +79,7 @@ def test_each_change_happens_exactly_once(tmp_path: Path, step: str, fault: str)
     assert idle.applied == []
 
     assert counts(tmp_path, ticket, order, broken.applied + rerun.applied) == expected
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert journal.open_job(ticket) is None
         (job,) = [journal.last_job(ticket)]
         assert job is not None and job.state == "done"

@@ -12,6 +12,7 @@ from fakes import (
     FaultyTransport,
     ScriptedAgent,
     fast_retry,
+    journal_dir,
     run,
     sandbox_settings,
 )
@@ -77,13 +78,13 @@ def test_a_feed_still_processing_is_recorded_pending_and_settled_later(tmp_path:
     assert any("Amazon is still processing it" in a.what for a in outcome.actions)
     (note,) = private_notes(tmp_path, 1001)
     assert "Amazon still processing it" in note
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert [f.state for f in journal.feeds()] == ["pending"]
 
     result = feeds_command(tmp_path)  # later: `cancelbot feeds` reads the finished feed
     assert result.exit_code == 0, result.output
     assert "cancelled" in result.output
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert [f.state for f in journal.feeds()] == ["done"]
         assert journal.cancellation(ORDER_1001).state == "done"
 
@@ -180,7 +181,7 @@ def test_rate_limited_cancellations_wait_in_the_journal_and_go_out_together(tmp_
         assert any("queued" in a.what for a in outcome.actions)
         assert limited.hits >= 1 and not any(a.path.endswith("/feeds") for a in limited.applied)
     assert "queued by cancelbot" in private_notes(tmp_path, 1009)[0]
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert [r.state for r in journal.cancellations()] == ["queued", "queued"]
     assert amazon_status(tmp_path, ORDER_1001) == amazon_status(tmp_path, ORDER_1009) \
         == "UNSHIPPED"
@@ -191,7 +192,7 @@ def test_rate_limited_cancellations_wait_in_the_journal_and_go_out_together(tmp_
     assert len(load(tmp_path)["amazon"]["feeds"]) == 1, "one feed, one Message per order"
     assert amazon_status(tmp_path, ORDER_1001) == amazon_status(tmp_path, ORDER_1009) \
         == "CANCELLED"
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         rows = journal.cancellations()
         assert [r.state for r in rows] == ["done", "done"]
         assert sorted(r.message_id for r in rows) == [1, 2]

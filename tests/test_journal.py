@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import ScriptedAgent, run
+from fakes import ScriptedAgent, journal_dir, run
 from typer.testing import CliRunner
 
 from cancelbot import sandbox
@@ -103,7 +103,7 @@ def test_the_journal_holds_ids_only(tmp_path: Path) -> None:
     run(tmp_path, 1001, ScriptedAgent(yes=True))
     run(tmp_path, 1002, ScriptedAgent(yes=True))
     state = load(tmp_path)
-    stored = b"".join(p.read_bytes() for p in tmp_path.glob(FILE_NAME + "*"))
+    stored = b"".join(p.read_bytes() for p in journal_dir(tmp_path).glob(FILE_NAME + "*"))
     secrets = [v for k, v in sandbox.sandbox_environment().items()
                if k.endswith(("KEY", "TOKEN", "SECRET"))]
     buyers = [c[k] for c in state["freshdesk"]["contacts"].values() for k in ("name", "email")
@@ -113,24 +113,24 @@ def test_the_journal_holds_ids_only(tmp_path: Path) -> None:
     assert sent, "the runs wrote a reply and notes"
     for text in (*secrets, *buyers, *sent, "Atza|"):
         assert text.encode("utf-8") not in stored, text
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert {e.ticket_id for e in journal.history()} == {1001, 1002}
 
 
 def test_history_shows_each_change_of_a_ticket(tmp_path: Path, monkeypatch) -> None:
     runner = CliRunner()
-    empty = runner.invoke(app, ["history"])
-    assert empty.exit_code == 0 and "Nothing in the journal" in empty.output
-    assert not (Path(os.environ["CANCELBOT_HOME"]) / FILE_NAME).exists(), "not created to say so"
-
     home = Path(os.environ["CANCELBOT_HOME"])
+    empty = runner.invoke(app, ["history", "--sandbox"])
+    assert empty.exit_code == 0 and "Nothing in the journal" in empty.output
+    assert not list(home.rglob(FILE_NAME)), "not created to say so"
+
     run(home, 1001, ScriptedAgent(yes=True))
     run(home, 1002, ScriptedAgent(yes=True))
-    result = runner.invoke(app, ["history", "1001"])
+    result = runner.invoke(app, ["history", "1001", "--sandbox"])
     assert result.exit_code == 0, result.output
     for step in ("claim_note", "gstk_cancel", "amazon_cancel", "note", "status"):
         assert step in result.output
     assert "#1002" not in result.output
-    assert "#1002" in runner.invoke(app, ["history"]).output
-    bad = runner.invoke(app, ["history", "abc"])
+    assert "#1002" in runner.invoke(app, ["history", "--sandbox"]).output
+    bad = runner.invoke(app, ["history", "abc", "--sandbox"])
     assert bad.exit_code == 2 and "positive whole number" in bad.output

@@ -5,6 +5,10 @@ Time is a fake clock that only the pacer's sleep moves: nothing here waits for r
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+
 import httpx
 import pytest
 
@@ -194,3 +198,76 @@ def test_freshdesk_client_opts_in() -> None:
             tickets.set_status(7, status)
     assert server.refused == 0
     assert clock.sleeps == [pytest.approx(60 + RatePacer.MARGIN)]
+
+
+# -- the state file is checked, not trusted (issue 11 §7) ----------------------------------------
+
+
+def reading(**fields: object) -> str:
+    return json.dumps({"total": 50, "reading": 0, "remaining": 0, **fields})
+
+
+def rate_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "rate reading" in r.getMessage()]
+
+
+def test_a_reading_that_would_outlast_the_window_is_ignored_with_a_warning(tmp_path, caplog):
+    clock = Clock()
+    state = tmp_path / "freshdesk-rate.json"
+    # A window "opened" 10 s from now with nothing left: believed, it holds the run for 70 s
+    # of a 60 s window.
+    state.write_text(reading(window_from=clock.now + 10))
+    pacer = RatePacer(60, state_file=state, clock=clock, sleep=clock.sleep)
+    assert pacer.wait_turn() == 0
+    assert pacer.wait_turn() == 0
+    assert clock.sleeps == []
+    assert len(rate_warnings(caplog)) == 1, "said once"
+
+
+@pytest.mark.parametrize("text", [
+    "[1, 2, 3]",
+    '{"total": 50}',
+    reading(window_from="1000000"),
+    reading(window_from=True),
+    reading(remaining="0", window_from=999_990),
+    reading(reading=-5, window_from=999_990),
+    reading(remaining=10, reading=5, window_from=999_990),
+    reading(total=10**9, window_from=999_990),
+    " " * 5000,
+], ids=["list", "missing fields", "text time", "bool time", "text count", "negative reading",
+        "remaining above reading", "absurd total", "too long"])
+def test_a_state_file_of_the_wrong_shape_is_ignored_with_a_warning(tmp_path, caplog, text):
+    clock = Clock()
+    state = tmp_path / "freshdesk-rate.json"
+    state.write_text(text)
+    pacer = RatePacer(60, state_file=state, clock=clock, sleep=clock.sleep)
+    assert pacer.wait_turn() == 0 and clock.sleeps == []
+    assert len(rate_warnings(caplog)) == 1
+    pacer.observe(answer(remaining=40, total=50))
+    assert json.loads(state.read_text())["reading"] == 40, "replaced by a good reading"
+
+
+def test_a_sound_reading_is_still_honoured(tmp_path, caplog):
+    clock = Clock()
+    state = tmp_path / "freshdesk-rate.json"
+    state.write_text(reading(window_from=clock.now - 20))
+    pacer = RatePacer(60, state_file=state, clock=clock, sleep=clock.sleep)
+    assert pacer.wait_turn() == pytest.approx(40 + RatePacer.MARGIN)
+    assert rate_warnings(caplog) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_link_in_place_of_the_state_file_is_not_followed(tmp_path, caplog):
+    clock = Clock()
+    target = tmp_path / "elsewhere.json"
+    planted = reading(window_from=clock.now - 2)  # sound, and would make the run wait
+    target.write_text(planted)
+    state = tmp_path / "freshdesk-rate.json"
+    state.symlink_to(target)
+    pacer = RatePacer(60, state_file=state, clock=clock, sleep=clock.sleep)
+    assert pacer.wait_turn() == 0 and clock.sleeps == []
+    assert any("symbolic link" in m for m in rate_warnings(caplog))
+    pacer.observe(answer(remaining=40, total=50))
+    assert not state.is_symlink(), "the link is replaced by a file of ours"
+    assert target.read_text() == planted, "its target is untouched"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600

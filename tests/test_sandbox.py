@@ -543,13 +543,13 @@ def test_reset_restores_the_seed(tmp_path: Path) -> None:
         )
     assert list_tickets(tmp_path)[0]["ticket_status"] == "closed"
 
-    assert reset(tmp_path) == state_path(tmp_path) == tmp_path / "sandbox.json"
+    assert reset(tmp_path) == state_path(tmp_path) == tmp_path / "worlds/sandbox/sandbox.json"
 
     with client(tmp_path) as http:
         ticket = http.get(f"{FD}/api/v2/tickets/1001?include=conversations", auth=FD_AUTH).json()
         assert gstk_order(http, ORDER_1001)["status"] == "En attente de préparation"
     assert ticket["status"] == 2 and ticket["conversations"] == []
-    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temp file behind
+    assert not list(tmp_path.rglob("*.tmp"))  # atomic writes leave no temp file behind
 
 
 def test_list_tickets_rows(tmp_path: Path) -> None:
@@ -591,6 +591,7 @@ def test_seed_is_realistic(tmp_path: Path) -> None:
 
 
 def test_corrupt_state_is_reported(tmp_path: Path) -> None:
+    state_path(tmp_path).parent.mkdir(parents=True)
     state_path(tmp_path).write_text("{not json", encoding="utf-8")
     with pytest.raises(SandboxStateError, match="sandbox reset"):
         load(tmp_path)

@@ -14,6 +14,7 @@ from fakes import (
     FaultyTransport,
     ScriptedAgent,
     counts,
+    journal_dir,
     run,
 )
 
@@ -43,13 +44,13 @@ def test_a_declined_confirmation_changes_nothing_anywhere(tmp_path: Path) -> Non
     after = load(tmp_path)
     for system in ("freshdesk", "gstk", "amazon"):
         assert after[system] == before[system]
-    with Journal.open(tmp_path) as journal:
+    with Journal.open(journal_dir(tmp_path)) as journal:
         assert journal.history() == [] and journal.last_job(1001) is None
 
 
 def test_a_dry_run_writes_nothing_and_leases_nothing(tmp_path: Path) -> None:
     wire = FaultyTransport(tmp_path)
-    with Journal.open(tmp_path) as journal, journal.lease(1001):
+    with Journal.open(journal_dir(tmp_path)) as journal, journal.lease(1001):
         # Another process holds the ticket: a dry run still reads it, and changes nothing.
         outcome = run(tmp_path, 1001, ScriptedAgent(), wire, dry_run=True)
         assert journal.history() == []

@@ -1,8 +1,10 @@
 """The sandbox's world, kept in one JSON file that several processes may share.
 
-Every change happens under a cross-process lock (fcntl on POSIX, msvcrt on Windows) and lands
-with an atomic replace, so a second `cancelbot` run sees the first run's effects and two runs
-at once never lose an update. No httpx here: `cancelbot sandbox list` stays cheap.
+The file is `sandbox.json` in the sandbox world's folder (`<home>/worlds/sandbox/`, worlds.py),
+beside the sandbox's own journal: a reset starts both over, and no real account's state is
+there. Every change happens under a cross-process lock (fcntl on POSIX, msvcrt on Windows) and
+lands with an atomic replace, so a second `cancelbot` run sees the first run's effects and two
+runs at once never lose an update. No httpx here: `cancelbot sandbox list` stays cheap.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cancelbot import private
 from cancelbot.errors import SandboxStateError
 from cancelbot.models import TicketStatus
 from cancelbot.sandbox.seed import STATE_VERSION, build_seed, now_iso
+from cancelbot.worlds import sandbox_world
 
 LOCK_TIMEOUT = 10.0
 __all__ = ["STATE_VERSION", "StateStore", "now_iso"]
@@ -31,16 +35,21 @@ class StateLockTimeout(TimeoutError):
     """Another process held the state lock for longer than LOCK_TIMEOUT."""
 
 
+FILE_NAME = "sandbox.json"
+
+
 def state_path(home: Path) -> Path:
-    return Path(home) / "sandbox.json"
+    return sandbox_world(home).state_dir / FILE_NAME
 
 
 class StateStore:
     """Locked, fresh reads and atomic read-modify-write updates of one state file."""
 
     def __init__(self, home: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        self.world = sandbox_world(home)
         self.path = state_path(home)
         self.lock_timeout = lock_timeout
+        self._prepared = False
 
     def read(self) -> dict[str, Any]:
         """The state as it is now on disk (seeded on first use)."""
@@ -59,12 +68,17 @@ class StateStore:
                 _atomic_write(self.path, after)
 
     def reset(self) -> None:
+        """The seed state again, and the sandbox's journal gone with what it remembered."""
         with self._locked():
-            _atomic_write(self.path, _dump(build_seed(datetime.now(timezone.utc))))
+            _forget_journal(self.path.parent)
+            with _io(self.path):
+                _atomic_write(self.path, _dump(build_seed(datetime.now(timezone.utc))))
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._prepared:
+            self.world.prepare()  # checked once per store: every request comes through here
+            self._prepared = True
         # The thread lock spares same-process callers a busy wait; the file lock is what
         # keeps separate processes apart.
         with _thread_lock(self.path), _file_lock(self.lock_path, self.lock_timeout):
@@ -75,15 +89,16 @@ class StateStore:
         return self.path.with_name(self.path.name + ".lock")
 
     def _load_or_seed(self) -> dict[str, Any]:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        with _io(self.path):
+            raw = private.read_file(self.path, limit=64 << 20)
+        if raw is None:
             state = build_seed(datetime.now(timezone.utc))
-            _atomic_write(self.path, _dump(state))
+            with _io(self.path):
+                _atomic_write(self.path, _dump(state))
             return state
         try:
-            state = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            state = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SandboxStateError(
                 f"sandbox state {self.path} is not valid JSON ({exc}); "
                 "run `cancelbot sandbox reset`"
@@ -97,7 +112,8 @@ class StateStore:
 
 
 def reset(home: Path) -> Path:
-    """Write the seed state (every ticket open again, every order back as seeded)."""
+    """Write the seed state (every ticket open again, every order back as seeded) and forget
+    the sandbox's journal: its jobs, steps and queued cancellations were about the old state."""
     store = StateStore(home)
     store.reset()
     return store.path
@@ -197,10 +213,37 @@ def _thread_lock(path: Path) -> threading.Lock:
         return _thread_locks.setdefault(key, threading.Lock())
 
 
+def _forget_journal(folder: Path) -> None:
+    """Delete the sandbox journal's files, unless a sandbox run is using them right now."""
+    from cancelbot import journal
+
+    if (folder / journal.FILE_NAME).exists():
+        with journal.Journal.open(folder) as current:
+            busy = current.live_runs()
+        if busy:
+            what = ", ".join("the feeds" if key == journal.FEEDS_LOCK_KEY else f"#{key}"
+                             for key in busy)
+            raise SandboxStateError(f"a sandbox run is working on {what}: let it finish (or "
+                                    "stop it), then reset; nothing was reset")
+    for path in journal.files(folder):
+        with _io(path):
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _io(path: Path) -> Iterator[None]:
+    """An OS error on the sandbox's files becomes one line naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise SandboxStateError(f"sandbox state {path}: {private.reason(exc)}") from exc
+
+
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout: float) -> Iterator[None]:
     """An exclusive OS lock on `path`; the OS drops it if the holder dies, so no stale locks."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with _io(path):
+        fd = private.open_file(path, os.O_RDWR | os.O_CREAT)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.002

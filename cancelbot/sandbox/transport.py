@@ -25,7 +25,8 @@ SERVICES: dict[str, Service] = {
 
 
 class SandboxTransport(httpx.BaseTransport):
-    """Routes each request on its host to the simulated service; state in home/sandbox.json.
+    """Routes each request on its host to the simulated service; state in the sandbox world's
+    folder of `home` (`state_path(home)`).
 
     `latency` (seconds) delays every answer, to see the CLI's progress display at work.
     """

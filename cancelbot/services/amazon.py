@@ -398,9 +398,16 @@ class AmazonClient(OwnsServiceClient):
         path = self._token_cache
         if path is None:
             return None
+        from cancelbot import private
+        from cancelbot.errors import StateError
+
         try:
-            data = json.loads(path.read_bytes())
-        except FileNotFoundError:
+            raw = private.read_file(path, limit=65536)  # never through a link
+            if raw is None:
+                return None
+            data = json.loads(raw)
+        except StateError as exc:
+            log.warning("cancelbot: ignoring the token cache: %s", exc)
             return None
         except (OSError, ValueError, RecursionError) as exc:
             # A damaged cache only costs one token request.

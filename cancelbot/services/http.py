@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import os
 import random
 import ssl
 import threading
@@ -209,6 +208,7 @@ class RatePacer:
         self.window_from = 0.0  # when the first answer of the current window was seen
         self.waited = 0.0  # seconds this pacer has made its client wait, in all
         self._lock = threading.Lock()
+        self._warned = False  # a bad state file is reported once
 
     @property
     def reserve(self) -> int:
@@ -280,15 +280,10 @@ class RatePacer:
         """Take the state file's reading when it is newer than ours (another process's)."""
         if self.state_file is None:
             return
-        try:
-            data = json.loads(self.state_file.read_bytes())
-            total, reading = int(data["total"]), int(data["reading"])
-            remaining, window_from = int(data["remaining"]), float(data["window_from"])
-        except FileNotFoundError:
+        found = self._read_state()
+        if found is None:
             return
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.debug("ignoring the rate state %s (%s)", self.state_file, type(exc).__name__)
-            return
+        total, reading, remaining, window_from = found
         if self.remaining is None or self.reading is None or window_from > self.window_from:
             self.total, self.window_from = total, window_from
             self.reading, self.remaining = reading, remaining
@@ -296,18 +291,57 @@ class RatePacer:
             self.reading = min(self.reading, reading)
             self.remaining = min(self.remaining, remaining)
 
+    def _read_state(self) -> tuple[int, int, int, float] | None:
+        """The file's reading when it makes sense; a bad one is ignored (and then replaced).
+
+        The file is in cancelbot's own folder, but its content is still checked: a reading that
+        would make a run wait longer than one window, or is not a reading at all, is not used.
+        """
+        from cancelbot import private
+        from cancelbot.errors import StateError
+
+        assert self.state_file is not None
+        try:
+            raw = private.read_file(self.state_file, limit=4096)
+            if raw is None:
+                return None
+            data = json.loads(raw)
+        except (OSError, ValueError, RecursionError, StateError) as exc:
+            return self._ignore(str(exc) if isinstance(exc, StateError) else type(exc).__name__)
+        fields = data.get if isinstance(data, dict) else None
+        values = [fields(k) for k in ("total", "reading", "remaining")] if fields else []
+        window_from = fields("window_from") if fields else None
+        if len(values) != 3 or not all(type(v) is int for v in values) \
+                or type(window_from) not in (int, float):
+            return self._ignore("not a rate reading")
+        total, reading, remaining = values
+        # Calls sent since the reading count against it (`remaining` may go below zero once the
+        # window is over). A window cannot start in the future (1 s of slack for the clock):
+        # the wait would outlast the window.
+        limit = 1_000_000
+        if not (0 <= total <= limit and 0 <= reading <= limit and -limit <= remaining <= reading
+                and window_from == window_from and window_from <= self.clock() + 1.0):
+            return self._ignore("values out of range")
+        return total, reading, remaining, float(window_from)
+
+    def _ignore(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("cancelbot: ignoring the Freshdesk rate reading %s (%s)",
+                        self.state_file, why)
+        return None
+
     def _save(self) -> None:
         if self.state_file is None or self.remaining is None:
             return
+        from cancelbot import private
+
         payload = json.dumps({"total": self.total, "reading": self.reading,
                               "remaining": self.remaining,
                               "window_from": self.window_from}).encode("utf-8")
-        temp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}."
-                                         f"{threading.get_ident()}.tmp")
         try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(payload)
-            os.replace(temp, self.state_file)  # readers see the old reading or the new one
+            # Readers see the old reading or the new one; a link in its place is replaced.
+            private.write_file(self.state_file, payload)
         except OSError as exc:
             log.debug("could not keep the rate state %s (%s)", self.state_file,
                       type(exc).__name__)
@@ -325,8 +359,7 @@ _ssl_context_lock = threading.Lock()
 
 def shared_ssl_context() -> ssl.SSLContext:
     """One verifying TLS context for every client of the run: loading the CA bundle takes tens
-    of milliseconds, paid once instead of once per client (and by the warm-up thread when there
-    is one: the loading runs without holding the GIL)."""
+    of milliseconds, paid once instead of once per client."""
     global _ssl_context
     with _ssl_context_lock:
         if _ssl_context is None:
