@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from cancelbot import __version__, plain_params
+from cancelbot import __version__
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-plain_params.install()  # text, flags and --lang need no pydantic: ~0.1 s less per run
 
 app = typer.Typer(
     name="cancelbot",
