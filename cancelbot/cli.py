@@ -37,6 +37,10 @@ sandbox_app = typer.Typer(
 app.add_typer(sandbox_app, name="sandbox")
 
 
+HISTORY_LIMIT = 100  # entries `cancelbot history` shows without --limit / --all
+FEEDS_LIMIT = 50  # settled cancellations `cancelbot feeds` shows without --limit / --all
+
+
 class Lang(str, Enum):
     fr = "fr"
     de = "de"
@@ -237,17 +241,20 @@ def history(
     ticket_id: Optional[str] = typer.Argument(  # noqa: UP045 - Typer reads the annotation
         None, metavar="[TICKET_ID]", help="Only this ticket (default: every ticket)."
     ),
-    limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
+    limit: int = typer.Option(
+        HISTORY_LIMIT, "--limit", min=1, help="Show the newest this many entries."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Show every entry (instead of --limit)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Show cancelbot's journal: every change it made on this computer, oldest first.
+    """Show cancelbot's journal: the newest changes it made on this computer, oldest first.
 
     Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
     the messages and no buyer data: ids only.
 
     Example: cancelbot history 1001
     """
-    out, err = _consoles()
+    out, err = _table_consoles()
     with _errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
         load_dotenv()
@@ -256,16 +263,33 @@ def history(
         from cancelbot.ui import render_history
 
         home = home_dir()
-        events = []
+        events, total = [], 0
         if (home / FILE_NAME).exists():  # no journal yet: do not create one to say so
             with Journal.open(home) as journal:
-                events = journal.history(number, limit)
+                events = journal.history(number, None if show_all else limit)
+                total = len(events) if show_all else journal.count_events(number)
         if json_out:
             from cancelbot.render import history_document
 
             _print_json(history_document(events, number))
             return
         render_history(out, events, number)
+        _say_how_many_shown(err, len(events), total, "entries")
+
+
+def _table_consoles() -> tuple[Console, Console]:
+    """Consoles for `history` and `feeds`, whose tables may run to thousands of rows."""
+    from rich.console import Console
+
+    from cancelbot.render import TableConsole
+
+    return TableConsole(), Console(stderr=True)
+
+
+def _say_how_many_shown(err: Console, shown: int, total: int, what: str) -> None:
+    if total > shown:
+        err.print(f"[dim]The newest {shown} of {total} {what}: --limit N or --all for "
+                  "more.[/dim]")
 
 
 @app.command()
@@ -273,15 +297,23 @@ def feeds(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
     ),
+    limit: int = typer.Option(
+        FEEDS_LIMIT, "--limit", min=1,
+        help="Show the newest this many cancellations, and every one still in flight.",
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every cancellation (instead of --limit)."
+    ),
 ) -> None:
     """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
 
     Every `cancelbot process` does this first too. A cancellation Amazon refused is shown in
-    red, noted on its ticket, and ends with exit code 4.
+    red, noted on its ticket, and ends with exit code 4. Shows the newest cancellations and
+    every one Amazon has not settled yet.
 
     Example: cancelbot feeds --sandbox
     """
-    out, err = _consoles()
+    out, err = _table_consoles()
     with _errors_to_exit_codes(err):
         settings = _settings(sandbox)
         if not settings.amazon.automated:
@@ -298,8 +330,10 @@ def feeds(
         with Journal.open(settings.home, agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             report = FeedDesk(journal, svc, agent, wait=settings.feed_wait).follow_up()
-            rows, known = journal.cancellations(), journal.feeds()
-        render_feeds(out, report, rows, known)
+            rows, total = journal.recent_cancellations(None if show_all else limit)
+            pending = journal.feeds("pending", limit=1000)
+        render_feeds(out, report, rows, pending)
+        _say_how_many_shown(err, len(rows), total, "cancellations")
     if report.errors:
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 

@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -304,3 +305,62 @@ def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
         "ticket_id": ticket_id,
         "events": [{name: getattr(e, name) for name in fields} for e in events],
     }
+
+
+# -- long tables (`history`, `feeds`) ------------------------------------------------------------
+
+PLAIN_ROWS = 200  # past this many rows, a table is printed as plain aligned lines
+
+
+class TableConsole(Console):
+    """A Console that prints a Table of more than PLAIN_ROWS rows as plain aligned lines.
+
+    Rich lays out each cell of a table (measures it, wraps it, pads it): about a millisecond a
+    row, 8 s for `history --limit 10000`. Past PLAIN_ROWS rows the same columns come out as
+    aligned lines, 10 to 30 times faster: cells are not wrapped (a long line runs past the
+    terminal's edge), styles are kept on a terminal, and a pipe gets the bare text.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if (len(objects) == 1 and not kwargs and isinstance(objects[0], Table)
+                and objects[0].row_count > PLAIN_ROWS):
+            _print_lines(self, objects[0])
+            return
+        super().print(*objects, **kwargs)
+
+
+def _print_lines(console: Console, table: Table, chunk: int = 2000) -> None:
+    columns = table.columns
+    header_style = table.header_style or ""
+    heads = [col.header if isinstance(col.header, Text)
+             else Text(str(col.header), style=header_style) for col in columns]
+    cells = [[c if isinstance(c, Text) else Text(str(c)) for c in col.cells] for col in columns]
+    plain = [[c.plain for c in column] for column in cells]
+    widths = [max([cell_len(h.plain), *map(cell_len, column)]) for h, column in zip(
+        heads, plain, strict=True)]
+    gap = table.padding[1] if isinstance(table.padding, tuple) and len(table.padding) == 4 \
+        else 1
+    last = len(columns) - 1
+
+    def padded(i: int, text: str) -> str:
+        return text if i == last else text + " " * (widths[i] - cell_len(text) + gap)
+
+    rows = range(len(plain[0]) if plain else 0)
+    if console.color_system is None and not console.record:  # a pipe: the text, written at once
+        lines = ["".join(padded(i, h.plain) for i, h in enumerate(heads)).rstrip()]
+        lines += ["".join(padded(i, column[r]) for i, column in enumerate(plain)).rstrip()
+                  for r in rows]
+        console.file.write("\n".join(lines) + "\n")
+        console.file.flush()
+        return
+    grid = [heads, *([column[r] for column in cells] for r in rows)]
+    for start in range(0, len(grid), chunk):
+        text = Text(end="")
+        for row in grid[start:start + chunk]:
+            for i, cell in enumerate(row):
+                text.append_text(cell)
+                if i != last:
+                    text.append(" " * (widths[i] - cell_len(cell.plain) + gap))
+            text.append("\n")
+        console.print(text, soft_wrap=True, highlight=False, markup=False, emoji=False,
+                      end="")
