@@ -35,7 +35,8 @@ def open_services(
     if transport is None and settings.sandbox:
         from cancelbot.sandbox import SandboxTransport
 
-        transport = SandboxTransport(settings.home, latency=settings.sandbox_latency)
+        transport = SandboxTransport(settings.home, latency=settings.sandbox_latency,
+                                     feed_seconds=settings.sandbox_feed_seconds)
     timeout = timeout_for(settings)
     # Freshdesk's budget is the account's: the last reading is kept for the next run.
     pacer = RatePacer(

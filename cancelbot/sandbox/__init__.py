@@ -50,11 +50,13 @@ def sandbox_environment() -> dict[str, str]:
     }
 
 
-def make_transport(home: Path, *, latency: float = 0.0) -> SandboxTransport:
+def make_transport(
+    home: Path, *, latency: float = 0.0, feed_seconds: float | None = None
+) -> SandboxTransport:
     """The transport to hand to every client of a sandbox run."""
     from cancelbot.sandbox.transport import SandboxTransport
 
-    return SandboxTransport(home, latency=latency)
+    return SandboxTransport(home, latency=latency, feed_seconds=feed_seconds)
 
 
 def __getattr__(name: str) -> Any:
