@@ -51,7 +51,6 @@ from bench.fakes import (  # noqa: E402
     make_world,
     sequential_depth,
 )
-from bench.journal_fill import fill  # noqa: E402
 
 LEVELS = {"cancel": 7, "cannot_cancel": 4}  # the minimum sequential chains of issue 5
 FINAL_STATUS = {"cancel": 5, "cannot_cancel": 4}  # closed / resolved
@@ -517,9 +516,9 @@ SCALE_COMMANDS = {
 def scale(args: argparse.Namespace, work: Path) -> dict:
     """The same commands on an empty journal and on one of `--scale-jobs` jobs, interleaved."""
     homes = {"empty": work / "home-empty", "full": work / "home-full"}
-    fill(homes["empty"], jobs=0)
+    fill_in_child(homes["empty"], 0)
     started = time.perf_counter()
-    counts = fill(homes["full"], jobs=args.scale_jobs)
+    counts = fill_in_child(homes["full"], args.scale_jobs)
     filled = time.perf_counter() - started
     world = make_world({"cancel": QUEUE_TICKETS}, first_id=50001, seed_open=False,
                        feed_seconds=args.feed_seconds)
@@ -529,7 +528,9 @@ def scale(args: argparse.Namespace, work: Path) -> dict:
         env = child_env({**fakes.env(), "FRESHDESK_RATE_WINDOW": "60"})
         for home in homes.values():  # the LWA token cached, as after an agent's first run
             run_child([*cancelbot_command(), "feeds"], {**env, "CANCELBOT_HOME": str(home)}, work)
+        yardstick: list[float] = []
         for _ in range(args.scale_reps):
+            yardstick.append(run_child([sys.executable, "-c", "import typer"], env, work)[1])
             for name, argv in SCALE_COMMANDS.items():
                 for label, home in homes.items():
                     code, wall, peak = run_child([*cancelbot_command(), *argv],
@@ -543,11 +544,32 @@ def scale(args: argparse.Namespace, work: Path) -> dict:
         pages = search_pages(fakes, args.scale_reps)
     return {
         "journal": counts, "fill_seconds": filled, "latency": args.latency,
+        "import_typer": statistics.median(yardstick),
         "commands": {name: {label: {"median": statistics.median(v), "runs": v}
                             for label, v in by_home.items()} | {"rss_full": rss.get(name)}
                      for name, by_home in walls.items()},
         "search_pages": pages,
     }
+
+
+FILL_DRIVER = """
+import json, sys
+from pathlib import Path
+from bench.journal_fill import fill
+print(json.dumps(fill(Path(sys.argv[1]), int(sys.argv[2]))))
+"""
+
+
+def fill_in_child(home: Path, jobs: int) -> dict[str, int]:
+    """bench/journal_fill.py in a child process: the rows it builds (hundreds of MB at 100,000
+    jobs) would otherwise stay in this process, and every later child's peak RSS would start
+    from them (a forked child's ru_maxrss counts its parent's pages)."""
+    child = subprocess.run([sys.executable, "-c", FILL_DRIVER, str(home), str(jobs)],
+                           env=child_env(), cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    if child.returncode != 0:
+        raise SystemExit(f"bench: filling the journal failed: {child.stderr[-2000:]}")
+    return json.loads(child.stdout)
 
 
 def search_pages(fakes: Fakes, reps: int) -> dict:
@@ -811,16 +833,18 @@ def report_scale(sc: dict, args: argparse.Namespace) -> list[str]:
         f"Scale: a journal of {j['jobs']:,} jobs ({j['events']:,} events, "
         f"{j['cancellations']:,} Amazon cancellations and feeds; written in "
         f"{sc['fill_seconds']:.0f} s) against an empty one; median of {args.scale_reps} "
-        "interleaved runs each, output to a pipe.",
+        f"interleaved runs each, output to a pipe; `python -c \"import typer\"` took "
+        f"{sc['import_typer'] * MS:.0f} ms in the same runs.",
         "",
-        "| Command | empty journal | full journal | full / empty | peak RSS (full) |",
-        "|---|---|---|---|---|",
+        "| Command | empty journal | full journal | full / empty | full, × import typer | "
+        "peak RSS (full) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, row in sc["commands"].items():
         empty, full = row["empty"]["median"], row["full"]["median"]
         rss = f"{row['rss_full']:.0f} MB" if row["rss_full"] else "n/a"
         lines.append(f"| `{name}` | {empty * MS:.0f} ms | {full * MS:.0f} ms | "
-                     f"{full / empty:.2f} | {rss} |")
+                     f"{full / empty:.2f} | {full / sc['import_typer']:.1f} | {rss} |")
     p = sc["search_pages"]
     lines += ["", f"Freshdesk search, {p['pages']} pages of 30 at L = {sc['latency'] * MS:g} ms "
               f"(in one process): one after another {p['one_by_one'] * MS:.0f} ms, "

@@ -121,6 +121,7 @@ CANCELLATIONS_OF_BATCH = (
     "SELECT * FROM amazon_cancellations WHERE batch_id = ? AND state = 'sending' "
     "ORDER BY message_id"
 )
+ALL_CANCELLATIONS = "SELECT * FROM amazon_cancellations ORDER BY queued_at, rowid"
 NEWEST_CANCELLATIONS = (
     "SELECT * FROM amazon_cancellations ORDER BY queued_at DESC, rowid DESC LIMIT ?"
 )
@@ -468,6 +469,8 @@ class Journal:
         """The cancellations in these states (default: every state), oldest first; of one feed
         when `feed_id` is given. Every state at once reads the whole table: `cancelbot feeds`
         uses `recent_cancellations` instead."""
+        if not states and feed_id is None:
+            return [_cancellation(r) for r in self._read(ALL_CANCELLATIONS)]
         if not states:
             states = ("queued", "sending", "sent", "done", "error")
         marks = ",".join("?" * len(states))

@@ -335,32 +335,33 @@ def _print_lines(console: Console, table: Table, chunk: int = 2000) -> None:
     heads = [col.header if isinstance(col.header, Text)
              else Text(str(col.header), style=header_style) for col in columns]
     cells = [[c if isinstance(c, Text) else Text(str(c)) for c in col.cells] for col in columns]
-    plain = [[c.plain for c in column] for column in cells]
-    widths = [max([cell_len(h.plain), *map(cell_len, column)]) for h, column in zip(
-        heads, plain, strict=True)]
+    plain = [[h.plain, *(c.plain for c in column)] for h, column in zip(heads, cells, strict=True)]
+    lengths = [[_width(text) for text in column] for column in plain]
+    widths = [max(column) for column in lengths]
     gap = table.padding[1] if isinstance(table.padding, tuple) and len(table.padding) == 4 \
         else 1
     last = len(columns) - 1
-
-    def padded(i: int, text: str) -> str:
-        return text if i == last else text + " " * (widths[i] - cell_len(text) + gap)
-
-    rows = range(len(plain[0]) if plain else 0)
+    pads = [[" " * (widths[i] - n + gap) if i != last else "" for n in column]
+            for i, column in enumerate(lengths)]
+    rows = range(len(plain[0]) if plain else 0)  # row 0: the header
     if console.color_system is None and not console.record:  # a pipe: the text, written at once
-        lines = ["".join(padded(i, h.plain) for i, h in enumerate(heads)).rstrip()]
-        lines += ["".join(padded(i, column[r]) for i, column in enumerate(plain)).rstrip()
-                  for r in rows]
-        console.file.write("\n".join(lines) + "\n")
+        console.file.write("\n".join(
+            "".join(column[r] + pads[i][r] for i, column in enumerate(plain)).rstrip()
+            for r in rows) + "\n")
         console.file.flush()
         return
-    grid = [heads, *([column[r] for column in cells] for r in rows)]
+    grid = [heads, *([column[r] for column in cells] for r in range(len(cells[0]) if cells
+                                                                    else 0))]
     for start in range(0, len(grid), chunk):
         text = Text(end="")
-        for row in grid[start:start + chunk]:
-            for i, cell in enumerate(row):
+        for r in range(start, min(start + chunk, len(grid))):
+            for i, cell in enumerate(grid[r]):
                 text.append_text(cell)
-                if i != last:
-                    text.append(" " * (widths[i] - cell_len(cell.plain) + gap))
+                text.append(pads[i][r])
             text.append("\n")
         console.print(text, soft_wrap=True, highlight=False, markup=False, emoji=False,
                       end="")
+
+
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
