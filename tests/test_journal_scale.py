@@ -50,6 +50,7 @@ def run(*args: str):
      "cancellations_by_"),
     (journal_module.CANCELLATIONS_OF_BATCH, ("b1",), "cancellations_by_batch"),
     (journal_module.NEWEST_CANCELLATIONS, (50,), "cancellations_by_time"),
+    (journal_module.ALL_CANCELLATIONS, (), "cancellations_by_time"),
     (journal_module.NEWEST_EVENTS_OF_TICKET, (1001, 100), "events_by_ticket"),
     (journal_module.FEEDS_IN.format(states="?"), ("pending", 50), "feeds_by_state"),
 ])
