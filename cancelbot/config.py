@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cancelbot.errors import ConfigError
-from cancelbot.services.http import check_base_url
 
 DEFAULT_LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
@@ -100,6 +99,10 @@ def is_sandbox(env: Mapping[str, str] | None = None) -> bool:
 
 def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
     """Build Settings from `env` (default: os.environ); raise ConfigError naming what is wrong."""
+    # Imported here: httpx comes with it, and history, templates and sandbox list read the
+    # configuration without calling any service.
+    from cancelbot.services.http import check_base_url
+
     env = dict(os.environ if env is None else env)
     home = home_dir(env)
     if sandbox:
