@@ -5,7 +5,9 @@ The request handlers are the sandbox's own (cancelbot/sandbox/): the same wire f
 `http.server.ThreadingHTTPServer`, adds what a benchmark needs — a fixed latency per request,
 Freshdesk's rate budget with its headers and 429s, and a log of every request with its open
 interval — and keeps the world in memory instead of a JSON file, so no disk I/O on the server
-side blurs the client's timings.
+side blurs the client's timings. Amazon's time is a `VirtualClock`: a feed takes
+`feed_seconds` (default 180, minutes as in real life) on it, and the bench moves it on between
+tickets as an agent's shift would, without waiting for it.
 
 Every server binds 127.0.0.1 only, on a port the OS picks.
 """
@@ -27,7 +29,7 @@ import httpx
 
 from cancelbot import sandbox
 from cancelbot.sandbox import amazon, freshdesk, gstk, hosts
-from cancelbot.sandbox.seed import build_seed
+from cancelbot.sandbox.seed import TICKETS, build_seed
 from cancelbot.text import html_to_text
 
 LOOPBACK = "127.0.0.1"
@@ -38,16 +40,38 @@ UPLOAD_BASE = f"https://{sandbox.UPLOAD_HOST}"
 TEMPLATES = {"cancel": "1001", "cannot_cancel": "1002"}
 
 
+FEED_SECONDS = 180.0  # how long Amazon takes over a feed, on the virtual clock
+
+
+class VirtualClock:
+    """Wall time plus an offset the bench moves on: `advance(60)` is a minute of the shift
+    passing for Amazon at once. Seconds since the epoch, as the sandbox's clock."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.offset += seconds
+
+
 class MemoryStore:
-    """The sandbox's StateStore interface (read/update) over a dict held in memory.
+    """The sandbox's StateStore interface (read/update, clock, feed_seconds) over a dict held
+    in memory.
 
     The server holds `lock` around each handler call, so a handler sees no concurrent change;
     handlers are sub-millisecond, and the simulated latency is slept outside the lock.
     """
 
-    def __init__(self, state: dict[str, Any]) -> None:
+    def __init__(self, state: dict[str, Any], *, feed_seconds: float = FEED_SECONDS) -> None:
         self.state = state
         self.lock = threading.Lock()
+        self.clock = VirtualClock()
+        self.feed_seconds = feed_seconds
 
     def read(self) -> dict[str, Any]:
         return self.state
@@ -65,9 +89,13 @@ class World:
     tickets: dict[str, list[int]]
 
 
-def make_world(counts: dict[str, int], first_id: int = 20001) -> World:
+def make_world(
+    counts: dict[str, int], first_id: int = 20001, *, feed_seconds: float = FEED_SECONDS,
+    seed_open: bool = True,
+) -> World:
     """The sandbox seed plus `counts[branch]` fresh tickets cloned from that branch's template,
-    each with its own Amazon order (and GSTK order), so every run does the whole procedure."""
+    each with its own Amazon order (and GSTK order), so every run does the whole procedure.
+    `seed_open=False` resolves the seed's own tickets: only the clones are open."""
     state = build_seed(datetime.now(timezone.utc))
     by_branch: dict[str, list[int]] = {branch: [] for branch in counts}
     next_id = first_id
@@ -76,7 +104,10 @@ def make_world(counts: dict[str, int], first_id: int = 20001) -> World:
             _clone_ticket(state, TEMPLATES[branch], next_id)
             by_branch[branch].append(next_id)
             next_id += 1
-    return World(MemoryStore(state), by_branch)
+    if not seed_open:
+        for number in TICKETS:
+            state["freshdesk"]["tickets"][str(number.id)]["status"] = 4
+    return World(MemoryStore(state, feed_seconds=feed_seconds), by_branch)
 
 
 def _clone_ticket(state: dict[str, Any], template_id: str, new_id: int) -> None:

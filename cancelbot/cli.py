@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Optional
 import typer
 import typer.core
 
-from cancelbot import __version__, languages, plain_params
+from cancelbot import __version__, languages
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-plain_params.install()  # text, flags and --lang need no pydantic: ~0.1 s less per run
 
 app = typer.Typer(
     name="cancelbot",
@@ -38,6 +36,10 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
+
+
+HISTORY_LIMIT = 100  # entries `cancelbot history` shows without --limit / --all
+FEEDS_LIMIT = 50  # settled cancellations `cancelbot feeds` shows without --limit / --all
 
 
 # The --lang choices: one per language of the registry (languages.py), in its order.
@@ -241,37 +243,57 @@ def history(
     ticket_id: Optional[str] = typer.Argument(  # noqa: UP045 - Typer reads the annotation
         None, metavar="TICKET_ID", help="Only this ticket (default: every ticket)."
     ),
-    limit: int = typer.Option(100, "--limit", min=1, help="Show at most this many entries."),
+    limit: int = typer.Option(
+        HISTORY_LIMIT, "--limit", min=1, help="Show the newest this many entries."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Show every entry (instead of --limit)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     debug: bool = _debug_option(),  # same as `cancelbot --debug …`
     sandbox: bool = typer.Option(
         False, "--sandbox", help="The sandbox's journal instead of the configured account's."
     ),
 ) -> None:
-    """Show cancelbot's journal: every change it made on this computer, oldest first.
+    """Show cancelbot's journal: the newest changes it made on this computer, oldest first.
 
     Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
     the messages and no buyer data: ids only. Each account (and the sandbox) has its own.
 
     Example: cancelbot history 1001
     """
-    out, err = _consoles()
+    out, err = _table_consoles()
     with _errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
         settings = _settings(sandbox)
         from cancelbot.journal import FILE_NAME, Journal
         from cancelbot.render import render_history
 
-        events = []
+        events, total = [], 0
         if (settings.state_dir / FILE_NAME).exists():  # none yet: do not create one to say so
             with Journal.open(settings.world.prepare()) as journal:
-                events = journal.history(number, limit)
+                events = journal.history(number, None if show_all else limit)
+                total = len(events) if show_all else journal.count_events(number)
         if json_out:
             from cancelbot.render import history_document
 
             _print_json(history_document(events, number))
             return
         render_history(out, events, number)
+        _say_how_many_shown(err, len(events), total, "entries")
+
+
+def _table_consoles() -> tuple[Console, Console]:
+    """Consoles for `history` and `feeds`, whose tables may run to thousands of rows."""
+    from rich.console import Console
+
+    from cancelbot.render import TableConsole
+
+    return TableConsole(), Console(stderr=True)
+
+
+def _say_how_many_shown(err: Console, shown: int, total: int, what: str) -> None:
+    if total > shown:
+        err.print(f"[dim]The newest {shown} of {total} {what}: --limit N or --all for "
+                  "more.[/dim]")
 
 
 @app.command()
@@ -280,15 +302,23 @@ def feeds(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
     ),
     debug: bool = _debug_option(),  # same as `cancelbot --debug …`
+    limit: int = typer.Option(
+        FEEDS_LIMIT, "--limit", min=1,
+        help="Show the newest this many cancellations, and every one still in flight.",
+    ),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every cancellation (instead of --limit)."
+    ),
 ) -> None:
     """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
 
     Every `cancelbot process` does this first too. A cancellation Amazon refused is shown in
-    red, noted on its ticket, and ends with exit code 4.
+    red, noted on its ticket, and ends with exit code 4. Shows the newest cancellations and
+    every one Amazon has not settled yet.
 
     Example: cancelbot feeds --sandbox
     """
-    out, err = _consoles()
+    out, err = _table_consoles()
     with _errors_to_exit_codes(err):
         settings = _settings(sandbox)
         if not settings.amazon.automated:
@@ -309,8 +339,10 @@ def feeds(
                 raise UsageError("SP-API is not configured: there is no feed to follow")
             report = FeedDesk(journal, svc.feeds, svc.helpdesk, agent,
                               wait=settings.feed_wait).follow_up()
-            rows, known = journal.cancellations(), journal.feeds()
-        render_feeds(out, report, rows, known)
+            rows, total = journal.recent_cancellations(None if show_all else limit)
+            pending = journal.feeds("pending", limit=1000)
+        render_feeds(out, report, rows, pending)
+        _say_how_many_shown(err, len(rows), total, "cancellations")
     if report.errors:
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 

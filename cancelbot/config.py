@@ -26,6 +26,7 @@ DEFAULT_SPAPI_ENDPOINT = "https://sellingpartnerapi-eu.amazon.com"
 DEFAULT_QUEUE_QUERY = "status:2"  # open tickets
 HOUR, DAY = 3600.0, 86400.0
 MAX_TIMEOUT = 600.0  # seconds: longer than any answer is worth waiting for
+SANDBOX_FEED_SECONDS = 25.0
 SPAPI_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN", "SPAPI_SELLER_ID")
 
 
@@ -76,6 +77,7 @@ class Settings:
     queue_query: str = DEFAULT_QUEUE_QUERY  # Freshdesk search query of `cancelbot queue`
     queue_tag: str = ""  # a ticket with this tag is a cancellation request
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
+    sandbox_feed_seconds: float = 25.0  # how long the sandbox's Amazon takes over a feed
     feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
 
     @property
@@ -160,6 +162,9 @@ def is_sandbox(env: Mapping[str, str] | None = None) -> bool:
 
 def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Settings:
     """Build Settings from `env` (default: os.environ); raise ConfigError naming what is wrong."""
+    # Imported here: httpx comes with it, and history, templates and sandbox list read the
+    # configuration without calling any service.
+
     env = dict(os.environ if env is None else env)
     home = home_dir(env)
     if sandbox:
@@ -228,6 +233,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         queue_tag=get("CANCELBOT_QUEUE_TAG"),
         sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0, maximum=MAX_TIMEOUT)
         if sandbox else 0.0,
+        sandbox_feed_seconds=sandbox_feed_seconds(env) if sandbox else SANDBOX_FEED_SECONDS,
         feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True, maximum=HOUR),
     )
 
@@ -238,6 +244,14 @@ def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None
     env = os.environ if env is None else env
     folder = env.get("CANCELBOT_TEMPLATES", "").strip()
     return (Path(folder) if folder else None), env.get("CANCELBOT_AGENT_NAME", "").strip()
+
+
+def sandbox_feed_seconds(env: Mapping[str, str] | None = None) -> float:
+    """CANCELBOT_SANDBOX_FEED_SECONDS: how long the sandbox's Amazon takes to process a feed
+    (default 25: long enough to see a run leave it pending and a later one settle it)."""
+    env = os.environ if env is None else env
+    return _seconds(lambda name: env.get(name, "").strip(), "CANCELBOT_SANDBOX_FEED_SECONDS",
+                    SANDBOX_FEED_SECONDS, allow_zero=True, maximum=HOUR)
 
 
 def _seconds(

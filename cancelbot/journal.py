@@ -33,7 +33,7 @@ from cancelbot.errors import JournalError, TicketBusy
 
 FILE_NAME = "journal.sqlite3"
 LOCK_NAME = "journal.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FEEDS_LOCK_KEY = 0  # byte 0 of the lock file; tickets use their own id (always >= 1)
 
 _SCHEMA = """
@@ -92,6 +92,48 @@ CREATE TABLE IF NOT EXISTS feeds (
     checked_at TEXT
 );
 """
+
+# Version 2 only adds indexes: one for each lookup that otherwise read a whole table. A journal
+# holds every job and cancellation ever made on this computer (100,000 after a few years), and
+# the queue asks for one ticket's last job per ticket listed.
+_INDEXES_V2 = """
+CREATE INDEX IF NOT EXISTS jobs_by_ticket ON jobs (ticket_id, started_at);
+CREATE INDEX IF NOT EXISTS cancellations_by_state ON amazon_cancellations (state, queued_at);
+CREATE INDEX IF NOT EXISTS cancellations_by_time ON amazon_cancellations (queued_at);
+CREATE INDEX IF NOT EXISTS cancellations_by_feed ON amazon_cancellations (feed_id, state);
+CREATE INDEX IF NOT EXISTS cancellations_by_batch ON amazon_cancellations (batch_id);
+CREATE INDEX IF NOT EXISTS feeds_by_state ON feeds (state, created_at);
+CREATE INDEX IF NOT EXISTS feeds_by_time ON feeds (created_at);
+"""
+
+# The queries whose plans the tests check (EXPLAIN QUERY PLAN must name an index).
+OPEN_JOB = "SELECT * FROM jobs WHERE ticket_id = ? AND state = 'open'"
+LAST_JOB = (
+    "SELECT * FROM jobs WHERE ticket_id = ? AND state != 'abandoned' "
+    "ORDER BY started_at DESC, rowid DESC LIMIT 1"
+)
+CANCELLATIONS_IN = (
+    "SELECT * FROM amazon_cancellations WHERE state IN ({states}) ORDER BY queued_at, rowid"
+)
+CANCELLATIONS_OF_FEED = (
+    "SELECT * FROM amazon_cancellations WHERE feed_id = ? AND state IN ({states}) "
+    "ORDER BY queued_at, rowid"
+)
+CANCELLATIONS_OF_BATCH = (
+    "SELECT * FROM amazon_cancellations WHERE batch_id = ? AND state = 'sending' "
+    "ORDER BY message_id"
+)
+ALL_CANCELLATIONS = "SELECT * FROM amazon_cancellations ORDER BY queued_at, rowid"
+NEWEST_CANCELLATIONS = (
+    "SELECT * FROM amazon_cancellations ORDER BY queued_at DESC, rowid DESC LIMIT ?"
+)
+NEWEST_EVENTS = "SELECT * FROM events ORDER BY id DESC LIMIT ?"
+NEWEST_EVENTS_OF_TICKET = "SELECT * FROM events WHERE ticket_id = ? ORDER BY id DESC LIMIT ?"
+FEEDS_IN = (
+    "SELECT * FROM feeds WHERE state IN ({states}) ORDER BY created_at DESC, rowid DESC LIMIT ?"
+)
+# Settled rows: what `cancelbot feeds` shows only when recent.
+IN_FLIGHT = ("queued", "sending", "sent")
 
 # Phases of an event. The last intent/done/failed event of a (job, step) is that step's state.
 INTENT, DONE, FAILED = "intent", "done", "failed"
@@ -196,8 +238,11 @@ class Journal:
             if version < SCHEMA_VERSION:
                 with self._lock:
                     # executescript commits any open transaction first: the script has its own.
+                    # Both scripts are idempotent, so a version-1 journal gets the indexes alone,
+                    # and two processes upgrading at once do it once each, harmlessly.
                     self._db.executescript(
-                        f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                        f"BEGIN IMMEDIATE;{_SCHEMA}{_INDEXES_V2}"
+                        f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
                     )
         except sqlite3.Error as exc:
             raise JournalError(f"journal {path}: {exc}") from exc
@@ -337,17 +382,11 @@ class Journal:
     # -- jobs ------------------------------------------------------------------------------------
 
     def open_job(self, ticket_id: int) -> Job | None:
-        rows = self._read(
-            "SELECT * FROM jobs WHERE ticket_id = ? AND state = 'open'", (int(ticket_id),)
-        )
+        rows = self._read(OPEN_JOB, (int(ticket_id),))
         return _job(rows[0]) if rows else None
 
     def last_job(self, ticket_id: int) -> Job | None:
-        rows = self._read(
-            "SELECT * FROM jobs WHERE ticket_id = ? AND state != 'abandoned' "
-            "ORDER BY started_at DESC, rowid DESC LIMIT 1",
-            (int(ticket_id),),
-        )
+        rows = self._read(LAST_JOB, (int(ticket_id),))
         return _job(rows[0]) if rows else None
 
     def start_job(self, ticket_id: int, order_id: str, branch: str) -> Job:
@@ -416,16 +455,22 @@ class Journal:
         )
         return [_event(r) for r in rows]
 
-    def history(self, ticket_id: int | None = None, limit: int = 200) -> list[Event]:
-        """The newest `limit` events, oldest first (of one ticket, or of all)."""
+    def history(self, ticket_id: int | None = None, limit: int | None = 200) -> list[Event]:
+        """The newest `limit` events (None: all), oldest first (of one ticket, or of all)."""
+        bound = -1 if limit is None else limit  # SQLite: a negative LIMIT is no limit
         if ticket_id is None:
-            rows = self._read("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,))
+            rows = self._read(NEWEST_EVENTS, (bound,))
         else:
-            rows = self._read(
-                "SELECT * FROM events WHERE ticket_id = ? ORDER BY id DESC LIMIT ?",
-                (int(ticket_id), limit),
-            )
+            rows = self._read(NEWEST_EVENTS_OF_TICKET, (int(ticket_id), bound))
         return [_event(r) for r in reversed(rows)]
+
+    def count_events(self, ticket_id: int | None = None) -> int:
+        """How many events `history(ticket_id, limit=None)` would return."""
+        if ticket_id is None:
+            rows = self._read("SELECT COUNT(*) FROM events")
+        else:
+            rows = self._read("SELECT COUNT(*) FROM events WHERE ticket_id = ?", (int(ticket_id),))
+        return int(rows[0][0])
 
     # -- Amazon cancellations and feeds ----------------------------------------------------------
 
@@ -434,15 +479,31 @@ class Journal:
         return _cancellation(rows[0]) if rows else None
 
     def cancellations(self, *states: str, feed_id: str | None = None) -> list[Cancellation]:
-        sql, params = "SELECT * FROM amazon_cancellations WHERE 1", []
-        if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            params += list(states)
-        if feed_id is not None:
-            sql += " AND feed_id = ?"
-            params.append(feed_id)
-        rows = self._read(sql + " ORDER BY queued_at, rowid", params)
+        """The cancellations in these states (default: every state), oldest first; of one feed
+        when `feed_id` is given. Every state at once reads the whole table: `cancelbot feeds`
+        uses `recent_cancellations` instead."""
+        if not states and feed_id is None:
+            return [_cancellation(r) for r in self._read(ALL_CANCELLATIONS)]
+        if not states:
+            states = ("queued", "sending", "sent", "done", "error")
+        marks = ",".join("?" * len(states))
+        if feed_id is None:
+            rows = self._read(CANCELLATIONS_IN.format(states=marks), states)
+        else:
+            rows = self._read(CANCELLATIONS_OF_FEED.format(states=marks), (feed_id, *states))
         return [_cancellation(r) for r in rows]
+
+    def recent_cancellations(self, limit: int | None) -> tuple[list[Cancellation], int]:
+        """What `cancelbot feeds` shows, oldest first: every cancellation still in flight
+        (queued, sending, sent) and the newest `limit` of all (None: all); and how many the
+        journal holds in all."""
+        total = int(self._read("SELECT COUNT(*) FROM amazon_cancellations")[0][0])
+        if limit is None or limit >= total:
+            return self.cancellations(), total
+        rows = {r.order_id: r for r in self.cancellations(*IN_FLIGHT)}
+        for row in self._read(NEWEST_CANCELLATIONS, (limit,)):
+            rows.setdefault(row["order_id"], _cancellation(row))
+        return sorted(rows.values(), key=lambda r: r.queued_at), total
 
     def queue_cancellation(
         self, ticket_id: int, order_id: str, marketplace_id: str, item_ids: Sequence[str]
@@ -473,11 +534,7 @@ class Journal:
                     "message_id = ?, sent_at = ? WHERE order_id = ?",
                     (batch_id, number, at, row["order_id"]),
                 )
-        rows = self._read(
-            "SELECT * FROM amazon_cancellations WHERE batch_id = ? AND state = 'sending' "
-            "ORDER BY message_id",
-            (batch_id,),
-        )
+        rows = self._read(CANCELLATIONS_OF_BATCH, (batch_id,))
         return batch_id, [_cancellation(r) for r in rows]
 
     def batch_sent(self, batch_id: str, feed_id: str) -> None:
@@ -517,11 +574,10 @@ class Journal:
             )
 
     def feeds(self, *states: str, limit: int = 50) -> list[Feed]:
-        sql, params = "SELECT * FROM feeds WHERE 1", []
-        if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            params += list(states)
-        rows = self._read(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*params, limit])
+        """The newest `limit` feeds in these states (default: every state), newest first."""
+        states = states or ("pending", "done", "fatal", "cancelled")
+        sql = FEEDS_IN.format(states=",".join("?" * len(states)))
+        rows = self._read(sql, (*states, limit))
         return [Feed(r["feed_id"], r["state"], r["created_at"], r["checked_at"]) for r in rows]
 
     def feed_checked(self, feed_id: str, state: str) -> None:

@@ -38,7 +38,8 @@ def open_services(
     if transport is None and settings.sandbox:
         from cancelbot.sandbox.transport import SandboxTransport
 
-        transport = SandboxTransport(settings.home, latency=settings.sandbox_latency)
+        transport = SandboxTransport(settings.home, latency=settings.sandbox_latency,
+                                     feed_seconds=settings.sandbox_feed_seconds)
     timeout = timeout_for(settings)
     # What is kept between runs belongs to this account alone: its world's folder.
     state_dir = None if settings.sandbox else settings.world.prepare()

@@ -18,6 +18,9 @@ def isolated_env(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("CANCELBOT_HOME", str(home))
     monkeypatch.setenv("COLUMNS", "100")
+    # The sandbox's Amazon processes a feed at once unless a test says otherwise (its default,
+    # 25 s of wall time, is for people watching; tests inject a clock instead of waiting).
+    monkeypatch.setenv("CANCELBOT_SANDBOX_FEED_SECONDS", "0")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)  # no .env of the developer's is read

@@ -1,8 +1,8 @@
 """The loopback benchmark runs, and what it measures is structure, never timing.
 
 `bench/run.py --quick` starts the fake services on 127.0.0.1, runs real `cancelbot process`
-subprocesses and a small team against a tiny Freshdesk budget. Timings on a shared CI machine
-say little; the counts below hold on any machine.
+subprocesses and a small team against a tiny Freshdesk budget, and history/feeds/queue on a
+filled journal. Timings on a shared CI machine say little; the counts below hold on any machine.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fakes import RateBudget, Record, sequential_depth  # noqa: E402
-from bench.run import LEVELS  # noqa: E402
+from bench.fakes import RateBudget, Record, VirtualClock, sequential_depth  # noqa: E402
+from bench.run import IMPORT_TYPER, LEVELS, PROCESS, SCALE_COMMANDS  # noqa: E402
 
 
 def record(start: float, end: float) -> Record:
@@ -67,5 +67,26 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert all(w["ok"] == w["runs"] for w in data["tickets"]["warm"].values())
     rate = data["rate"]
     assert rate["429s"] == 0 and rate["done"] == rate["tickets"], rate
+    # Amazon's clock moved on after the shift: `cancelbot feeds` settled every feed.
+    feeds = data["tickets"]["feeds"]
+    assert feeds["exit_code"] == 0 and set(feeds["cancellations"]) == {"done"}, feeds
+    # Start-up: `process` up to its first request, and `import typer`, from the same runs.
+    startup = data["startup"]
+    assert len(startup[PROCESS]["runs"]) == len(startup[IMPORT_TYPER]["runs"]) == 2
+    assert startup["imports"]["found_connect"]
+    assert startup["imports"]["before_first_request"]["cancelbot's own modules"] > 0
+    # Scale: every command ran on both journals; search_all read the same pages.
+    scale = data["scale"]
+    assert scale["journal"]["jobs"] == 2000
+    assert set(scale["commands"]) == set(SCALE_COMMANDS)
+    assert scale["search_pages"]["pages"] == 10
     assert result.returncode == 0, result.stdout
-    assert "| Target (issue 5) |" in result.stdout
+    assert "| Target | Measured | Verdict |" in result.stdout
+    assert "process`: first request ≤ 2 × `import typer`" in result.stdout
+
+
+def test_the_virtual_clock_moves_on_without_waiting() -> None:
+    clock = VirtualClock()
+    before = clock()
+    clock.advance(180)
+    assert 180 <= clock() - before < 190

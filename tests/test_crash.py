@@ -31,7 +31,7 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSI
 def cancelbot(home: Path, *args: str, latency: float = 0.0, **popen) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CANCELBOT_", "FRESHDESK_", "GSTK_", "LWA_", "SPAPI_"))}
-    env.update(CANCELBOT_HOME=str(home), COLUMNS="100")
+    env.update(CANCELBOT_HOME=str(home), COLUMNS="100", CANCELBOT_SANDBOX_FEED_SECONDS="0")
     if latency:
         env["CANCELBOT_SANDBOX_LATENCY"] = str(latency)
     return subprocess.Popen([sys.executable, "-m", "cancelbot", *args], env=env, cwd=home,

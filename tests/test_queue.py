@@ -49,6 +49,12 @@ def edit_world(home, change) -> None:
         change(state)
 
 
+def without_late_refusal(home) -> None:
+    """Put #1012 aside (pending, so not in the status:2 queue): Amazon refuses its feed after
+    the run (test_sandbox_feeds.py), and the shifts below are about the other tickets."""
+    edit_world(home, lambda s: s["freshdesk"]["tickets"]["1012"].update(status=3))
+
+
 # -- which tickets are cancellation requests ----------------------------------------------------
 
 @pytest.mark.parametrize("subject", [
@@ -198,7 +204,7 @@ def test_search_pages_on_the_wire(home):
         second = client.search_tickets('"status:2"', 2)
         email = client.contact_email(first.tickets[0].requester_id)
         nobody = client.contact_email(1)
-    assert first.total == 11 and len(first.tickets) == 11 and second.tickets == ()
+    assert first.total == 12 and len(first.tickets) == 12 and second.tickets == ()
     assert "query=%22status:2%20AND%20priority:1%22&page=1" in str(seen[0].url)
     assert email.endswith("@marketplace.amazon.fr") and nobody == ""
     assert first.tickets[0].url == f"{FD}/a/tickets/{first.tickets[0].id}"
@@ -212,8 +218,8 @@ def test_list_shows_the_queue_oldest_first_with_time_left(home):
     result = run("queue", "--list", "--sandbox")
     assert result.exit_code == 0, result.output
     ids = [line.split()[0] for line in result.stdout.splitlines() if line.strip().startswith("#")]
-    assert ids == [f"#{n}" for n in range(1011, 1000, -1)]
-    assert "late 5 h" in result.stdout and "11 to do" in result.stdout
+    assert ids == [f"#{n}" for n in range(1011, 1000, -1)] + ["#1012"]
+    assert "late 5 h" in result.stdout and "12 to do" in result.stdout
     assert "\x1b[" not in result.output, "no colour when stdout is not a terminal"
     assert world(home)["freshdesk"]["tickets"]["1001"]["conversations"] == []
 
@@ -257,7 +263,7 @@ def test_a_ticket_assigned_to_another_agent_is_listed_as_skipped(home, monkeypat
     doc = json.loads(run("queue", "--list", "--json", "--sandbox").stdout)
     skips = {t["ticket_id"]: t["skip"] for t in doc["tickets"]}
     assert skips[1010] == "assigned to agent 42" and skips[1011] is None
-    assert doc["to_do"] == 10 and doc["skipped"] == 1
+    assert doc["to_do"] == 11 and doc["skipped"] == 1
 
 
 # -- the shift ----------------------------------------------------------------------------------
@@ -275,7 +281,7 @@ def test_a_shift_processes_skips_and_quits(home):
     summary = result.stdout[result.stdout.index("Shift summary"):]
     assert "2 processed" in summary and "median" in summary
     for label, count in (("Cancelled", 1), ("Messaged", 1), ("Needs a human", 0),
-                         ("Skipped", 1), ("Failed", 0), ("Not reached (you quit)", 8)):
+                         ("Skipped", 1), ("Failed", 0), ("Not reached (you quit)", 9)):
         assert any(line.split(label)[-1].strip() == str(count)
                    for line in summary.splitlines() if line.startswith(label)), label
     assert f"{FD}/a/tickets/1011" in summary and "you skipped it" in summary
@@ -308,10 +314,11 @@ def test_a_ticket_handled_by_another_run_is_skipped_when_read(home):
     edit_world(home, note)
     result = run("queue", "--sandbox", input="q\n")
     assert "#1011 skipped: already handled (cancelbot: order 408" in result.stdout
-    assert "2/11 · Ticket #1010" in result.stdout
+    assert "2/12 · Ticket #1010" in result.stdout
 
 
 def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):
+    without_late_refusal(home)
     result = run("queue", "--sandbox", "--yes")
     assert result.exit_code == 4, result.output  # some need a human
     tickets = world(home)["freshdesk"]["tickets"]
@@ -325,9 +332,11 @@ def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):
 
 
 def test_queue_yes_same_result_without_prefetch(home, isolated_env):
+    without_late_refusal(home)
     with_prefetch = run("queue", "--sandbox", "--yes")
     first = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
     sandbox.reset(home)
+    without_late_refusal(home)
     (home / "journal.sqlite3").unlink(missing_ok=True)
     without = run("queue", "--sandbox", "--yes", "--no-prefetch")
     second = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
@@ -383,6 +392,7 @@ def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_re
         raise AssertionError(f"ticket #{ticket_id} was not read ahead")
 
     monkeypatch.setattr(shift_queue, "read_now", no_live_read)
+    without_late_refusal(home)
     claim = ("cancelbot: handling order 405-7730215-0081453: Camille started cancelbot on this "
              "ticket. Another run should leave it alone. (cancelbot ref 0a1b2c3d4e5f)")
     edit_world(home, lambda s: s["freshdesk"]["tickets"]["1010"]["conversations"].append({

@@ -247,7 +247,7 @@ def test_search_filters_on_status(tmp_path: Path) -> None:
                             auth=FD_AUTH).json()
         unquoted = http.get(f"{FD}/api/v2/search/tickets", params={"query": "status:2"},
                             auth=FD_AUTH)
-    assert open_["total"] == len(open_["results"]) == 10
+    assert open_["total"] == len(open_["results"]) == 11
     assert 1003 not in {t["id"] for t in open_["results"]}
     assert [t["id"] for t in resolved["results"]] == [1003]
     assert "conversations" not in resolved["results"][0]
@@ -554,7 +554,7 @@ def test_reset_restores_the_seed(tmp_path: Path) -> None:
 
 def test_list_tickets_rows(tmp_path: Path) -> None:
     rows = {row["ticket_id"]: row for row in list_tickets(tmp_path)}
-    assert sorted(rows) == list(range(1001, 1012))
+    assert sorted(rows) == list(range(1001, 1013))
     assert rows[1001] == {
         "ticket_id": 1001,
         "subject": "Demande d'annulation de commande de la part du client Amazon "
@@ -586,7 +586,7 @@ def test_seed_is_realistic(tmp_path: Path) -> None:
     for order_id in state["amazon"]["orders"]:
         assert re.fullmatch(r"\d{3}-\d{7}-\d{7}", order_id)
         order_ids.add(order_id)
-    assert len(order_ids) == 11
+    assert len(order_ids) == 12
     assert seeded.tzinfo == timezone.utc
 
 

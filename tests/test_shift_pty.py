@@ -31,27 +31,28 @@ def spawn(home, *args: str, **env_extra: str):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CANCELBOT_", "FRESHDESK_", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
                                 "LINES"))}
-    env.update(CANCELBOT_HOME=str(home), TERM="xterm-256color", **env_extra)
+    env.update(CANCELBOT_HOME=str(home), TERM="xterm-256color", CANCELBOT_SANDBOX_FEED_SECONDS="0",
+               **env_extra)
     return pexpect.spawn(sys.executable, ["-m", "cancelbot", *args], env=env,
                          dimensions=(24, 80), encoding="utf-8", timeout=60)
 
 
 def test_a_shift_processes_two_skips_one_and_quits(home):
     child = spawn(home, "queue", "--sandbox")
-    child.expect(r"1/11 · Ticket #1011")
+    child.expect(r"1/12 · Ticket #1011")
     child.expect(r"\[q\]uit: ")
     child.send("p\r")  # cannot cancel: the French reply through Amazon's relay
     child.expect(r"Send this reply to the buyer\? \[y\]es · \[e\]dit · \[l\]anguage · \[N\]o")
     child.send("y\r")
-    child.expect(r"2/11 · Ticket #1010")
+    child.expect(r"2/12 · Ticket #1010")
     child.expect(r"\[q\]uit: ")
     child.send("s\r")
-    child.expect(r"3/11 · Ticket #1009")
+    child.expect(r"3/12 · Ticket #1009")
     child.expect(r"\[q\]uit: ")
     child.send("p\r")  # awaiting preparation: cancel everywhere
     child.expect(r"Cancel this order in GSTK and on Amazon, and close the ticket\? \[y/N\]")
     child.send("y\r")
-    child.expect(r"4/11 · Ticket #1008")
+    child.expect(r"4/12 · Ticket #1008")
     child.expect(r"\[q\]uit: ")
     child.send("q\r")
     child.expect(pexpect.EOF)
@@ -63,7 +64,7 @@ def test_a_shift_processes_two_skips_one_and_quits(home):
     counts = dict(re.findall(r"^(Cancelled|Messaged|Needs a human|Skipped|Failed|Not reached "
                              r"\(you quit\)) +(\d+)$", summary, flags=re.M))
     assert counts == {"Cancelled": "1", "Messaged": "1", "Needs a human": "0", "Skipped": "1",
-                      "Failed": "0", "Not reached (you quit)": "8"}
+                      "Failed": "0", "Not reached (you quit)": "9"}
     assert re.search(r"2 processed in .* · median \d+ s per ticket", summary)
     assert "#1010 skipped" in summary and "you skipped it" in summary
     assert "https://sandbox.freshdesk.invalid/a/tickets/1009" in summary

@@ -2,7 +2,9 @@
 Messaging v1) and the pre-signed upload/download URLs of feed documents.
 
 Access tokens carry their expiry and a signature, so any process can check a token issued to
-another one without writing anything: reads (and a dry run) leave the state file untouched.
+another one without writing anything: reads (and a dry run) leave the state file untouched,
+except to move a feed on when its time has come (feeds.py: Amazon takes
+CANCELBOT_SANDBOX_FEED_SECONDS over each, on the store's clock).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from cancelbot.sandbox.feeds import process_acknowledgements, processing_report
+from cancelbot.sandbox.feeds import (
+    advance_feeds,
+    feed_changes_due,
+    queue_feed,
+)
 from cancelbot.sandbox.hosts import (
     LWA_CLIENT_ID,
     LWA_CLIENT_SECRET,
     SPAPI_REFRESH_TOKEN,
-    SPAPI_SELLER_ID,
     UPLOAD_HOST,
 )
 from cancelbot.sandbox.state import StateStore, now_iso
@@ -70,6 +75,7 @@ def handle_lwa(request: httpx.Request, store: StateStore) -> httpx.Response:
 
 
 def handle_spapi(request: httpx.Request, store: StateStore) -> httpx.Response:
+    _move_feeds_on(store)  # whatever the question, Amazon's answer reflects the time now
     problem = _token_problem(request.headers.get("x-amz-access-token", ""))
     if problem is not None:
         response = _errors(403, "Unauthorized", "Access to requested resource is denied.", problem)
@@ -158,26 +164,12 @@ def create_feed(request: httpx.Request, store: StateStore) -> httpx.Response:
             return _errors(400, "InvalidInput", "The feed document has not been uploaded")
         feed_id = str(state["counters"]["feed"])
         state["counters"]["feed"] += 1
-        at = now_iso()
-        # Processed at once: the sandbox has no queue, so the first getFeed already says DONE.
-        report = process_acknowledgements(amazon["orders"], document["content"], at)
-        result_id = str(uuid.uuid4())
-        amazon["documents"][result_id] = {
-            "kind": "result",
-            "contentType": "text/xml; charset=UTF-8",
-            "content": processing_report(report, feed_id, SPAPI_SELLER_ID),
-            "createdTime": at,
-        }
-        amazon["feeds"][feed_id] = {
-            "feedId": feed_id,
-            "feedType": feed_type,
-            "marketplaceIds": marketplaces,
-            "createdTime": at,
-            "processingStatus": report.processing_status,
-            "processingStartTime": at,
-            "processingEndTime": at,
-            "resultFeedDocumentId": result_id,
-        }
+        # Accepted now, processed later: the report is there once its time has come.
+        queue_feed(
+            state,
+            {"feedId": feed_id, "feedType": feed_type, "marketplaceIds": marketplaces},
+            document_id, store.clock(), _feed_seconds(store),
+        )
     return json_response(202, {"feedId": feed_id})
 
 
@@ -258,6 +250,21 @@ def download_document(request: httpx.Request, store: StateStore, doc_id: str) ->
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _move_feeds_on(store: StateStore) -> None:
+    """Process the feeds whose time has come; writes the state only when one has."""
+    if feed_changes_due(store.read(), store.clock()):
+        with store.update() as state:
+            advance_feeds(state, store.clock())
+
+
+def _feed_seconds(store: StateStore) -> float:
+    if store.feed_seconds is not None:
+        return store.feed_seconds
+    from cancelbot.config import sandbox_feed_seconds
+
+    return sandbox_feed_seconds()
 
 
 def _order_view(order: dict[str, Any], included: set[str]) -> dict[str, Any]:

@@ -1,14 +1,25 @@
-"""What Amazon does with a POST_ORDER_ACKNOWLEDGEMENT_DATA feed, and the report it writes.
+"""What Amazon does with a POST_ORDER_ACKNOWLEDGEMENT_DATA feed, when, and the report it writes.
 
-Pure functions over the state dict: `process_acknowledgements` applies the feed's messages to
-the sandbox's Amazon orders and returns the ProcessingReport XML that getFeedDocument serves.
+Pure functions over the state dict. A feed Amazon accepts (createFeed 202) waits IN_QUEUE,
+then is IN_PROGRESS, and is processed `seconds` after it was created, as Amazon's take
+minutes: `queue_feed` records it with its times, `advance_feeds` moves every feed on to where
+a given moment puts it. Processing (`process_acknowledgements`) applies the feed's messages to
+the sandbox's Amazon orders and leaves the ProcessingReport XML that getFeedDocument serves.
+Times are seconds since the epoch kept in the state, so any process sees a feed progress.
+
+An order seeded with `late_refusal` has its shipment confirmed while its feed waits: the feed
+is accepted, and its report refuses the cancellation.
 """
 
 from __future__ import annotations
 
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
+
+from cancelbot.sandbox.hosts import SPAPI_SELLER_ID
 
 # Values the OrderAcknowledgement schema accepts for CancelReason.
 CANCEL_REASONS = {
@@ -141,6 +152,100 @@ def processing_report(report: Report, feed_id: str, seller_id: str) -> str:
             info = ET.SubElement(result, "AdditionalInfo")
             ET.SubElement(info, "AmazonOrderID").text = order_id
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+# -- Amazon's queue ------------------------------------------------------------------------------
+
+QUEUED_SHARE = 0.2  # the first fifth of a feed's time is spent IN_QUEUE, the rest IN_PROGRESS
+
+
+def queue_feed(
+    state: dict[str, Any], feed: dict[str, Any], document_id: str, now: float, seconds: float
+) -> None:
+    """Record an accepted feed (`feed`: feedId, feedType, marketplaceIds), processed `seconds`
+    from `now`; one with no time to wait is processed at once."""
+    amazon = state["amazon"]
+    feed = {**feed, "createdTime": iso(now), "processingStatus": "IN_QUEUE"}
+    amazon["feeds"][feed["feedId"]] = feed
+    amazon.setdefault("feed_queue", {})[feed["feedId"]] = {
+        "document": document_id,
+        "starts": now + seconds * QUEUED_SHARE,
+        "due": now + seconds,
+    }
+    advance_feeds(state, now)
+
+
+def feed_changes_due(state: dict[str, Any], now: float) -> bool:
+    """Whether some feed is not yet where `now` puts it (`advance_feeds` would change it)."""
+    feeds = state["amazon"]["feeds"]
+    return any(_status_at(entry, now) != feeds[feed_id]["processingStatus"]
+               for feed_id, entry in (state["amazon"].get("feed_queue") or {}).items())
+
+
+def advance_feeds(state: dict[str, Any], now: float) -> bool:
+    """Move every queued feed on to its status at `now`, processing those whose time has come
+    (oldest first, each at its due time); whether anything changed."""
+    amazon = state["amazon"]
+    queue = amazon.get("feed_queue") or {}
+    changed = False
+    for feed_id, entry in sorted(queue.items(), key=lambda item: item[1]["due"]):
+        feed = amazon["feeds"][feed_id]
+        status = _status_at(entry, now)
+        if status == feed["processingStatus"]:
+            continue
+        changed = True
+        if status == "IN_PROGRESS":
+            feed.update(processingStatus=status, processingStartTime=iso(entry["starts"]))
+            continue
+        _process(amazon, feed, entry)
+        del queue[feed_id]
+    return changed
+
+
+def _status_at(entry: dict[str, Any], now: float) -> str:
+    if now >= entry["due"]:
+        return "DONE"  # or FATAL: known once processed
+    return "IN_PROGRESS" if now >= entry["starts"] else "IN_QUEUE"
+
+
+def _process(amazon: dict[str, Any], feed: dict[str, Any], entry: dict[str, Any]) -> None:
+    at = iso(entry["due"])
+    document = amazon["documents"][entry["document"]]
+    orders = amazon["orders"]
+    for order_id in _order_ids(document["content"]):
+        if orders.get(order_id, {}).get("late_refusal"):
+            # The warehouse's carrier scan reached Amazon while the feed waited in its queue.
+            fulfillment = orders[order_id]["order"]["fulfillment"]
+            if fulfillment["fulfillmentStatus"] != "CANCELLED":
+                fulfillment["fulfillmentStatus"] = "SHIPPED"
+    report = process_acknowledgements(orders, document["content"], at)
+    result_id = str(uuid.uuid4())
+    amazon["documents"][result_id] = {
+        "kind": "result",
+        "contentType": "text/xml; charset=UTF-8",
+        "content": processing_report(report, feed["feedId"], SPAPI_SELLER_ID),
+        "createdTime": at,
+    }
+    feed.update(
+        processingStatus=report.processing_status,
+        processingStartTime=iso(entry["starts"]),
+        processingEndTime=at,
+        resultFeedDocumentId=result_id,
+    )
+
+
+def _order_ids(xml_text: str) -> list[str]:
+    try:
+        root = ET.fromstring(xml_text.encode("utf-8"))
+    except ET.ParseError:
+        return []
+    return [_text(ack, "AmazonOrderID") for message in _children(root, "Message")
+            if (ack := _child(message, "OrderAcknowledgement")) is not None]
+
+
+def iso(moment: float) -> str:
+    """Seconds since the epoch as SP-API writes times: UTC, to the second, with a Z."""
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _local(tag: str) -> str:

@@ -1,4 +1,4 @@
-"""The world `cancelbot sandbox reset` writes: eleven open tickets, one or more per branch.
+"""The world `cancelbot sandbox reset` writes: twelve open tickets, one or more per branch.
 
 Tickets and orders are tables a reader can scan; `build_seed` turns them into the wire shapes
 the simulated Freshdesk, GSTK and SP-API serve. Times are relative to the reset, so the
@@ -63,6 +63,9 @@ class Order:
     items: tuple[Item, ...]
     buyer_cancel_reason: str = ""  # set when the buyer asked Amazon to cancel
     placed_hours_ago: float = 30.0
+    # Amazon accepts the cancellation feed (202), then its processing report refuses it: the
+    # shipment is confirmed while the feed waits in Amazon's queue (sandbox/feeds.py).
+    late_refusal: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ URIAGE = Item("B01N2Z4C3Q", "CC-3661434006432", "Uriage Eau Thermale Crème d'Ea
 CERAVE = Item("B07C5SS6YX", "CC-3337875597180", "CeraVe Moisturising Cream 454 g")
 SVR = Item("B08L8QGQ2S", "CC-3662361001477", "SVR Sebiaclear Gel Moussant 400 ml")
 KLORANE = Item("B00LQ2B2V0", "CC-3282770114539", "Klorane Shampooing Sec à l'Avoine 150 ml", 3)
+ATODERM = Item("B00KBTMNFE", "CC-3401528519494", "Bioderma Atoderm Crème Ultra 500 ml")
 
 ORDERS = (
     Order("402-3815274-6120358", "fr", "UNSHIPPED", ("GS-1048213", AWAITING),
@@ -137,6 +141,9 @@ ORDERS = (
     Order("408-5518230-2290417", "fr", "SHIPPED", ("GS-1047968", SHIPPED),
           "Jean Dupont", "t1q7w4zk9mc3x6r@marketplace.amazon.fr", (ANTHELIOS, NUXE),
           placed_hours_ago=58),
+    Order("406-3318752-9047216", "fr", "UNSHIPPED", ("GS-1048229", AWAITING),
+          "Mathilde Roux", "v4n7k2wq9xm3t5c@marketplace.amazon.fr", (ATODERM,),
+          buyer_cancel_reason="Ordered by mistake", placed_hours_ago=4, late_refusal=True),
 )
 
 _AMAZON_FR_FOOTER = (
@@ -299,6 +306,19 @@ TICKETS = (
         29, ("408-5518230-2290417",), "cannot cancel: reply (markup shown literally)",
         priority=3,
     ),
+    Ticket(
+        1012,
+        "Demande d'annulation de commande de la part du client Amazon Mathilde Roux "
+        "(Commande : 406-3318752-9047216)",
+        "<div><p>Bonjour,</p>"
+        "<p>La cliente Mathilde Roux a demandé l'annulation de la commande suivante :</p>"
+        "<p>N° de commande : 406-3318752-9047216<br>"
+        "Article : Bioderma Atoderm Crème Ultra 500 ml<br>"
+        "Motif de l'annulation : Commande passée par erreur</p>"
+        f"{_AMAZON_FR_FOOTER}</div>",
+        ("Mathilde Roux", "v4n7k2wq9xm3t5c@marketplace.amazon.fr"),
+        1.5, ("406-3318752-9047216",), "cancel, then Amazon's feed report refuses it",
+    ),
 )
 
 
@@ -404,6 +424,7 @@ def build_seed(now: datetime) -> dict[str, Any]:
             items.append(entry)
         amazon_orders[order.order_id] = {
             "buyer_locale": locale,
+            "late_refusal": order.late_refusal,
             "order": {
                 "orderId": order.order_id,
                 "createdTime": now_iso(placed),
@@ -426,6 +447,6 @@ def build_seed(now: datetime) -> dict[str, Any]:
         "scenarios": scenarios,
         "freshdesk": {"contacts": contacts, "tickets": tickets},
         "gstk": {"orders": gstk_orders},
-        "amazon": {"orders": amazon_orders, "documents": {}, "feeds": {}},
+        "amazon": {"orders": amazon_orders, "documents": {}, "feeds": {}, "feed_queue": {}},
     }
 

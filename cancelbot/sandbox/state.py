@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,13 +43,28 @@ def state_path(home: Path) -> Path:
 
 
 class StateStore:
-    """Locked, fresh reads and atomic read-modify-write updates of one state file."""
+    """Locked, fresh reads and atomic read-modify-write updates of one state file.
 
-    def __init__(self, home: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    `clock` is the simulated services' time, in seconds since the epoch: wall time by default,
+    so a feed sent by one process is seen progressing by the next (its times are in the file).
+    `feed_seconds` is how long Amazon takes over a feed; None reads
+    CANCELBOT_SANDBOX_FEED_SECONDS when a feed is created. Tests inject both.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        lock_timeout: float = LOCK_TIMEOUT,
+        clock: Callable[[], float] = time.time,
+        feed_seconds: float | None = None,
+    ) -> None:
         self.world = sandbox_world(home)
         self.path = state_path(home)
         self.lock_timeout = lock_timeout
         self._prepared = False
+        self.clock = clock
+        self.feed_seconds = feed_seconds
 
     def read(self) -> dict[str, Any]:
         """The state as it is now on disk (seeded on first use)."""
@@ -127,10 +142,17 @@ def load(home: Path) -> dict[str, Any]:
 def list_tickets(home: Path) -> list[dict[str, Any]]:
     """One row per sandbox ticket, for `cancelbot sandbox list`.
 
-    Statuses are read from the current state, so a processed ticket shows its effects;
-    `expected_branch` is what the seed was written to exercise.
+    Statuses are read from the current state, so a processed ticket shows its effects (and
+    a feed whose time has come has been processed); `expected_branch` is what the seed was
+    written to exercise.
     """
-    state = load(home)
+    from cancelbot.sandbox.feeds import advance_feeds, feed_changes_due
+
+    store = StateStore(home)
+    state = store.read()
+    if feed_changes_due(state, store.clock()):
+        with store.update() as state:
+            advance_feeds(state, store.clock())
     tickets = state["freshdesk"]["tickets"]
     contacts = state["freshdesk"]["contacts"]
     gstk_by_amazon_id = {o["marketplace_order_id"]: o for o in state["gstk"]["orders"].values()}

@@ -29,10 +29,19 @@ class SandboxTransport(httpx.BaseTransport):
     folder of `home` (`state_path(home)`).
 
     `latency` (seconds) delays every answer, to see the CLI's progress display at work.
+    `clock` and `feed_seconds` go to the state store: the simulated services' time, and how
+    long Amazon takes over a feed (None: CANCELBOT_SANDBOX_FEED_SECONDS).
     """
 
-    def __init__(self, home: Path, *, latency: float = 0.0) -> None:
-        self.store = StateStore(Path(home))
+    def __init__(
+        self,
+        home: Path,
+        *,
+        latency: float = 0.0,
+        clock: Callable[[], float] = time.time,
+        feed_seconds: float | None = None,
+    ) -> None:
+        self.store = StateStore(Path(home), clock=clock, feed_seconds=feed_seconds)
         self.latency = latency
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
