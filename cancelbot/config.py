@@ -69,6 +69,7 @@ class Settings:
     queue_tag: str = ""  # a ticket with this tag is a cancellation request
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
     feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
+    claim_lease: float = 30.0  # minutes after which another run's unfinished claim is stale
 
 
 def load_dotenv_file() -> None:
@@ -178,6 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         queue_tag=get("CANCELBOT_QUEUE_TAG"),
         sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0) if sandbox else 0.0,
         feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True),
+        claim_lease=_minutes(get, "CANCELBOT_CLAIM_LEASE", 30.0),
     )
 
 
@@ -187,6 +189,17 @@ def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None
     env = os.environ if env is None else env
     folder = env.get("CANCELBOT_TEMPLATES", "").strip()
     return (Path(folder) if folder else None), env.get("CANCELBOT_AGENT_NAME", "").strip()
+
+
+def _minutes(get, name: str, default: float) -> float:
+    raw = get(name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise ConfigError(f"{name} must be a positive number of minutes")
+    return value
 
 
 def _seconds(get, name: str, default: float, *, allow_zero: bool = False) -> float:
