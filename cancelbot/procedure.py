@@ -34,6 +34,7 @@ from cancelbot.orders import find_order_numbers, parse_order_number
 from cancelbot.outcome import Action, Outcome
 from cancelbot.ports import Agent, Options, Services
 from cancelbot.prefetch import Prefetched, check_unchanged
+from cancelbot.requester import check_request
 
 MOVES = ("Read the ticket", "Find the order number", "Look up the order", "Act on its status")
 
@@ -215,6 +216,7 @@ def act_on_status(run: Run, found: Lookup) -> None:
     run.claim.check_others(run.ticket)
     earlier, unsure = run.claim.resume()
     _show_resume(run, earlier, unsure)
+    check_request(run, found, decision.branch)  # the order against the ticket; who may ask
     if decision.branch is Branch.CANCEL:
         branches.cancel(run, gstk, found.amazon)
     elif decision.branch is Branch.CANNOT_CANCEL:
