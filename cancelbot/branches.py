@@ -141,15 +141,14 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
             recheck=(lambda: _gstk_cancelled(run)) if backoffice.automated else None,
         )
     except OrderMovedOn as moved:
-        _moved_on(run, gstk, amazon, moved)
+        _moved_on(run, amazon, moved)
         return
     run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, how)
     cancel_on_amazon(run, amazon)
     run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
 
 
-def _moved_on(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None,
-              moved: OrderMovedOn) -> None:
+def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None:
     """GSTK said 409: too late — or already cancelled (by a colleague, or a GSTK that answers
     409 to a repeated cancel). Read the order again and decide from its real status."""
     agent = run.agent
