@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from cancelbot import replies
 from cancelbot.claims import NOTE_MARK, TicketClaim, how_label
-from cancelbot.decision import Branch
+from cancelbot.decision import Branch, decide
 from cancelbot.effects import FOUND, NOW
 from cancelbot.errors import Declined, ExitCode, NeedsHuman, OrderMovedOn
 from cancelbot.feeds import FeedDesk
@@ -41,6 +41,7 @@ class Run:
     feeds: FeedDesk | None  # None: Amazon cancellations are done by hand
     locale: tuple[str | None, str] | None = None  # the buyer's, when the lookup asked it
     before_change: Callable[[], None] = field(default=lambda: None)  # the read-ahead's re-check
+    order_source: str = "ticket"  # where the order number came from: ticket, chosen, typed
 
     @property
     def order_id(self) -> str:
@@ -89,6 +90,17 @@ class Run:
     def finish(self, note: str, status: TicketStatus) -> None:
         self.claim.finish(note, status, record=self.done)
 
+    def flag_for_person(self, reason: str, check: str) -> None:
+        """The ticket is left to a person: say why on it, once (not in a dry run)."""
+        if not self.options.dry_run:
+            self.claim.flag_for_person(reason, check)
+
+    def stop_for_person(self, reason: str, check: str) -> None:
+        """--yes met what only a person may decide: flag the ticket, stop (exit 4)."""
+        self.flag_for_person(reason, check)
+        raise NeedsHuman(f"ticket #{self.outcome.ticket_id}: {reason}; {check} — run without "
+                         "--yes")
+
     def rerun(self) -> str:
         return self.options.rerun or f"cancelbot process {self.outcome.ticket_id}"
 
@@ -129,17 +141,44 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
             recheck=(lambda: _gstk_cancelled(run)) if backoffice.automated else None,
         )
     except OrderMovedOn as moved:
-        # The picking race: the warehouse took the order between lookup and cancel.
-        agent.warn(f"GSTK refused: the order has moved on ({moved.label}). It was NOT "
-                   "cancelled anywhere; switching to the cannot-cancel reply.")
-        run.outcome.branch = Branch.CANNOT_CANCEL.value
-        run.outcome.reason = f"GSTK refused the cancel: now {moved.label}"
-        run.claim.begin(run.order_id, run.outcome.branch)
-        cannot_cancel(run, amazon)
+        _moved_on(run, amazon, moved)
         return
     run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, how)
     cancel_on_amazon(run, amazon)
     run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
+
+
+def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None:
+    """GSTK said 409: too late — or already cancelled (by a colleague, or a GSTK that answers
+    409 to a repeated cancel). Read the order again and decide from its real status."""
+    agent = run.agent
+    agent.warn(f"GSTK refused the cancel ({moved.label}): reading the order again.")
+    with agent.busy("Reading the order again in GSTK and on Amazon"):
+        fresh = run.services.backoffice.find_order(run.order_id)
+        if run.services.marketplace.automated:
+            amazon = run.services.marketplace.get_order(run.order_id) or amazon
+    label = fresh.label if fresh is not None else moved.label
+    decision = decide(fresh.status if fresh else None,
+                      amazon.fulfillment_status if amazon else None, in_gstk=fresh is not None)
+    run.outcome.gstk, run.outcome.amazon = fresh, amazon
+    run.outcome.branch = decision.branch.value
+    if decision.branch is Branch.ALREADY_CANCELLED and fresh is not None:
+        agent.info(f"GSTK shows order {fresh.id} {label!r}: already cancelled there.")
+        run.outcome.reason = f"GSTK answered 409 and shows the order {label!r}"
+        run.claim.begin(run.order_id, run.outcome.branch)
+        already_cancelled(run, fresh, amazon, asked=True)
+    elif decision.branch is Branch.CANNOT_CANCEL:
+        # The picking race: the warehouse took the order between lookup and cancel.
+        agent.warn(f"The order has moved on ({label}). It was NOT cancelled anywhere; "
+                   "switching to the cannot-cancel reply.")
+        run.outcome.reason = f"GSTK refused the cancel: now {label}"
+        run.claim.begin(run.order_id, run.outcome.branch)
+        cannot_cancel(run, amazon)
+    else:
+        run.outcome.branch = Branch.NEEDS_HUMAN.value
+        run.outcome.reason = f"GSTK refused the cancel (409) and shows the order {label!r}"
+        run.outcome.check = decision.check or "the order in GSTK and in Seller Central"
+        needs_a_person(run, run.outcome.check)
 
 
 def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
@@ -210,7 +249,10 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
     )
 
 
-def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
+def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None, *,
+                      asked: bool = False) -> None:
+    """`asked`: the agent already said yes to cancelling it everywhere and closing (a cancel
+    that found it cancelled in GSTK): no second question for less than that."""
     agent = run.agent
     # A run that stopped right after GSTK's answer: the fresh lookup shows it applied.
     effects = run.claim.effects
@@ -231,8 +273,8 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
         plan.insert(0, f"Amazon: cancel {run.order_id} with reason BuyerCanceled "
                        f"({_items(amazon)})")
     run.plan(plan)
-    if not run.go_ahead("Cancel on Amazon and close the ticket?" if on_amazon
-                        else "Close the ticket?"):
+    if not asked and not run.go_ahead("Cancel on Amazon and close the ticket?" if on_amazon
+                                      else "Close the ticket?"):
         return
     run.begin_changes()
     if on_amazon:
@@ -308,6 +350,7 @@ def needs_a_person(run: Run, check: str) -> None:
     run.outcome.exit_code = ExitCode.NEEDS_HUMAN
     run.claim.withdraw_if_idle()
     run.agent.warn(f"Nothing changed. Check: {check}.")
+    run.flag_for_person(run.outcome.reason or "cancelbot cannot decide", check)
 
 
 def _resolve_after_reply(run: Run, channel: str) -> None:
@@ -342,6 +385,8 @@ def _gstk_cancelled(run: Run) -> str | None:
 
 def _already_sent(ticket: Ticket, text: str) -> int | None:
     """The id of a public reply on the ticket with exactly this text, if there is one."""
+    if not ticket.conversations_complete:
+        raise RuntimeError(f"ticket #{ticket.id}: replies are looked for in the whole thread")
     wanted = " ".join(text.split())
     for c in ticket.conversations:
         if not c.private and not c.incoming and " ".join(c.body_text.split()) == wanted:

@@ -1,40 +1,56 @@
 """The ticket is the team's shared record: who is handling it, and what this run changed on it.
 
-Every private note cancelbot writes starts with "cancelbot:" and ends with its job's reference,
-"(cancelbot ref 1a2b3c…)", so a run knows its own notes from another run's. **One rule** says
-what another run left on a ticket (`other_runs`); `process`, the shift's skip and the prefetch's
-re-check all use it.
+Every private note cancelbot writes starts with "cancelbot:"; the notes of a run end with its
+job's reference, "(cancelbot ref 1a2b3c…)", so a run knows its own notes from another run's.
+**One rule** says what another run left on a ticket (`other_runs`); `process`, the shift's skip
+and the prefetch's re-check all use it, always on the ticket's whole thread.
 
-`TicketClaim` owns one ticket's job in the journal and its marks on the ticket:
+The claim protocol (`TicketClaim`):
 
+    read           the ticket as this run first saw it (`seen`: the conversations then)
     check_others   another run's note, or another agent's assignment → a person confirms
-    take           before the first change: the job, a 'handling' note, the assignment;
-                   of two claims neither run saw, the lower note wins
+                   (--yes stops, exit 4, saying who and since when); a claim older than the
+                   lease (CANCELBOT_CLAIM_LEASE, 30 min) is *stale*: a person may take it over
+    take           before the first change: the job, a 'handling' note, then a fresh read of
+                   the whole thread: any other run's cancelbot note this run did not see at its
+                   first read and older than its own claim (lower id) wins — this run takes its
+                   claim back and stops, nothing changed; then the assignment
     effect         each change between an intent and an outcome (effects.py)
     withdraw       a run that stops before any change takes its claim back
-    finish         the final note (the 'handling' note, rewritten) and the ticket's status
+    finish         the claim note is rewritten into the final note, keeping its id and its ref —
+                   a claim stays recognisable for its whole life — then the ticket's status;
+                   any other 'handling' note left on the ticket (a stale claim taken over, a
+                   killed run's) and the 'needs a person' note are removed: a finished ticket
+                   ends with exactly one cancelbot note
+
+A ticket cancelbot cannot decide gets one 'needs a person' note (the reason and what to
+check) and the `cancelbot-needs-human` tag (`flag_for_person`), the first time only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
 from cancelbot.journal import Job, Journal
 from cancelbot.models import Conversation, Ticket, TicketStatus
 from cancelbot.outcome import Action
-from cancelbot.ports import Agent, Helpdesk
+from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Helpdesk
 from cancelbot.text import text_to_html
 
 NOTE_MARK = "cancelbot:"  # how the private notes this tool writes begin
 CLAIM_MARK = "cancelbot: handling"  # the note that claims a ticket before the first change
 ERROR_MARK = "cancelbot: Amazon did NOT cancel"  # a feed error, noted on the ticket
+PERSON_MARK = "cancelbot: needs a person"  # why cancelbot left the ticket to a person
+NEEDS_HUMAN_TAG = "cancelbot-needs-human"
 _REF = re.compile(r"\(cancelbot ref ([0-9a-zA-Z-]{6,40})\)")
+_WHO = re.compile(r"^cancelbot: handling order \S+: (.{1,80}?) started cancelbot")
 
 HANDLING, HANDLED, REFUSED = "handling", "handled", "refused"  # what another run's note says
 
@@ -50,8 +66,22 @@ def note_ref(text: str) -> str | None:
 
 
 def cancelbot_notes(ticket: Ticket) -> list[Conversation]:
+    """The notes cancelbot wrote on the ticket: only ever read from its whole thread."""
+    if not ticket.conversations_complete:
+        # Freshdesk's include=conversations stops at ten: deciding on those is the bug that
+        # sent replies and feeds twice. A caller passing part of a thread is a bug.
+        raise RuntimeError(f"ticket #{ticket.id}: the notes are read from the whole thread")
     return [c for c in ticket.conversations
             if c.private and c.body_text.startswith(NOTE_MARK)]
+
+
+def is_person_note(text: str) -> bool:
+    return text.startswith(PERSON_MARK)
+
+
+def person_note(ticket: Ticket) -> Conversation | None:
+    """The 'needs a person' note an earlier run left, if any."""
+    return next((c for c in cancelbot_notes(ticket) if is_person_note(c.body_text)), None)
 
 
 def is_claim(text: str) -> bool:
@@ -63,10 +93,18 @@ def is_error_note(text: str) -> bool:
 
 
 def claim_note(order_id: str, job_id: str, agent_name: str = "") -> str:
-    who = agent_name or "an agent"
+    who = " ".join((agent_name or "an agent").split())[:80]
     at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"{CLAIM_MARK} order {order_id}: {who} started cancelbot on this ticket at {at}. "
             f"Another run should leave it alone. {ref_tag(job_id)}")
+
+
+def ago(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
 @dataclass(frozen=True)
@@ -79,6 +117,33 @@ class OtherRun:
     @property
     def text(self) -> str:
         return self.note.body_text
+
+    @property
+    def who(self) -> str:
+        """Who started the run, as its claim says ("" when the note does not say)."""
+        found = _WHO.match(self.text)
+        return found.group(1) if found else ""
+
+    @property
+    def since(self) -> datetime | None:
+        """When the run claimed the ticket: Freshdesk's own time for the note."""
+        return self.note.created_at
+
+    def stale(self, lease_minutes: float, now: datetime | None = None) -> bool:
+        """A claim older than the lease: its run stopped half-way and never came back."""
+        now = now or datetime.now(timezone.utc)
+        return (self.state == HANDLING and self.since is not None
+                and now - self.since > timedelta(minutes=lease_minutes))
+
+    def describe(self, now: datetime | None = None, *, relative: bool = True) -> str:
+        """"Alice, since 2026-05-04 09:12 UTC (40 min ago)": who, and since when."""
+        now = now or datetime.now(timezone.utc)
+        parts = [self.who] if self.who else []
+        if self.since is not None:
+            at = self.since.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            parts.append(f"since {at}" + (f" ({ago(now - self.since)} ago)" if relative
+                                          else ""))
+        return ", ".join(parts) or "when and by whom unknown"
 
     def first_sentence(self, limit: int = 120) -> str:
         first = self.text.splitlines()[0] if self.text else ""
@@ -96,6 +161,8 @@ def other_runs(ticket: Ticket, mine: str | None = None, *,
         if note.id in seen or (mine is not None and note_ref(note.body_text) == mine):
             continue
         text = note.body_text
+        if is_person_note(text):
+            continue  # a run that left the ticket to a person: it handles nothing
         state = REFUSED if is_error_note(text) else HANDLING if is_claim(text) else HANDLED
         found.append(OtherRun(note, state))
     return found
@@ -105,16 +172,19 @@ class TicketClaim:
     """One ticket's job in the journal and its marks on the ticket (see the module doc)."""
 
     def __init__(self, journal: Journal, helpdesk: Helpdesk, agent: Agent, ticket_id: int, *,
-                 agent_id: int | None = None, agent_name: str = "") -> None:
+                 agent_id: int | None = None, agent_name: str = "",
+                 lease: float = DEFAULT_CLAIM_LEASE) -> None:
         self.journal = journal
         self.helpdesk = helpdesk
         self.agent = agent
         self.ticket_id = ticket_id
         self.agent_id = agent_id
         self.agent_name = agent_name
+        self.lease = lease  # minutes: another run's claim older than this is stale
         self.job: Job | None = journal.open_job(ticket_id)  # an unfinished run's, resumed
         self.seen: set[int] = set()  # conversations on the ticket when this run first read it
         self.taken = False
+        self.taken_over: list[OtherRun] = []  # other runs' claims a person told us to override
         self.last_read: Ticket | None = None
 
     @property
@@ -122,14 +192,26 @@ class TicketClaim:
         return None if self.job is None else Effects(self.journal, self.ticket_id,
                                                       self.job.job_id)
 
-    def read(self, ticket: Ticket) -> None:
-        """The ticket as this run first saw it: later notes are other runs' news."""
+    def read(self, ticket: Ticket) -> Ticket:
+        """The ticket as this run first saw it (its whole thread): later notes are other runs'
+        news. Says so when an earlier run left the ticket to a person."""
+        if not ticket.conversations_complete:
+            ticket = _whole(ticket, self.helpdesk.conversations(ticket.id))
         self.seen = {c.id for c in ticket.conversations}
         self.last_read = ticket
+        flagged = person_note(ticket)
+        if flagged is not None:
+            self.agent.warn(f"An earlier run left this ticket to a person: "
+                            f"{flagged.body_text.removeprefix(PERSON_MARK).lstrip(': ')}")
+        return ticket
 
     def fresh_ticket(self) -> Ticket:
-        self.last_read = self.helpdesk.get_ticket(self.ticket_id)
-        return self.last_read
+        """The ticket as Freshdesk has it now, with its whole thread."""
+        ticket = self.helpdesk.get_ticket(self.ticket_id)
+        if not ticket.conversations_complete:
+            ticket = _whole(ticket, self.helpdesk.conversations(ticket.id))
+        self.last_read = ticket
+        return ticket
 
     # -- before the changes ----------------------------------------------------------------------
 
@@ -138,14 +220,27 @@ class TicketClaim:
 
     def check_others(self, ticket: Ticket) -> None:
         """Stop if another run handled or is handling the ticket, or another agent has it —
-        unless the agent says to go on."""
+        unless the agent says to go on. A claim older than the lease is stale: it may be taken
+        over, after a confirmation. With --yes, each of these stops the run (exit 4)."""
         others = self.others(ticket)
         if others:
             last = others[-1]
-            doing = "is handling" if last.state == HANDLING else "already handled"
-            self.agent.warn(f"Another run {doing} this ticket: {last.text}")
-            if not self.agent.confirm("Process it again anyway?", automatic=False):
-                raise Declined(f"ticket #{ticket.id}: another run {doing} it, nothing changed")
+            who = last.describe()
+            if last.stale(self.lease):
+                doing = (f"left a stale claim on it ({who}: older than the {self.lease:g}-minute "
+                         "lease, that run never finished)")
+                question = "Take the stale claim over and process the ticket?"
+            else:
+                doing = f"is handling it ({who})" if last.state == HANDLING \
+                    else f"already handled it ({who})"
+                question = "Process it again anyway?"
+            self.agent.warn(f"Another run {doing}: {last.text}")
+            if not self.agent.interactive:
+                raise TicketBusy(f"ticket #{ticket.id}: another run {doing}; nothing changed — "
+                                 "run it without --yes to decide")
+            if not self.agent.confirm(question, automatic=False):
+                raise Declined(f"ticket #{ticket.id}: another run {doing}, nothing changed")
+            self.taken_over = [o for o in others if o.state == HANDLING]
         me = self.agent_id
         if me is not None and ticket.responder_id not in (None, me):
             self.agent.warn(f"Ticket #{ticket.id} is assigned to another agent (Freshdesk agent "
@@ -153,7 +248,6 @@ class TicketClaim:
             if not self.agent.confirm("Take it over?", automatic=False):
                 raise Declined(f"ticket #{ticket.id} is assigned to another agent: nothing "
                                "changed")
-
     def last_finished(self) -> Job | None:
         return self.journal.last_job(self.ticket_id)
 
@@ -190,13 +284,13 @@ class TicketClaim:
         return self.job
 
     def take(self, order_id: str, branch: str) -> None:
-        """Before the first change: the job, the 'handling' note, then the assignment. Of two
-        claims posted at once, the lower note wins and the other run stops."""
+        """Before the first change: the job, the 'handling' note, the race check, then the
+        assignment. Of two claims, the lower note wins and the other run stops."""
         if self.taken:
             return
         job = self.begin(order_id, branch)
         effects = Effects(self.journal, self.ticket_id, job.job_id)
-        text = claim_note(order_id, job.job_id, self.agent_name)
+        text = claim_note(order_id, job.job_id, self.agent_name or self.journal.agent)
         with self.agent.busy("Claiming the ticket"):
             note_id, _ = effects.run(
                 "claim_note",
@@ -224,12 +318,15 @@ class TicketClaim:
         self.taken = True
 
     def _check_race(self, claim_id: int, job_id: str) -> None:
+        """Of two claims, exactly one run acts: the one whose note is older (lower id). Any
+        other run's note that appeared after this run's first read and before its claim — a
+        claim, or a claim already turned into its final note — means that run goes on."""
         rivals = [o for o in other_runs(self.fresh_ticket(), job_id, seen=self.seen)
-                  if o.state == HANDLING and o.note.id < claim_id]
+                  if o.note.id < claim_id]
         if rivals:
             raise TicketBusy(
-                f"another cancelbot run claimed ticket #{self.ticket_id} at the same moment and "
-                f"goes on; this one stops, nothing changed ({rivals[0].text})"
+                f"another cancelbot run ({rivals[0].describe()}) claimed ticket "
+                f"#{self.ticket_id} first and goes on; this one stops, nothing changed"
             )
 
     def effect(self, step: str, do: Callable[[], str], *,
@@ -288,6 +385,9 @@ class TicketClaim:
             raise RuntimeError("take() comes before the final note")
         job_id = self.job.job_id
         effects = Effects(self.journal, self.ticket_id, job_id)
+        for other in self.taken_over:
+            note += (f" Took over from the unfinished run of {other.describe(relative=False)} "
+                     "(its 'handling' note removed).")
         note = f"{note} {ref_tag(job_id)}"
         name = status.name.lower()
         claim = effects.done("claim_note")
@@ -315,16 +415,28 @@ class TicketClaim:
         }
         results: dict[str, tuple[str, str]] = {}
         errors: list[CancelbotError] = []
-        # The note and the status change are independent: send both at once.
+        swept: list[str] = []
+        order_id = self.job.order_id
+
+        def note_then_sweep() -> tuple[str, str]:
+            do, check, detail = changes["note"]
+            done = effects.run("note", do, recheck=check, order_id=order_id, detail=detail)
+            swept.extend(self.sweep(keep=int(done[0]) if done[0].isdigit() else None))
+            return done
+
+        # The note (then the sweep) and the status change are independent: both at once.
         with self.agent.busy("Updating the ticket"), ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {step: pool.submit(effects.run, step, do, recheck=check,
-                                         order_id=self.job.order_id, detail=detail)
-                       for step, (do, check, detail) in changes.items()}
+            do, check, detail = changes["status"]
+            futures = {"note": pool.submit(note_then_sweep),
+                       "status": pool.submit(effects.run, "status", do, recheck=check,
+                                             order_id=order_id, detail=detail)}
             for step, future in futures.items():
                 try:
                     results[step] = future.result()
                 except CancelbotError as exc:
                     errors.append(exc)
+        for problem in swept:
+            self.agent.warn(problem)
         if "note" in results:
             record("Freshdesk", "private note added", *results["note"])
         if "status" in results:
@@ -333,6 +445,43 @@ class TicketClaim:
         if errors:
             raise errors[0]
         self.journal.update_job(job_id, state="done")
+
+    def sweep(self, keep: int | None) -> list[str]:
+        """After the final note (`keep`): every other 'handling' note on the ticket — a stale
+        claim taken over, a killed run's, a race's loser's — and the 'needs a person' note and
+        tag are removed, so a finished ticket ends with one cancelbot note. Deleting a note is
+        harmless to repeat; a failure is only reported (the ticket is done)."""
+        try:
+            ticket = self.fresh_ticket()
+            for c in cancelbot_notes(ticket):
+                text = c.body_text
+                if c.id != keep and (is_claim(text) or is_person_note(text)):
+                    self.helpdesk.delete_note(c.id)
+            if NEEDS_HUMAN_TAG in ticket.tags:
+                self.helpdesk.remove_tag(self.ticket_id, NEEDS_HUMAN_TAG)
+        except CancelbotError as exc:
+            return [f"Could not tidy the other cancelbot notes of ticket #{self.ticket_id} "
+                    f"({exc}); remove them by hand."]
+        return []
+
+    def flag_for_person(self, reason: str, check: str) -> None:
+        """Leave the ticket to a person, visibly: one 'needs a person' note (the reason and
+        what to check) and the `cancelbot-needs-human` tag. A later run with the same reason
+        changes nothing; with another reason it rewrites the note (still one). A failure here
+        is only reported: the run stops anyway."""
+        text = f"{PERSON_MARK}: {reason.rstrip('.')}. Check: {check.rstrip('.')}."
+        try:
+            ticket = self.fresh_ticket()
+            earlier = person_note(ticket)
+            if earlier is None:
+                self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))
+            elif " ".join(earlier.body_text.split()) != " ".join(text.split()):
+                self.helpdesk.update_note(earlier.id, text_to_html(text))
+            if NEEDS_HUMAN_TAG not in ticket.tags:
+                self.helpdesk.add_tag(self.ticket_id, NEEDS_HUMAN_TAG)
+        except CancelbotError as exc:
+            self.agent.warn(f"Could not note on ticket #{self.ticket_id} why it needs a person "
+                            f"({exc}).")
 
     def find_note(self, *, claim: bool) -> str | None:
         """This job's note on the ticket as Freshdesk has it now (a lost answer's re-check)."""
@@ -352,3 +501,7 @@ def how_label(what: str, how: str) -> str | None:
 
 def _id(value: int | None) -> str:
     return "" if value is None else str(value)
+
+
+def _whole(ticket: Ticket, conversations: tuple[Conversation, ...]) -> Ticket:
+    return dataclasses.replace(ticket, conversations=conversations, conversations_complete=True)

@@ -209,6 +209,7 @@ def process(
             agent_id=settings.freshdesk.agent_id,
             feed_wait=settings.feed_wait,
             rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
+            claim_lease=settings.claim_lease,
         )
         retry = RetryPolicy(on_wait=agent.waiting)
         with Journal.open(state_dir, agent=_journal_agent(settings)) as journal, \
@@ -460,6 +461,7 @@ def queue(
                     svc.helpdesk, query=query or settings.queue_query,
                     tag=settings.queue_tag if tag is None else tag,
                     agent_id=settings.freshdesk.agent_id, journal=journal,
+                    threads=list_only, lease=settings.claim_lease,
                 )
             if found.truncated:
                 err.print(render.warning(render.truncation_warning(found)))
@@ -484,6 +486,7 @@ def _options(settings, sandbox: bool, ticket: str):
         templates=settings.templates_dir, agent_name=settings.agent_name,
         agent_id=settings.freshdesk.agent_id, feed_wait=settings.feed_wait,
         rerun=f"cancelbot process {ticket}" + (" --sandbox" if sandbox else ""),
+        claim_lease=settings.claim_lease,
     )
 
 

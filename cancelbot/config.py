@@ -79,6 +79,7 @@ class Settings:
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
     sandbox_feed_seconds: float = 25.0  # how long the sandbox's Amazon takes over a feed
     feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
+    claim_lease: float = 30.0  # minutes after which another run's unfinished claim is stale
 
     @property
     def world(self) -> World:
@@ -235,6 +236,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         if sandbox else 0.0,
         sandbox_feed_seconds=sandbox_feed_seconds(env) if sandbox else SANDBOX_FEED_SECONDS,
         feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True, maximum=HOUR),
+        claim_lease=_minutes(get, "CANCELBOT_CLAIM_LEASE", 30.0),
     )
 
 
@@ -244,6 +246,17 @@ def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None
     env = os.environ if env is None else env
     folder = env.get("CANCELBOT_TEMPLATES", "").strip()
     return (Path(folder) if folder else None), env.get("CANCELBOT_AGENT_NAME", "").strip()
+
+
+def _minutes(get, name: str, default: float) -> float:
+    raw = get(name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1
+    if not 0 < value <= DAY / 60:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be a positive number of minutes, at most {DAY / 60:.0f}")
+    return value
 
 
 def sandbox_feed_seconds(env: Mapping[str, str] | None = None) -> float:

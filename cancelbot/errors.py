@@ -17,7 +17,8 @@
      ├── Incomplete                exit 1  a change was made, a later one failed (says which)
      ├── Declined                  exit 3  the agent answered No
      └── NeedsHuman                exit 4  the tool must not decide; a person has to look
-          ├── TicketBusy                   another cancelbot process on this computer has it
+          ├── TicketBusy                   another cancelbot run has the ticket (this computer's
+          │                                process, or another run's note or claim on it)
           └── ChangedMeanwhile             what was read ahead changed before the first change
 
 The CLI turns these into one line on stderr and the exit code, in one place (cli.py).
@@ -134,7 +135,8 @@ class SandboxStateError(CancelbotError):
 
 
 class TicketBusy(NeedsHuman):
-    """Another cancelbot process on this computer is working on the ticket."""
+    """Another cancelbot run has the ticket: a process on this computer, or a run whose note
+    or claim is on the ticket (the message says who and since when)."""
 
 
 class ChangedMeanwhile(NeedsHuman):

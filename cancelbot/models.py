@@ -48,6 +48,10 @@ class Ticket:
     conversations: tuple[Conversation, ...] = ()
     responder_id: int | None = None
     url: str = ""
+    tags: tuple[str, ...] = ()
+    # True when `conversations` is the whole thread (Freshdesk's include=conversations alone
+    # gives the first ten): the checks of what happened on a ticket refuse anything less.
+    conversations_complete: bool = False
 
     @property
     def is_closed(self) -> bool:
@@ -88,6 +92,7 @@ class AmazonOrder:
     marketplace_name: str = ""
     items: tuple[AmazonItem, ...] = ()
     buyer_name: str = ""
+    buyer_email: str = ""  # the buyer's relay address, when Amazon gives it (includedData BUYER)
 
     @property
     def buyer_requested_cancel(self) -> bool:

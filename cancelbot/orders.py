@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 
+from cancelbot import marketplaces
 from cancelbot.errors import UsageError
 
 # Every dash a mail client or a keyboard may produce in place of "-".
@@ -25,8 +26,8 @@ _ORDER = re.compile(
 )
 # sellercentral.amazon.fr, sellercentral.amazon.co.uk, sellercentral-europe.amazon.com, ...
 _SELLER_CENTRAL_HOST = re.compile(r"sellercentral(?:-[a-z]+)?\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?")
-# Amazon's buyer-seller relay: replies to these addresses reach the buyer.
-_RELAY = re.compile(r"@marketplace\.amazon\.([a-z.]+)$", re.IGNORECASE)
+# Amazon's buyer-seller relay: replies to …@marketplace.<storefront> reach the buyer.
+RELAY_PREFIX = "marketplace."
 
 
 def normalize(text: str) -> str:
@@ -106,7 +107,30 @@ def _digits_3_7_7(text: str) -> str | None:
     return None
 
 
+def email_domain(email: str) -> str:
+    """The domain of an address, lower case ("" when it is not one address)."""
+    local, at, domain = (email or "").strip().lower().rpartition("@")
+    if not at or not local or not domain or any(c.isspace() or c in "<>,;@" for c in domain):
+        return ""
+    return domain.rstrip(".")
+
+
 def relay_domain(email: str) -> str | None:
-    """'amazon.de' for 'abc@marketplace.amazon.de'; None when not Amazon's buyer relay."""
-    match = _RELAY.search((email or "").strip())
-    return f"amazon.{match.group(1).lower()}" if match else None
+    """'amazon.de' for 'abc@marketplace.amazon.de'; None when not Amazon's buyer relay.
+
+    Exact: the domain after "marketplace." is one of Amazon's storefronts
+    (marketplaces.py), nothing appended — `x@marketplace.amazon.fr.evil.example` is not it."""
+    domain = email_domain(email)
+    if not domain.startswith(RELAY_PREFIX):
+        return None
+    storefront = domain[len(RELAY_PREFIX):]
+    return storefront if marketplaces.marketplace_for_domain(storefront) and \
+        not storefront.startswith("www.") else None
+
+
+def amazon_sender_domain(email: str) -> str | None:
+    """'amazon.fr' for Amazon's own notifications (donotreply@amazon.fr); else None. Exact:
+    the address's domain is one of Amazon's storefronts, nothing before or after it."""
+    domain = email_domain(email)
+    return domain if marketplaces.marketplace_for_domain(domain) and \
+        not domain.startswith("www.") else None

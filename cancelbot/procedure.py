@@ -34,6 +34,7 @@ from cancelbot.orders import find_order_numbers, parse_order_number
 from cancelbot.outcome import Action, Outcome
 from cancelbot.ports import Agent, Options, Services
 from cancelbot.prefetch import Prefetched, check_unchanged
+from cancelbot.requester import check_request
 
 MOVES = ("Read the ticket", "Find the order number", "Look up the order", "Act on its status")
 
@@ -63,7 +64,8 @@ def process(
         with nullcontext() if options.dry_run else journal.lease(ticket_id):
             # Built inside the lease: the unfinished job it resumes cannot change under it.
             claim = TicketClaim(journal, services.helpdesk, agent, ticket_id,
-                                agent_id=options.agent_id, agent_name=options.agent_name)
+                                agent_id=options.agent_id, agent_name=options.agent_name,
+                                lease=options.claim_lease)
             feeds = FeedDesk(journal, services.feeds, services.helpdesk, agent,
                              wait=options.feed_wait) if services.feeds is not None else None
             if feeds is not None and not options.dry_run:
@@ -94,9 +96,8 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
     else:
         with agent.busy("Fetching the ticket from Freshdesk"):
             ticket = services.helpdesk.get_ticket(outcome.ticket_id)
-    outcome.ticket = ticket
     agent.show_ticket(ticket)
-    claim.read(ticket)
+    ticket = outcome.ticket = claim.read(ticket)  # its whole thread
     if ticket.is_closed and claim.job is None:
         if _finished_earlier(agent, claim, ticket, outcome):
             return ticket
@@ -153,10 +154,18 @@ def find_order_number(run: Run) -> str:
         order_id = numbers[0]
     elif numbers:
         agent.warn(f"The ticket mentions {len(numbers)} different order numbers.")
+        if not agent.interactive:
+            run.stop_for_person(f"the ticket names {len(numbers)} orders",
+                                "which one the buyer wants cancelled")
         order_id = numbers[agent.choose("Which order does the buyer want cancelled?", numbers)]
+        run.order_source = "chosen"
     else:
         agent.warn("No Amazon order number in the ticket.")
+        if not agent.interactive:
+            run.stop_for_person("no Amazon order number in the ticket",
+                                "the buyer's order in Seller Central")
         order_id = agent.ask("Amazon order number", parse_order_number)
+        run.order_source = "typed"
     run.outcome.order_id = order_id
     return order_id
 
@@ -207,6 +216,7 @@ def act_on_status(run: Run, found: Lookup) -> None:
     run.claim.check_others(run.ticket)
     earlier, unsure = run.claim.resume()
     _show_resume(run, earlier, unsure)
+    check_request(run, found, decision.branch)  # the order against the ticket; who may ask
     if decision.branch is Branch.CANCEL:
         branches.cancel(run, gstk, found.amazon)
     elif decision.branch is Branch.CANNOT_CANCEL:

@@ -2,7 +2,9 @@
 
     find_queue()   a Freshdesk search (30 tickets a page, 10 pages at most), kept to what looks
                    like an Amazon cancellation request — its subject (FR/DE/EN/IT/ES), an Amazon
-                   sender, or the team's tag — oldest first, with what to skip and why
+                   sender, or the team's tag — oldest first, with what to skip and why; with
+                   `threads` (queue --list) each ticket's thread too: another run's claim (who,
+                   since when, stale or not) and why an earlier run left it to a person
     run_shift()    each ticket through exactly `procedure.process`, the next one read ahead in
                    the background (prefetch.py); process / skip / quit at each; a Shift at the end
 
@@ -24,7 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from cancelbot.claims import HANDLING, REFUSED, other_runs
+from cancelbot.claims import (
+    HANDLING,
+    NEEDS_HUMAN_TAG,
+    PERSON_MARK,
+    REFUSED,
+    other_runs,
+    person_note,
+)
 from cancelbot.errors import (
     ChangedMeanwhile,
     Declined,
@@ -33,9 +42,9 @@ from cancelbot.errors import (
     UsageError,
 )
 from cancelbot.journal import Journal
-from cancelbot.models import FoundTicket, SearchPage, Ticket, TicketStatus
+from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket, TicketStatus
 from cancelbot.outcome import Outcome
-from cancelbot.ports import Agent, Options, Services
+from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Options, Services
 from cancelbot.prefetch import Prefetched, Prefetcher, read_now
 from cancelbot.procedure import process
 
@@ -67,6 +76,7 @@ CANCELLED, MESSAGED, NEEDS_HUMAN, SKIPPED, FAILED = (
 class TicketSearch(Protocol):
     def search_tickets(self, query: str, page: int = 1) -> SearchPage: ...
     def contact_email(self, contact_id: int) -> str: ...
+    def conversations(self, ticket_id: int) -> tuple[Conversation, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,8 @@ class QueueEntry:
     ticket: FoundTicket
     matched_by: tuple[str, ...]  # "subject", "sender", "tag"
     skip: str = ""  # why the shift leaves it alone; "" to do
+    stale_claim: str = ""  # another run's claim older than the lease: who, since when
+    needs_person: str = ""  # why an earlier run left it to a person
 
     @property
     def id(self) -> int:
@@ -142,8 +154,12 @@ def find_queue(
     agent_id: int | None = None,
     journal: Journal | None = None,
     now: datetime | None = None,
+    threads: bool = False,
+    lease: float = DEFAULT_CLAIM_LEASE,
 ) -> Queue:
-    """The open cancellation requests, oldest first, each with a skip reason or none."""
+    """The open cancellation requests, oldest first, each with a skip reason or none. With
+    `threads`, each ticket left to do is read too (one request each, four at a time): another
+    run's claim on it, and the reason an earlier run left it to a person."""
     query = check_query(query)
     found: dict[int, FoundTicket] = {}
     total = pages = 0
@@ -173,6 +189,16 @@ def find_queue(
         QueueEntry(t, reasons[t.id], _skip_reason(t, agent_id, journal))
         for t in found.values() if reasons[t.id]
     ]
+    if threads:
+        todo = [e for e in entries if not e.skip]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            read = dict(zip((e.id for e in todo),
+                            pool.map(lambda e: search.conversations(e.id), todo), strict=True))
+        entries = [_with_thread(e, read[e.id], agent_id, journal, lease) if e.id in read else e
+                   for e in entries]
+    else:
+        entries = [dataclasses.replace(e, needs_person="an earlier run left it to a person")
+                   if NEEDS_HUMAN_TAG in e.ticket.tags else e for e in entries]
     far = datetime.max.replace(tzinfo=timezone.utc)
     entries.sort(key=lambda e: (e.ticket.created_at or far, e.id))
     return Queue(query, total, len(found), pages, truncated, entries, agent_id,
@@ -191,18 +217,47 @@ def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | N
     return ""
 
 
+def _with_thread(entry: QueueEntry, conversations: tuple[Conversation, ...],
+                 agent_id: int | None, journal: Journal | None, lease: float) -> QueueEntry:
+    found = entry.ticket
+    ticket = Ticket(id=found.id, subject=found.subject, body_text="", status=found.status,
+                    requester_email="", requester_name="", created_at=found.created_at,
+                    conversations=conversations, responder_id=found.responder_id,
+                    url=found.url, tags=found.tags, conversations_complete=True)
+    skip = skip_on_reading(ticket, agent_id, journal, lease)
+    stale = stale_claim(ticket, journal, lease)
+    note = person_note(ticket)
+    person = note.body_text.removeprefix(PERSON_MARK).lstrip(": ") if note is not None else ""
+    return dataclasses.replace(entry, skip=skip, stale_claim=stale, needs_person=person)
+
+
+def stale_claim(ticket: Ticket, journal: Journal | None,
+                lease: float = DEFAULT_CLAIM_LEASE) -> str:
+    """Who left a claim older than the lease on the ticket, and since when; "" if none."""
+    job = journal.open_job(ticket.id) if journal is not None else None
+    others = other_runs(ticket, job.job_id if job is not None else None)
+    if others and others[-1].stale(lease):
+        return (f"{others[-1].describe()} — older than the {lease:g}-minute lease; processing "
+                "it asks to take it over")
+    return ""
+
+
 def skip_on_reading(
-    ticket: Ticket, agent_id: int | None, journal: Journal | None = None
+    ticket: Ticket, agent_id: int | None, journal: Journal | None = None,
+    lease: float = DEFAULT_CLAIM_LEASE,
 ) -> str:
     """Why the shift leaves a ticket alone once it is read: another run's cancelbot note on it
-    (it handled or is handling the ticket), closed or assigned since the search. A run of this
-    computer's journal left unfinished is not skipped: processing it resumes it."""
+    (it handled or is handling the ticket: who, since when), closed or assigned since the
+    search. A claim older than the lease is not skipped: processing it asks to take it over.
+    A run of this computer's journal left unfinished is not skipped: processing resumes it."""
     job = journal.open_job(ticket.id) if journal is not None else None
     others = other_runs(ticket, job.job_id if job is not None else None)
     if others and others[-1].state != REFUSED:  # Amazon refused: the procedure asks
         last = others[-1]
+        if last.stale(lease):
+            return ""
         doing = "another run is handling it" if last.state == HANDLING else "already handled"
-        return f"{doing} ({last.first_sentence()})"
+        return f"{doing} ({last.first_sentence()}) — {last.describe()}"
     if ticket.is_closed:
         return f"already {TicketStatus(ticket.status).name.lower()}"
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
@@ -299,8 +354,8 @@ def run_shift(
             # run's note) must not leave the agent waiting for the one after it.
             for ahead in todo[position + 1:position + 1 + LOOKAHEAD]:
                 reader.start(ahead.id)
-            reason = skip_on_reading(found.ticket, queue.agent_id, journal) \
-                if found.ticket else ""
+            reason = skip_on_reading(found.ticket, queue.agent_id, journal,
+                                     options.claim_lease) if found.ticket else ""
             if reason:
                 shift.results.append(TicketResult(entry.id, entry.ticket.url, SKIPPED, reason))
                 screen.skipped(entry, reason)

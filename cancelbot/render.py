@@ -179,6 +179,8 @@ def queue_document(queue: Queue) -> dict[str, Any]:
             "responder_id": t.responder_id,
             "tags": list(t.tags),
             "skip": entry.skip or None,
+            "stale_claim": entry.stale_claim or None,
+            "needs_person": entry.needs_person or None,
         })
     return {
         "query": queue.query,
@@ -189,6 +191,8 @@ def queue_document(queue: Queue) -> dict[str, Any]:
         "skipped": len(queue.entries) - len(queue.todo),
         "generated_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "tickets": tickets,
+        "stale_claims": sum(1 for e in queue.entries if e.stale_claim),
+        "needs_person": sum(1 for e in queue.entries if e.needs_person),
     }
 
 
@@ -206,9 +210,14 @@ def render_queue(console: Console, queue: Queue) -> None:
         console.print(Text(f"No open cancellation request (search {queue.query!r}: "
                            f"{queue.read} ticket(s) read, none looks like one)."))
         return
+    stale = sum(1 for e in queue.entries if e.stale_claim)
+    person = sum(1 for e in queue.entries if e.needs_person)
     console.print(Text.assemble(
         (f"{todo} to do", "bold"),
-        f" · {skipped} skipped · oldest first · Amazon expects an answer within 24 h",
+        f" · {skipped} skipped",
+        (f" · {stale} with a stale claim", "red") if stale else "",
+        (f" · {person} left to a person", "red") if person else "",
+        " · oldest first · Amazon expects an answer within 24 h",
     ))
     rows: list[tuple[Text, Text, Text, QueueEntry]] = []
     for entry in queue.entries:
@@ -233,6 +242,10 @@ def render_queue(console: Console, queue: Queue) -> None:
         subject.truncate(room, overflow="ellipsis")
         if entry.skip:
             subject.append(f"\nskip: {entry.skip}", style="yellow")
+        if entry.stale_claim:
+            subject.append(f"\nstale claim: {entry.stale_claim}", style="red")
+        if entry.needs_person:
+            subject.append(f"\nneeds a person: {entry.needs_person}", style="red")
         table.add_row(ticket, age_text, left, subject)
     console.print(table)
 

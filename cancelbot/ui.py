@@ -189,6 +189,9 @@ class TerminalAgent:
     def warn(self, text: str) -> None:
         self.console.print(linkified(text, style="yellow"))
 
+    def alert(self, text: str) -> None:
+        self.console.print(linkified(text, style="bold red"))
+
     @contextmanager
     def busy(self, label: str) -> Iterator[None]:
         if not self.console.is_terminal:

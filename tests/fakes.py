@@ -10,6 +10,7 @@ applied) so "exactly once" is counted on the fake, not on our own journal.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -66,6 +67,7 @@ GET_FEED: Match = lambda r: r.method == "GET" and r.url.path.startswith(  # noqa
     "/feeds/2021-06-30/feeds/")
 FAULTS = ("crash_before", "crash_after", "timeout_after", "429_then_ok", "503_storm")  # and
 # "403", "429_storm", "in_progress" for the tests that need them
+# Not in the matrix: "gstk_409", a GSTK that answers 409 to any order not awaiting preparation.
 
 
 @dataclass
@@ -87,6 +89,7 @@ class FaultyTransport(httpx.BaseTransport):
     fault: str = ""
     latency: float = 0.0
     before: Callable[[httpx.Request], None] | None = None  # runs before a matched request
+    after: Callable[[httpx.Request], None] | None = None  # runs once its answer is back
     hits: int = 0
     applied: list[Applied] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # "METHOD host/path" of every request
@@ -138,7 +141,16 @@ class FaultyTransport(httpx.BaseTransport):
                                       headers={"Retry-After": "1"})
             if self.fault == "503_storm":
                 return httpx.Response(503, json={"message": "Service Unavailable"})
+            if self.fault == "gstk_409":
+                # A GSTK that answers 409 to any order not awaiting preparation — an already
+                # cancelled one too — with the order's label, as docs/gstk-api.md allows.
+                order = load(self.home)["gstk"]["orders"][request.url.path.split("/")[3]]
+                if order["status"] != "En attente de préparation":
+                    return httpx.Response(409, json={"error": "not_cancellable",
+                                                     "status": order["status"]})
         response = self._forward(request)
+        if hit and self.after is not None:
+            self.after(request)
         if hit and self.hits == 1:
             if self.fault == "crash_after":
                 raise Crash("after the server applied it")
@@ -180,7 +192,8 @@ class ScriptedAgent:
     review's own answer, e.g. ("edit", text); otherwise truthy sends, falsy cancels). With
     `yes`, confirmations that may be automatic are answered Yes (like --yes) and every other
     question raises NeedsHuman. `lines` holds what was shown (`shown` too), `questions` what
-    was asked (`asked` too), `warned` the warnings; `log`, when given, hears each answer.
+    was asked (`asked` too), `warned` the warnings, `alerts` what was shown in red; `log`, when
+    given, hears each answer.
     """
 
     def __init__(self, answers: Sequence[object] = (), *, yes: bool = False,
@@ -191,6 +204,7 @@ class ScriptedAgent:
         self.lines: list[str] = []
         self.questions: list[str] = []
         self.warned: list[str] = []
+        self.alerts: list[str] = []  # what was shown in red
         self.messages: list[tuple[str, str]] = []  # (language, why) of each reply shown
         self.reviews: list[tuple[str, str, bool]] = []  # (language, text, shown) each time
         self.log = log
@@ -249,6 +263,10 @@ class ScriptedAgent:
     def warn(self, text: str) -> None:
         self.warned.append(text)
         self.lines.append(f"WARN {text}")
+
+    def alert(self, text: str) -> None:
+        self.alerts.append(text)
+        self.lines.append(f"ALERT {text}")
 
     def confirm(self, question: str, *, automatic: bool = True) -> bool:
         if self.yes:
@@ -351,3 +369,29 @@ def counts(home: Path, ticket_id: int, order_id: str, applied: Sequence[Applied]
         responder_changes=sum(1 for a in puts if a.ticket_before["responder_id"]
                               != a.ticket_after["responder_id"]),
     )
+
+
+PERSON_NOTE = "cancelbot: needs a person"
+NEEDS_HUMAN_TAG = "cancelbot-needs-human"
+
+
+def unflagged(state: dict[str, Any]) -> dict[str, Any]:
+    """A whole sandbox state without what leaving a ticket to a person writes — the 'needs a
+    person' note, the `cancelbot-needs-human` tag, and the times and counter they move — to
+    assert that nothing else changed."""
+    state = copy.deepcopy(state)
+    state.get("counters", {}).pop("conversation", None)
+    for ticket in state["freshdesk"]["tickets"].values():
+        ticket["conversations"] = [c for c in ticket["conversations"]
+                                   if not c["body_text"].startswith(PERSON_NOTE)]
+        ticket["tags"] = [t for t in ticket["tags"] if t != NEEDS_HUMAN_TAG]
+        ticket.pop("updated_at", None)
+    return state
+
+
+def person_flag(home: Path, ticket_id: int) -> tuple[list[str], bool]:
+    """(the 'needs a person' notes on the ticket, whether it has the tag)."""
+    ticket = load(home)["freshdesk"]["tickets"][str(ticket_id)]
+    notes = [c["body_text"] for c in ticket["conversations"]
+             if c["private"] and c["body_text"].startswith(PERSON_NOTE)]
+    return notes, NEEDS_HUMAN_TAG in ticket["tags"]

@@ -153,6 +153,7 @@ def test_get_order_parses_the_official_example_and_sends_the_documented_request(
         marketplace_id="A1F83G8C2ARO7P",
         marketplace_name="Amazon.co.uk",
         buyer_name="James Wilson",
+        buyer_email="buyer-email@marketplace.amazon.co.uk",
         items=(
             AmazonItem(
                 order_item_id="20212345678901",
@@ -165,7 +166,8 @@ def test_get_order_parses_the_official_example_and_sends_the_documented_request(
     assert request.method == "GET"
     assert request.url.path == "/orders/2026-01-01/orders/202-1234567-8901234"
     # One includedData parameter, comma-separated (collectionFormat csv), not repeated.
-    assert parse_qs(request.url.query.decode()) == {"includedData": ["FULFILLMENT,CANCELLATION"]}
+    assert parse_qs(request.url.query.decode()) == {
+        "includedData": ["FULFILLMENT,CANCELLATION,BUYER"]}
     assert request.headers["x-amz-access-token"] == "Atza|access-1"
     assert "authorization" not in request.headers
 

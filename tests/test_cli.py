@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fakes import person_flag, unflagged
 from typer.testing import CliRunner
 
 from cancelbot import sandbox
@@ -208,7 +209,10 @@ def test_needs_a_human_stops_before_any_change(home, ticket_id, words):
     assert result.exit_code == 4, result.output
     assert words in result.output
     assert "Nothing changed" in result.output
-    assert state(home) == before
+    # Only the reason is left on the ticket, for whoever picks it up.
+    assert unflagged(json.loads(state(home))) == unflagged(json.loads(before))
+    notes, tagged = person_flag(home, ticket_id)
+    assert len(notes) == 1 and tagged
 
 
 def test_no_order_number_asks_and_reasks_until_valid(home):
@@ -233,7 +237,10 @@ def test_no_order_number_with_yes_needs_a_human(home):
     before = state(home)
     result = run("process", "1005", "--sandbox", "--yes")
     assert result.exit_code == 4
-    assert state(home) == before
+    assert unflagged(json.loads(state(home))) == unflagged(json.loads(before))
+    notes, tagged = person_flag(home, 1005)
+    assert notes == ["cancelbot: needs a person: no Amazon order number in the ticket. "
+                     "Check: the buyer's order in Seller Central."] and tagged
 
 
 def test_several_order_numbers_the_agent_chooses(home):

@@ -65,6 +65,7 @@ def feeds_for(home: Path) -> int:
 @posix_only
 @pytest.mark.slow
 @pytest.mark.parametrize(("step", "phase"), [
+    ("claim_note", "intent"),  # killed while posting the 'handling' note
     ("gstk_cancel", "intent"),  # killed inside the GSTK cancel call
     ("gstk_cancel", "done"),  # killed between GSTK and Amazon
     ("amazon_feed", "intent"),  # killed while sending the feed

@@ -145,11 +145,14 @@ def test_an_error_in_the_report_is_loud_noted_once_and_the_ticket_stays_open(tmp
     errors = [n for n in private_notes(tmp_path, 1001) if "did NOT cancel" in n]
     assert len(errors) == 1 and "has shipped" in errors[0]
 
-    # The rerun sends nothing again: the statuses disagree now, a person has to look.
+    # The rerun sends nothing again: the statuses disagree now, a person has to look (and
+    # the ticket says so: a note and a tag, nothing else).
     again = FaultyTransport(tmp_path)
     outcome = run(tmp_path, 1001, ScriptedAgent(yes=True), again)
     assert outcome.exit_code == 4
-    assert [a.path for a in again.applied if a.method != "GET"] == ["/auth/o2/token"]
+    assert [(a.path, sorted(a.body)) for a in again.applied if a.method != "GET"] == [
+        ("/auth/o2/token", []), ("/api/v2/tickets/1001/notes", ["body", "private"]),
+        ("/api/v2/tickets/1001", ["tags"])]
     assert len([n for n in private_notes(tmp_path, 1001) if "did NOT cancel" in n]) == 1
 
 

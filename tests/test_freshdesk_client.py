@@ -363,3 +363,65 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp("2026-11-27T09:00:00").tzinfo is timezone.utc
     assert parse_timestamp("yesterday") is None
     assert parse_timestamp(12) is None
+
+
+# -- the whole thread --------------------------------------------------------------------------
+
+
+def conversation(n: int, *, private: bool = False) -> dict:
+    return {"id": 900 + n, "body": f"<p>message {n}</p>", "private": private,
+            "incoming": not private, "created_at": "2026-11-27T09:00:00Z"}
+
+
+def test_a_short_thread_is_read_in_one_request():
+    fake = FakeFreshdesk(httpx.Response(200, json={
+        **TICKET, "conversations": [conversation(n) for n in range(9)]}))
+    with make_client(fake) as client:
+        ticket = client.get_ticket(4321)
+    assert len(ticket.conversations) == 9 and ticket.conversations_complete
+    assert len(fake.requests) == 1
+
+
+def test_ten_included_conversations_mean_the_rest_is_read_from_the_pages():
+    """include=conversations stops at ten; the conversations endpoint pages (Link header)."""
+    thread = [conversation(n) for n in range(25)]
+    nxt = f'<{BASE}/api/v2/tickets/4321/conversations?page=2&per_page=100>; rel="next"'
+    fake = FakeFreshdesk(
+        httpx.Response(200, json={**TICKET, "conversations": thread[:10]}),
+        httpx.Response(200, json=thread[:20], headers={"link": nxt}),
+        httpx.Response(200, json=thread[18:]),  # a page that overlaps: counted once
+    )
+    with make_client(fake) as client:
+        ticket = client.get_ticket(4321)
+    assert [c.id for c in ticket.conversations] == [c["id"] for c in thread]
+    assert ticket.conversations_complete
+    pages = [(r.url.path, r.url.params["page"], r.url.params["per_page"])
+             for r in fake.requests[1:]]
+    assert pages == [("/api/v2/tickets/4321/conversations", "1", "100"),
+                     ("/api/v2/tickets/4321/conversations", "2", "100")]
+
+
+def test_the_next_link_never_takes_the_key_to_another_host():
+    evil = '<https://evil.example/steal?page=2>; rel="next"'
+    fake = FakeFreshdesk(httpx.Response(200, json=[conversation(1)], headers={"link": evil}),
+                         httpx.Response(200, json=[conversation(2)]))
+    with make_client(fake) as client:
+        found = client.conversations(4321)
+    assert [c.id for c in found] == [901, 902]
+    assert {r.url.host for r in fake.requests} == {"acme.freshdesk.com"}
+
+
+def test_tags_are_read_modified_and_written_keeping_the_others():
+    fake = FakeFreshdesk(httpx.Response(200, json={**TICKET, "tags": ["amazon", "vip"]}),
+                         httpx.Response(200, json={}),
+                         httpx.Response(200, json={**TICKET, "tags": ["amazon", "x", "vip"]}),
+                         httpx.Response(200, json={}),
+                         httpx.Response(200, json={**TICKET, "tags": ["amazon"]}))
+    with make_client(fake) as client:
+        client.add_tag(4321, "cancelbot-needs-human")
+        client.remove_tag(4321, "x")
+        client.remove_tag(4321, "cancelbot-needs-human")  # not there: nothing written
+    puts = [body(r) for r in fake.requests if r.method == "PUT"]
+    assert puts == [{"tags": ["amazon", "vip", "cancelbot-needs-human"]},
+                    {"tags": ["amazon", "vip"]}]
+    assert len(fake.requests) == 5

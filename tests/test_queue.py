@@ -28,7 +28,7 @@ from cancelbot.queue import (
     find_queue,
     matched_by,
 )
-from cancelbot.sandbox.state import StateStore
+from cancelbot.sandbox.state import StateStore, now_iso
 from cancelbot.sandbox.transport import SandboxTransport
 from cancelbot.services.freshdesk import FreshdeskClient
 
@@ -237,11 +237,12 @@ def test_list_json_is_one_document_on_stdout(home):
     doc = json.loads(result.stdout)
     assert "Sandbox" in result.stderr
     assert list(doc) == ["query", "total", "read", "truncated", "to_do", "skipped",
-                         "generated_at", "tickets"]
+                         "generated_at", "tickets", "stale_claims", "needs_person"]
     first = doc["tickets"][0]
     assert first["ticket_id"] == 1011 and first["urgent"] is True and first["minutes_left"] < 0
     assert set(first) == {"ticket_id", "subject", "url", "created_at", "age_minutes",
-                          "minutes_left", "urgent", "matched_by", "responder_id", "tags", "skip"}
+                          "minutes_left", "urgent", "matched_by", "responder_id", "tags", "skip",
+                          "stale_claim", "needs_person"}
     assert first["subject"].startswith("[bold red]URGENT[/]"), "data, not markup"
 
 
@@ -395,9 +396,10 @@ def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_re
     without_late_refusal(home)
     claim = ("cancelbot: handling order 405-7730215-0081453: Camille started cancelbot on this "
              "ticket. Another run should leave it alone. (cancelbot ref 0a1b2c3d4e5f)")
+    # A live claim (posted now: one older than the lease would be stale, and not skipped).
     edit_world(home, lambda s: s["freshdesk"]["tickets"]["1010"]["conversations"].append({
         "id": 1, "body": f"<p>{claim}</p>", "body_text": claim, "private": True,
-        "incoming": False, "created_at": "2026-11-27T09:00:00Z"}))
+        "incoming": False, "created_at": now_iso()}))
     result = run("queue", "--sandbox", "--yes")
     assert result.exit_code == 4, result.output
     assert "#1010 skipped: another run is handling it (cancelbot: handling order " \

@@ -188,6 +188,37 @@ def test_note_reply_and_status_persist_across_transports(tmp_path: Path) -> None
     ]
 
 
+def test_like_freshdesk_include_gives_ten_and_the_conversations_endpoint_pages(
+    tmp_path: Path,
+) -> None:
+    with client(tmp_path) as http:
+        ids = [http.post(f"{FD}/api/v2/tickets/1001/notes", json={"body": f"<p>n{n}</p>"},
+                         auth=FD_AUTH).json()["id"] for n in range(35)]
+        included = http.get(f"{FD}/api/v2/tickets/1001?include=conversations",
+                            auth=FD_AUTH).json()["conversations"]
+        pages, url = [], f"{FD}/api/v2/tickets/1001/conversations"
+        while url:
+            page = http.get(url, auth=FD_AUTH)
+            pages.append(page.json())
+            url = page.links.get("next", {}).get("url")
+        too_many = http.get(f"{FD}/api/v2/tickets/1001/conversations?per_page=101",
+                            auth=FD_AUTH)
+        big = http.get(f"{FD}/api/v2/tickets/1001/conversations?per_page=100", auth=FD_AUTH)
+    assert [c["id"] for c in included] == ids[:10], "the first ten only, oldest first"
+    assert [len(p) for p in pages] == [30, 5], "30 a page by default, chained by Link"
+    assert [c["id"] for p in pages for c in p] == ids
+    assert too_many.status_code == 400 and too_many.json()["errors"][0]["field"] == "per_page"
+    assert len(big.json()) == 35 and "link" not in big.headers
+
+
+def test_a_tags_update_replaces_the_list(tmp_path: Path) -> None:
+    with client(tmp_path) as http:
+        before = http.get(f"{FD}/api/v2/tickets/1001", auth=FD_AUTH).json()["tags"]
+        http.put(f"{FD}/api/v2/tickets/1001", json={"tags": ["x"]}, auth=FD_AUTH)
+        after = http.get(f"{FD}/api/v2/tickets/1001", auth=FD_AUTH).json()["tags"]
+    assert before == ["amazon"] and after == ["x"]
+
+
 @pytest.mark.parametrize(
     ("body", "field", "code"),
     [

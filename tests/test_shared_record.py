@@ -174,7 +174,7 @@ def test_two_computers_claiming_at_once_one_proceeds(tmp_path: Path) -> None:
     busy = [o for o in outcomes if isinstance(o, TicketBusy)]
     done = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(busy) == 1 and len(done) == 1, outcomes
-    assert "claimed ticket #1001 at the same moment" in str(busy[0])
+    assert "claimed ticket #1001 first and goes on" in str(busy[0])
     c = counts(tmp_path, 1001, ORDER_1001, wires[0].applied + wires[1].applied)
     assert (c.gstk_cancels, c.feeds, c.final_notes, c.claim_notes, c.status) == (1, 1, 1, 0, 5)
 

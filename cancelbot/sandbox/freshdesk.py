@@ -1,5 +1,9 @@
-"""Freshdesk API v2 as the sandbox serves it: view/update a ticket, notes, replies, search
-(30 a page, pages 1 to 10), contacts and the signed-in agent."""
+"""Freshdesk API v2 as the sandbox serves it: view/update a ticket (tags included), notes,
+replies, search (30 a page, pages 1 to 10), contacts and the signed-in agent.
+
+Like the real one, `include=conversations` gives only a ticket's first ten conversations; the
+whole thread is `GET /api/v2/tickets/{id}/conversations`, oldest first, 30 a page unless
+`per_page` (at most 100) says otherwise, each page naming the next in a Link header."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ INCLUDES = ("conversations", "requester", "company", "stats")
 SUPPORT_EMAIL = "support@cocooncenter.sandbox.invalid"
 SEARCH_PAGE_SIZE = 30  # Freshdesk's page size for search, and its last page
 SEARCH_MAX_PAGES = 10
+INCLUDED_CONVERSATIONS = 10  # what include=conversations gives: the first ten
+CONVERSATIONS_PER_PAGE, CONVERSATIONS_MAX_PER_PAGE = 30, 100
 
 
 class Field(NamedTuple):
@@ -100,6 +106,33 @@ def view_ticket(request: httpx.Request, store: StateStore, raw_id: str) -> httpx
     if ticket is None:
         return _not_found()
     return json_response(200, _render(state, ticket, includes))
+
+
+@router.route("GET", r"/api/v2/tickets/([^/]+)/conversations")
+def list_conversations(request: httpx.Request, store: StateStore, raw_id: str) -> httpx.Response:
+    params = request.url.params
+    raw_page = params.get("page", "1")
+    raw_per_page = params.get("per_page", str(CONVERSATIONS_PER_PAGE))
+    errors = []
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        errors.append(_error("page", "It should be a/an Positive Integer", "invalid_value"))
+    if not raw_per_page.isdigit() or not 1 <= int(raw_per_page) <= CONVERSATIONS_MAX_PER_PAGE:
+        errors.append(_error("per_page", "It should be a/an Positive Integer less than or "
+                             f"equal to {CONVERSATIONS_MAX_PER_PAGE}", "invalid_value"))
+    if errors:
+        raise ValidationFailed(errors)
+    page, per_page = int(raw_page), int(raw_per_page)
+    ticket = _ticket(store.read(), raw_id)
+    if ticket is None:
+        return _not_found()
+    conversations = ticket["conversations"]
+    start = (page - 1) * per_page
+    headers = {}
+    if start + per_page < len(conversations):
+        url = request.url.copy_with(query=None)
+        headers["link"] = f'<{url}?page={page + 1}&per_page={per_page}>; rel="next"'
+    return json_response(200, [dict(c) for c in conversations[start:start + per_page]],
+                         headers)
 
 
 @router.route("PUT", r"/api/v2/tickets/([^/]+)")
@@ -276,7 +309,9 @@ def _render(state: dict[str, Any], ticket: dict[str, Any], includes: list[str]) 
         contact = state["freshdesk"]["contacts"].get(str(ticket["requester_id"]), {})
         out["requester"] = dict(contact)
     if "conversations" in includes:
-        out["conversations"] = [dict(c) for c in ticket["conversations"]]
+        # Freshdesk's own limit: the first ten, however long the thread.
+        out["conversations"] = [dict(c) for c in
+                                ticket["conversations"][:INCLUDED_CONVERSATIONS]]
     return out
 
 

@@ -51,7 +51,9 @@ MESSAGING_PATH = "/messaging/v1/orders"
 # declares `includedData` that way: one parameter, values joined by commas (not the repeated
 # `includedData=A&includedData=B` of "multi"). The comma is a legal query character and is
 # written literally, as in Amazon's own examples.
-ORDER_INCLUDED_DATA = "FULFILLMENT,CANCELLATION"
+# BUYER: the buyer's relay address, to tell the order's buyer from anyone else writing in
+# (v2026-01-01 needs no Restricted Data Token for it; without the role Amazon leaves it out).
+ORDER_INCLUDED_DATA = "FULFILLMENT,CANCELLATION,BUYER"
 FEED_CONTENT_TYPE = "text/xml; charset=UTF-8"
 FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
 CANCEL_REASON = "BuyerCanceled"
@@ -527,6 +529,7 @@ def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
         marketplace_name=text(sales, "marketplaceName", "order.salesChannel.marketplaceName"),
         items=tuple(items),
         buyer_name=text(buyer, "buyerName", "order.buyer.buyerName"),
+        buyer_email=text(buyer, "buyerEmail", "order.buyer.buyerEmail").strip(),
     )
 
 

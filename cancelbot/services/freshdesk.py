@@ -1,4 +1,5 @@
-"""Freshdesk API v2: read a ticket with its conversations, set its status, add notes and replies.
+"""Freshdesk API v2: read a ticket with its whole thread, set its status and tags, add notes and
+replies.
 
 Auth is HTTP basic with the API key as user and `X` as password. Every call goes through one
 `ServiceClient`, so timeouts, 429 waits and error mapping are shared with the other clients.
@@ -6,6 +7,8 @@ Auth is HTTP basic with the API key as user and `X` as password. Every call goes
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, TypeGuard
@@ -36,6 +39,11 @@ SEARCH_MAX_PAGES = 10
 # A ticket comes with all its conversations: the largest answer read (past it: refused).
 MAX_ANSWER_BYTES = 8 * MB
 SEARCH_WORKERS = 5  # pages 2 to 10 in two rounds: a few calls at once, not a burst of nine
+# `include=conversations` gives the ticket's first ten conversations only; the conversations
+# endpoint gives them all, oldest first, `per_page` at most 100, pages chained by a Link header.
+INCLUDED_CONVERSATIONS = 10
+CONVERSATIONS_PER_PAGE = 100
+CONVERSATIONS_MAX_PAGES = 50  # 5,000 conversations: past that, a person reads the ticket
 
 
 class FreshdeskClient(OwnsServiceClient):
@@ -71,12 +79,68 @@ class FreshdeskClient(OwnsServiceClient):
         return f"{self._base}/a/tickets/{int(ticket_id)}"
 
     def get_ticket(self, ticket_id: int) -> Ticket:
-        """The ticket, its requester and its conversations, in one request."""
+        """The ticket, its requester and its whole thread: one request when the thread is
+        shorter than the ten conversations `include=conversations` returns, else the
+        conversations endpoint's pages too (every check that decides whether something
+        happened reads the whole thread)."""
         ticket_id = int(ticket_id)
         # The include list goes in the path as Freshdesk documents it (a literal comma).
         path = f"/api/v2/tickets/{ticket_id}?include=requester,conversations"
         data = self._send("GET", path, ticket_id, what=f"ticket {ticket_id}")
-        return self._parse_ticket(data, ticket_id)
+        ticket = self._parse_ticket(data, ticket_id)
+        if len(ticket.conversations) < INCLUDED_CONVERSATIONS:
+            return dataclasses.replace(ticket, conversations_complete=True)
+        return dataclasses.replace(ticket, conversations=self.conversations(ticket_id),
+                                   conversations_complete=True)
+
+    def conversations(self, ticket_id: int) -> tuple[Conversation, ...]:
+        """Every conversation of the ticket, oldest first: all pages of
+        `GET /api/v2/tickets/{id}/conversations` (Freshdesk chains them with a Link header)."""
+        ticket_id = int(ticket_id)
+        found: dict[int, Conversation] = {}
+        for page in range(1, CONVERSATIONS_MAX_PAGES + 1):
+            what = f"conversations of ticket {ticket_id} (page {page})"
+            path = (f"/api/v2/tickets/{ticket_id}/conversations?page={page}"
+                    f"&per_page={CONVERSATIONS_PER_PAGE}")
+            try:
+                response = self._http.request("GET", path, what=what)
+            except NotFound as exc:
+                raise NotFound(SERVICE, f"ticket {ticket_id} not found", status=exc.status,
+                               request_id=exc.request_id) from exc
+            try:
+                raw = response.json()
+            except ValueError:
+                raise BadResponse(SERVICE, f"{what}: the answer is not JSON") from None
+            for conversation in _parse_conversations(raw, ticket_id):
+                found.setdefault(conversation.id, conversation)
+            # Only whether a next page exists is taken from the header: the URL we build
+            # ourselves, so a link can never send the API key to another host.
+            if "next" not in response.links:
+                return tuple(found.values())
+        raise BadResponse(SERVICE, f"ticket {ticket_id} has more than "
+                          f"{CONVERSATIONS_MAX_PAGES * CONVERSATIONS_PER_PAGE} conversations: "
+                          "read it in Freshdesk")
+
+    def add_tag(self, ticket_id: int, tag: str) -> None:
+        """Add `tag`, keeping the ticket's other tags (a PUT of `tags` replaces the list)."""
+        self._edit_tags(ticket_id, lambda tags: tags if tag in tags else [*tags, tag])
+
+    def remove_tag(self, ticket_id: int, tag: str) -> None:
+        """Remove `tag`, keeping the others; nothing is sent when the ticket does not have it."""
+        self._edit_tags(ticket_id, lambda tags: [t for t in tags if t != tag])
+
+    def _edit_tags(self, ticket_id: int, change: Callable[[list[str]], list[str]]) -> None:
+        ticket_id = int(ticket_id)
+        data = self._send("GET", f"/api/v2/tickets/{ticket_id}", ticket_id,
+                          what=f"tags of ticket {ticket_id}")
+        raw = data.get("tags")
+        tags = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else []
+        wanted = change(tags)
+        if wanted == tags:
+            return
+        self._send("PUT", f"/api/v2/tickets/{ticket_id}", ticket_id,
+                   what=f"set the tags of ticket {ticket_id}", json={"tags": wanted},
+                   parse=False)
 
     def set_status(self, ticket_id: int, status: int) -> None:
         ticket_id = int(ticket_id)
@@ -274,6 +338,7 @@ class FreshdeskClient(OwnsServiceClient):
         if not isinstance(requester, dict):
             requester = {}
         responder_id = data.get("responder_id")
+        tags = data.get("tags")
 
         return Ticket(
             id=tid,
@@ -286,6 +351,7 @@ class FreshdeskClient(OwnsServiceClient):
             conversations=_parse_conversations(data.get("conversations"), ticket_id),
             responder_id=responder_id if _is_int(responder_id) else None,
             url=self.ticket_url(tid),
+            tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
         )
 
 
