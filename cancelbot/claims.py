@@ -8,24 +8,27 @@ re-check all use it.
 `TicketClaim` owns one ticket's job in the journal and its marks on the ticket:
 
     check_others   another run's note, or another agent's assignment → a person confirms
-    take           before the first change: the job, a 'handling' note, the assignment;
-                   of two claims neither run saw, the lower note wins
+                   (Amazon's refusal note is not another run: it asks for this one)
+    claim_ahead    the job and the 'handling' note posted beside the lookups, then the race
+                   checked (a fresh read); of two claims neither run saw, the lower note wins
+    take           before the first change: waits for the claim ahead (or makes it now)
     effect         each change between an intent and an outcome (effects.py)
     withdraw       a run that stops before any change takes its claim back
-    finish         the final note (the 'handling' note, rewritten) and the ticket's status
+    finish         the final note (the 'handling' note, rewritten), the ticket's status and,
+                   with FRESHDESK_AGENT_ID, its assignment — one PUT
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
-from cancelbot.journal import Job, Journal
+from cancelbot.journal import INTENT, Job, Journal
 from cancelbot.models import Conversation, Ticket, TicketStatus
 from cancelbot.outcome import Action
 from cancelbot.ports import Agent, Helpdesk
@@ -113,9 +116,12 @@ class TicketClaim:
         self.agent_id = agent_id
         self.agent_name = agent_name
         self.job: Job | None = journal.open_job(ticket_id)  # an unfinished run's, resumed
+        self.resumed = self.job is not None
         self.seen: set[int] = set()  # conversations on the ticket when this run first read it
         self.taken = False
         self.last_read: Ticket | None = None
+        self._posted = False  # the 'handling' note is on the ticket and won its race
+        self._ahead: Future[None] | None = None
 
     @property
     def effects(self) -> Effects | None:
@@ -136,11 +142,21 @@ class TicketClaim:
     def others(self, ticket: Ticket) -> list[OtherRun]:
         return other_runs(ticket, self.job.job_id if self.job else None)
 
+    def contested(self, ticket: Ticket) -> bool:
+        """Another run's note, or another agent's assignment: check_others will ask."""
+        others = self.others(ticket)
+        if others and others[-1].state != REFUSED:
+            return True
+        return self.agent_id is not None and ticket.responder_id not in (None, self.agent_id)
+
     def check_others(self, ticket: Ticket) -> None:
         """Stop if another run handled or is handling the ticket, or another agent has it —
         unless the agent says to go on."""
         others = self.others(ticket)
-        if others:
+        if others and others[-1].state == REFUSED:
+            # Amazon refused what an earlier run sent: the ticket was reopened for this run.
+            self.agent.warn(f"Amazon refused the earlier cancellation: {others[-1].text}")
+        elif others:
             last = others[-1]
             doing = "is handling" if last.state == HANDLING else "already handled"
             self.agent.warn(f"Another run {doing} this ticket: {last.text}")
@@ -159,7 +175,7 @@ class TicketClaim:
 
     def resume(self) -> tuple[list[Action], list[str]]:
         """An unfinished earlier run: (its changes, the ones it never heard back about)."""
-        if self.job is None:
+        if self.job is None or not self.resumed:
             return [], []
         earlier = []
         for event in self.effects.done_steps() if self.effects else []:
@@ -189,39 +205,53 @@ class TicketClaim:
             self.journal.update_job(self.job.job_id, branch=branch)
         return self.job
 
+    def claim_ahead(self, ticket: Ticket, order_id: str, pool: Executor) -> None:
+        """Claim the ticket now, on `pool`, while the order is looked up: the 'handling' note,
+        then a fresh read for the race. A run that stops before any change withdraws it; a
+        contested ticket (check_others will ask) is claimed at the first change, as before."""
+        if self.taken or self._ahead is not None or self.contested(ticket):
+            return
+        self._ahead = pool.submit(self._post, order_id, self.job.branch if self.job else "")
+
+    def wait_ahead(self) -> None:
+        """The claim posted ahead, settled; its error (TicketBusy: the race lost) raised."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.result()
+
     def take(self, order_id: str, branch: str) -> None:
-        """Before the first change: the job, the 'handling' note, then the assignment. Of two
-        claims posted at once, the lower note wins and the other run stops."""
+        """Before the first change: the claim (made ahead, or now). Of two claims posted at
+        once, the lower note wins and the other run stops."""
         if self.taken:
             return
+        self.wait_ahead()
+        if not self._posted:
+            with self.agent.busy("Claiming the ticket"):
+                self._post(order_id, branch)
+        self.begin(order_id, branch)  # the branch decided since the claim
+        self.taken = True
+
+    def _post(self, order_id: str, branch: str) -> None:
+        """The job, the 'handling' note, and the race against another run's claim."""
         job = self.begin(order_id, branch)
         effects = Effects(self.journal, self.ticket_id, job.job_id)
         text = claim_note(order_id, job.job_id, self.agent_name)
-        with self.agent.busy("Claiming the ticket"):
-            note_id, _ = effects.run(
-                "claim_note",
-                lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
-                recheck=lambda: self.find_note(claim=True), order_id=order_id,
-            )
-            self._check_race(int(note_id), job.job_id)
-            me = self.agent_id
-            if me is not None:
-                before = self.last_read.responder_id if self.last_read else None
-                if before == me:
-                    effects.settle_found("claim", str(me), "re-checked: assigned already")
-                else:
-                    # The claim's ref is the previous responder: withdraw() gives it back.
-                    def assign() -> str:
-                        self.helpdesk.assign(self.ticket_id, me)
-                        return _id(before)
+        note_id, _ = effects.run(
+            "claim_note",
+            lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
+            recheck=lambda: self.find_note(claim=True), order_id=order_id,
+        )
+        self._check_race(int(note_id), job.job_id)
+        self._posted = True
 
-                    effects.run(
-                        "claim", assign,
-                        recheck=lambda: _id(before) if self.fresh_ticket().responder_id == me
-                        else None,
-                        order_id=order_id, detail=f"assigned to agent {me}",
-                    )
-        self.taken = True
+    def news(self, fresh: Ticket, seen: Collection[int]) -> list[OtherRun]:
+        """Other runs' notes on `fresh` that were not in `seen`, leaving out the claims that
+        lose to this run's (posted after it: those runs stop themselves)."""
+        effects = self.effects
+        mine = effects.done("claim_note") if effects is not None else None
+        ours = int(mine.ref) if mine is not None and mine.ref.isdigit() else None
+        return [o for o in other_runs(fresh, self.job.job_id if self.job else None, seen=seen)
+                if not (ours is not None and o.state == HANDLING and o.note.id > ours)]
 
     def _check_race(self, claim_id: int, job_id: str) -> None:
         rivals = [o for o in other_runs(self.fresh_ticket(), job_id, seen=self.seen)
@@ -248,9 +278,15 @@ class TicketClaim:
     def withdraw_if_idle(self) -> None:
         """A job that stops before any change takes its claim back — the note removed, the
         previous responder restored — so a declined run leaves the ticket as it found it."""
+        try:
+            self.wait_ahead()
+        except CancelbotError:
+            pass  # the journal says how far the claim got
         effects = self.effects
         if self.job is None or effects is None or effects.changes():
             return
+        if any(e.phase == INTENT for e in self.journal.last_steps(self.job.job_id)):
+            return  # a claim step never heard back: the next run re-checks it, not us
         row = self.journal.cancellation(self.job.order_id)
         if row is not None and row.ticket_id == self.ticket_id and row.state != "error":
             return  # an Amazon cancellation of this ticket is queued or sent: not idle
@@ -276,7 +312,7 @@ class TicketClaim:
             return
         self.journal.update_job(self.job.job_id, state="abandoned")
         self.job = None
-        self.taken = False
+        self.taken = self._posted = False
 
     # -- the end ---------------------------------------------------------------------------------
 
@@ -291,6 +327,7 @@ class TicketClaim:
         note = f"{note} {ref_tag(job_id)}"
         name = status.name.lower()
         claim = effects.done("claim_note")
+        me = self.agent_id  # the assignment rides on the status change: one PUT
 
         def write_note() -> str:
             # The 'handling' note becomes the final one: one cancelbot note per ticket, and a
@@ -304,14 +341,17 @@ class TicketClaim:
             return str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(note)))
 
         def set_status() -> str:
-            self.helpdesk.set_status(self.ticket_id, int(status))
+            self.helpdesk.set_status(self.ticket_id, int(status), assign_to=me)
             return ""
 
+        def status_set() -> str | None:
+            fresh = self.fresh_ticket()
+            return "" if fresh.status == status and me in (None, fresh.responder_id) else None
+
+        assigned = f", assigned to agent {me}" if me is not None else ""
         changes = {
             "note": (write_note, lambda: self.find_note(claim=False), ""),
-            "status": (set_status,
-                       lambda: "" if self.fresh_ticket().status == status else None,
-                       f"set to {name}"),
+            "status": (set_status, status_set, f"set to {name}{assigned}"),
         }
         results: dict[str, tuple[str, str]] = {}
         errors: list[CancelbotError] = []
@@ -348,7 +388,3 @@ def how_label(what: str, how: str) -> str | None:
     if how == EARLIER:
         return None
     return what + " (found done when re-checked)" if how == FOUND else what
-
-
-def _id(value: int | None) -> str:
-    return "" if value is None else str(value)

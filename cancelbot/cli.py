@@ -195,7 +195,6 @@ def process(
             templates=settings.templates_dir,
             agent_name=settings.agent_name,
             agent_id=settings.freshdesk.agent_id,
-            feed_wait=settings.feed_wait,
             rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
         )
         retry = RetryPolicy(on_wait=agent.waiting)
@@ -272,8 +271,9 @@ def feeds(
 ) -> None:
     """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
 
-    Every `cancelbot process` does this first too. A cancellation Amazon refused is shown in
-    red, noted on its ticket, and ends with exit code 4.
+    Every `cancelbot process` does this too, beside its own work, and a shift all along. A
+    cancellation Amazon refused reopens its ticket with a note; it is shown in red, and the
+    command ends with exit code 4, until a run has handled that ticket.
 
     Example: cancelbot feeds --sandbox
     """
@@ -296,11 +296,13 @@ def feeds(
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             if svc.feeds is None:  # configured above: open_services built the SP-API client
                 raise UsageError("SP-API is not configured: there is no feed to follow")
-            report = FeedDesk(journal, svc.feeds, svc.helpdesk, agent,
-                              wait=settings.feed_wait).follow_up()
+            desk = FeedDesk(journal, svc.feeds, svc.helpdesk, agent)
+            with agent.busy("Following Amazon's feeds"):
+                report = desk.follow_up(force=True)
+                refused = desk.open_refusals(ask_helpdesk=True)
             rows, known = journal.cancellations(), journal.feeds()
-        render_feeds(out, report, rows, known)
-    if report.errors:
+        render_feeds(out, report, rows, known, refused)
+    if refused:
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 
 
@@ -437,7 +439,7 @@ def _options(settings, sandbox: bool, ticket: str):
 
     return Options(
         templates=settings.templates_dir, agent_name=settings.agent_name,
-        agent_id=settings.freshdesk.agent_id, feed_wait=settings.feed_wait,
+        agent_id=settings.freshdesk.agent_id,
         rerun=f"cancelbot process {ticket}" + (" --sandbox" if sandbox else ""),
     )
 

@@ -68,7 +68,6 @@ class Settings:
     queue_query: str = DEFAULT_QUEUE_QUERY  # Freshdesk search query of `cancelbot queue`
     queue_tag: str = ""  # a ticket with this tag is a cancellation request
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
-    feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
 
 
 def load_dotenv_file() -> None:
@@ -177,7 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         queue_query=get("CANCELBOT_QUEUE_QUERY") or DEFAULT_QUEUE_QUERY,
         queue_tag=get("CANCELBOT_QUEUE_TAG"),
         sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0) if sandbox else 0.0,
-        feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True),
+        # CANCELBOT_FEED_WAIT (earlier versions) is no longer read: no run waits for Amazon.
     )
 
 

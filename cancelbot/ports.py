@@ -22,7 +22,6 @@ from cancelbot.decision import Decision
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 
 T = TypeVar("T")
-DEFAULT_FEED_WAIT = 60.0  # seconds a run follows an Amazon feed before going on
 
 
 class Agent(Protocol):
@@ -60,7 +59,8 @@ class Agent(Protocol):
 
 class Helpdesk(Protocol):
     def get_ticket(self, ticket_id: int) -> Ticket: ...
-    def set_status(self, ticket_id: int, status: int) -> None: ...
+    def set_status(self, ticket_id: int, status: int, *,
+                   assign_to: int | None = None) -> None: ...
     def assign(self, ticket_id: int, agent_id: int | None) -> None: ...
     def add_private_note(self, ticket_id: int, html: str) -> int: ...
     def update_note(self, conversation_id: int, html: str) -> None: ...
@@ -115,5 +115,4 @@ class Options:
     templates: Path | None = None
     agent_name: str = ""
     agent_id: int | None = None  # FRESHDESK_AGENT_ID: the run claims the ticket for this agent
-    feed_wait: float = DEFAULT_FEED_WAIT
     rerun: str = ""  # the command that resumes this run (default: cancelbot process ID)

@@ -67,5 +67,11 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert all(w["ok"] == w["runs"] for w in data["tickets"]["warm"].values())
     rate = data["rate"]
     assert rate["429s"] == 0 and rate["done"] == rate["tickets"], rate
+    # The shift closed every ticket while Amazon was still on each feed, and `cancelbot
+    # feeds` settled them all once the fakes' clock had moved on.
+    shift = data["shift"]
+    assert shift["exit_code"] == 0 and shift["done"] == shift["tickets"], shift
+    assert shift["feeds_created"] == shift["cancel"] == shift["unfinished_at_end"], shift
+    assert shift["feeds_exit_code"] == 0 and shift["cancelled_after"] == shift["cancel"], shift
     assert result.returncode == 0, result.stdout
-    assert "| Target (issue 5) |" in result.stdout
+    assert "| Target (issues 5 and 12) |" in result.stdout
