@@ -5,7 +5,8 @@ The request handlers are the sandbox's own (cancelbot/sandbox/): the same wire f
 `http.server.ThreadingHTTPServer`, adds what a benchmark needs — a fixed latency per request,
 Freshdesk's rate budget with its headers and 429s, and a log of every request with its open
 interval — and keeps the world in memory instead of a JSON file, so no disk I/O on the server
-side blurs the client's timings.
+side blurs the client's timings. `feed_seconds` makes Amazon take that long over each feed, on
+the fakes' own clock, which `advance()` moves forward (the sandbox itself finishes at once).
 
 Every server binds 127.0.0.1 only, on a port the OS picks.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import threading
 import time
@@ -65,10 +67,13 @@ class World:
     tickets: dict[str, list[int]]
 
 
-def make_world(counts: dict[str, int], first_id: int = 20001) -> World:
+def make_world(counts: dict[str, int], first_id: int = 20001, *,
+               only_clones: bool = False) -> World:
     """The sandbox seed plus `counts[branch]` fresh tickets cloned from that branch's template,
-    each with its own Amazon order (and GSTK order), so every run does the whole procedure."""
+    each with its own Amazon order (and GSTK order), so every run does the whole procedure.
+    `only_clones`: the seed's own tickets are closed, so a queue holds the clones alone."""
     state = build_seed(datetime.now(timezone.utc))
+    seeded = list(state["freshdesk"]["tickets"].values())
     by_branch: dict[str, list[int]] = {branch: [] for branch in counts}
     next_id = first_id
     for branch, count in counts.items():
@@ -76,6 +81,8 @@ def make_world(counts: dict[str, int], first_id: int = 20001) -> World:
             _clone_ticket(state, TEMPLATES[branch], next_id)
             by_branch[branch].append(next_id)
             next_id += 1
+    for ticket in seeded if only_clones else ():
+        ticket["status"] = 5
     return World(MemoryStore(state), by_branch)
 
 
@@ -259,6 +266,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 response.status_code, headers=response.headers, content=content
             )
         response.headers.update(rate)
+        if self.server.name == "spapi" and fakes.feed_seconds > 0:
+            response = fakes.feed_clock(self.command, self.path, response)
         return response
 
 
@@ -271,10 +280,14 @@ class Fakes:
         *,
         latency: float = 0.0,
         budget: RateBudget | None = None,
+        feed_seconds: float = 0.0,
     ) -> None:
         self.world = world
         self.latency = latency
         self.budget = budget
+        self.feed_seconds = feed_seconds
+        self.advanced = 0.0  # seconds the fakes' clock is ahead of the real one
+        self.feeds_created: dict[str, float] = {}  # feedId → when, on the fakes' clock
         self.recorder = Recorder()
         self.servers = {
             "freshdesk": FakeService("freshdesk", freshdesk.handle, self),
@@ -301,6 +314,29 @@ class Fakes:
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+    def now(self) -> float:
+        return time.monotonic() + self.advanced
+
+    def advance(self, seconds: float) -> None:
+        """Move the fakes' clock forward: Amazon gets that much further with its feeds."""
+        self.advanced += seconds
+
+    def feed_clock(self, method: str, path: str, response: httpx.Response) -> httpx.Response:
+        """createFeed starts a feed's clock; getFeed shows it IN_PROGRESS for `feed_seconds`."""
+        if method == "POST" and path == "/feeds/2021-06-30/feeds" and response.status_code == 202:
+            self.feeds_created[json.loads(response.content)["feedId"]] = self.now()
+        elif method == "GET" and path.startswith("/feeds/2021-06-30/feeds/") and \
+                response.status_code == 200:
+            feed = json.loads(response.content)
+            started = self.feeds_created.get(feed["feedId"], self.now())
+            if self.now() - started < self.feed_seconds:
+                feed["processingStatus"] = "IN_PROGRESS"
+                for key in ("resultFeedDocumentId", "processingEndTime"):
+                    feed.pop(key, None)
+                return httpx.Response(200, json=feed, headers={
+                    k: v for k, v in response.headers.items() if k.lower() != "content-length"})
+        return response
 
     def env(self) -> dict[str, str]:
         s = self.servers

@@ -1,12 +1,13 @@
-"""The loopback benchmark of issue 5: `python bench/run.py` (add `--quick` for a smoke run).
+"""The loopback benchmark of issues 5 and 12: `python bench/run.py` (`--quick`: a smoke run).
 
 It starts Freshdesk, GSTK, LWA, SP-API and the feed-upload host as HTTP servers on 127.0.0.1
 (bench/fakes.py: the sandbox's own request handlers), delays every request by a fixed latency,
-runs real `cancelbot process ID --yes` subprocesses against them, and prints what
-docs/performance.md reports: requests and sequential depth per ticket, wall time against
-depth × latency, start-up against `python -c "import typer"`, peak memory, and 50 tickets by
-a small team against a scaled-down Freshdesk rate budget. Every loop is bounded and every child
-has a timeout; the servers stop with the run.
+runs real `cancelbot process ID --yes` subprocesses against them (FRESHDESK_AGENT_ID set), and
+prints what docs/performance.md reports: requests per service and sequential depth per ticket,
+wall time against `levels × L × 1.25 + 2 × import typer`, start-up against `python -c "import
+typer"`, peak memory, 50 tickets by a small team against a scaled-down Freshdesk rate budget,
+and a shift (`cancelbot queue --yes`) whose Amazon feeds take minutes on the fakes' clock.
+Every loop is bounded and every child has a timeout; the servers stop with the run.
 """
 
 from __future__ import annotations
@@ -35,10 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fakes import Fakes, RateBudget, Record, make_world, sequential_depth  # noqa: E402
+from cancelbot.sandbox.seed import AGENT_ID  # noqa: E402
 
-LEVELS = {"cancel": 7, "cannot_cancel": 4}  # the minimum sequential chains of issue 5
+# Issue 12's chains, with FRESHDESK_AGENT_ID: the claim note beside the lookups, the feed
+# document beside the claim's re-read and GSTK, the assignment in the final PUT.
+LEVELS = {"cancel": 6, "cannot_cancel": 5}
 FINAL_STATUS = {"cancel": 5, "cannot_cancel": 4}  # closed / resolved
 CHILD_TIMEOUT = 60.0
+# Requests that follow earlier runs' feeds (beside the run's own): getFeed, the report.
+FOLLOWING = re.compile(r"^GET (spapi /feeds/2021-06-30/(feeds|documents)/|upload )")
 CLEARED_PREFIXES = ("CANCELBOT_", "FRESHDESK_", "GSTK_", "LWA_", "SPAPI_")
 
 
@@ -58,12 +64,11 @@ class Run:
     final_status: int | None = None
     to_first_request: float = 0.0  # from the process start to its first request
     after_last_answer: float = 0.0  # from the last answer to the process end
+    following: int = 0  # requests following earlier runs' feeds (counted in `requests`)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    if args.feed_wait is not None:
-        FEED_WAIT["CANCELBOT_FEED_WAIT"] = args.feed_wait
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="cancelbot-bench-"))
     results: dict = {"machine": machine(), "settings": vars(args).copy()}
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"tickets: {2 * args.n} runs done")
         results["rate"] = rate(args, work)
         _say(f"rate: {args.rate_tickets} tickets done")
+        results["shift"] = shift(args, work)
+        _say(f"shift: {args.shift_tickets} tickets done")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["elapsed"] = time.perf_counter() - started
@@ -105,11 +112,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in seconds: tiny counts, the same checks")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results here")
-    parser.add_argument(
-        "--feed-wait", metavar="SECONDS",
-        help="CANCELBOT_FEED_WAIT for the runs (default: the tool's own, 60 s); 0 leaves the "
-        "Amazon feed follow-up to the next run, outside the agent's chain",
-    )
+    parser.add_argument("--shift-tickets", type=int, default=20,
+                        help="tickets of the shift, half of them CANCEL")
+    parser.add_argument("--feed-seconds", type=float, default=180.0,
+                        help="how long Amazon takes over each feed in the shift, on the "
+                        "fakes' clock")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 unless the round-trip targets hold (minimal chains, "
                         "no repeated read)")
@@ -117,7 +124,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.n, args.reps, args.rate_tickets, args.latency = 2, 2, 8, 0.02
         args.rate_total, args.rate_window, args.agents = 10, 2.0, 2
-    for name in ("n", "reps", "rate_tickets", "rate_total", "agents"):
+        args.shift_tickets = 4
+    for name in ("n", "reps", "rate_tickets", "rate_total", "agents", "shift_tickets"):
         if getattr(args, name) < 1 or getattr(args, name) > 1000:
             parser.error(f"--{name.replace('_', '-')} must be between 1 and 1000")
     if not 0 <= args.latency <= 1 or not 0.5 <= args.rate_window <= 120:
@@ -134,12 +142,9 @@ def cancelbot_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "cancelbot"]
 
 
-FEED_WAIT: dict[str, str] = {}  # --feed-wait, passed on to every child
-
-
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES)}
-    env.update(FEED_WAIT)
+    env["FRESHDESK_AGENT_ID"] = str(AGENT_ID)  # the claim and the assignment, as agents run it
     # Bytecode is cached, as after `pip install` (which compiles it): no run recompiles.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -149,14 +154,14 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_child(
-    command: list[str], env: dict[str, str], cwd: Path
+    command: list[str], env: dict[str, str], cwd: Path, timeout: float = CHILD_TIMEOUT
 ) -> tuple[int, float, float | None]:
     """(exit code, wall seconds, peak RSS in MB or None) of one child, output discarded."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT)
-        watchdog = threading.Timer(CHILD_TIMEOUT, child.kill)
+        watchdog = threading.Timer(timeout, child.kill)
         watchdog.start()
         try:
             if hasattr(os, "wait4"):
@@ -207,6 +212,8 @@ def tickets(n: int, latency: float, work: Path) -> dict:
     world = make_world({"cancel": 2 * n, "cannot_cancel": 2 * n})
     cold = {b: ids[:n] for b, ids in world.tickets.items()}
     warm = {b: ids[n:] for b, ids in world.tickets.items()}
+    # Cold and warm in two homes (two computers): each journal's feeds stay within Amazon's
+    # burst of 15, so every CANCEL measured sends its feed at once.
     home = work / "home-tickets"
     # A budget far beyond what the phase uses: the rate headers are there, never the limit.
     budget = RateBudget(total=100_000, window=60.0)
@@ -231,7 +238,8 @@ def tickets(n: int, latency: float, work: Path) -> dict:
                 run.after_last_answer = start + wall - max(r.end for r in records)
             run.final_status = world.store.state["freshdesk"]["tickets"][str(ticket)]["status"]
             runs.append(run)
-        warm_walls = in_one_process(warm, env, work)
+        warm_walls = in_one_process(warm, {**env, "CANCELBOT_HOME": str(work / "home-warm")},
+                                    work)
     return {"latency": latency, "runs": [asdict(r) for r in runs], "warm": warm_walls}
 
 
@@ -272,6 +280,8 @@ def describe(run: Run, records: list[Record]) -> None:
     run.repeated_gets = sorted(k for k, count in gets.items() if count > 1)
     run.connections = len({(r.service, r.connection) for r in records})
     run.too_many = sum(1 for r in records if r.status == 429)
+    run.following = sum(1 for r in records if FOLLOWING.match(f"{r.method} {r.service} "
+                                                              f"{r.target}"))
 
 
 # -- phase 3: a team against the rate budget -----------------------------------------------------
@@ -324,7 +334,13 @@ def rate(args: argparse.Namespace, work: Path) -> dict:
         1 for t in world.store.state["freshdesk"]["tickets"].values()
         if t["id"] >= 30001 and t["status"] in (4, 5)
     )
+    from cancelbot.journal import Journal
+
+    with Journal.open(home) as journal:  # what waits for Amazon's feed window
+        queued = len(journal.cancellations("queued"))
     return {
+        "cancel_tickets": len(cancel), "feeds_created": len(world.store.state["amazon"]["feeds"]),
+        "queued_for_window": queued,
         "tickets": args.rate_tickets, "agents": args.agents, "exit_codes": dict(Counter(codes)),
         "done": done, "freshdesk_calls": calls, "429s": refused, "wall": wall,
         "budget": f"{budget.total} per {budget.window:g} s", "windows": len(windows),
@@ -333,11 +349,59 @@ def rate(args: argparse.Namespace, work: Path) -> dict:
     }
 
 
+# -- phase 4: a shift whose feeds take minutes ---------------------------------------------------
+
+
+def shift(args: argparse.Namespace, work: Path) -> dict:
+    """`cancelbot queue --yes` over a queue of fresh tickets, half CANCEL, while Amazon takes
+    `--feed-seconds` over each feed (on the fakes' clock); then the fakes' clock moves on by
+    that much and `cancelbot feeds` reads what Amazon did."""
+    half = args.shift_tickets // 2
+    world = make_world({"cancel": half, "cannot_cancel": args.shift_tickets - half},
+                       first_id=40001, only_clones=True)
+    budget = RateBudget(total=100_000, window=60.0)
+    with Fakes(world, latency=args.latency, budget=budget,
+               feed_seconds=args.feed_seconds) as fakes:
+        env = child_env({**fakes.env(), "CANCELBOT_HOME": str(work / "home-shift"),
+                         "FRESHDESK_RATE_WINDOW": "60"})
+        start = time.perf_counter()
+        code, wall, _ = run_child([*cancelbot_command(), "queue", "--yes"], env, work,
+                                  timeout=30 + 10 * args.shift_tickets)
+        time.sleep(0.01)
+        during = fakes.recorder.between(start, time.perf_counter())
+        at_end = fakes.now()
+        unfinished = sum(1 for t in fakes.feeds_created.values()
+                         if at_end - t < args.feed_seconds)
+        fakes.advance(args.feed_seconds)
+        start = time.perf_counter()
+        feeds_code, feeds_wall, _ = run_child([*cancelbot_command(), "feeds"], env, work)
+        after = fakes.recorder.between(start, time.perf_counter())
+    tickets = world.store.state["freshdesk"]["tickets"]
+    orders = world.store.state["amazon"]["orders"]
+    cancel = world.tickets["cancel"]
+    cancelled = sum(
+        1 for t in cancel
+        for o in world.store.state["scenarios"][str(t)]["order_ids"]
+        if orders[o]["order"]["fulfillment"]["fulfillmentStatus"] == "CANCELLED")
+    return {
+        "tickets": args.shift_tickets, "cancel": len(cancel), "exit_code": code, "wall": wall,
+        "done": sum(1 for t in (*cancel, *world.tickets["cannot_cancel"])
+                    if tickets[str(t)]["status"] in (4, 5)),
+        "feed_seconds": args.feed_seconds, "feeds_created": len(fakes.feeds_created),
+        "unfinished_at_end": unfinished,
+        "get_feed_in_shift": sum(1 for r in during if r.method == "GET"
+                                 and r.target.startswith("/feeds/2021-06-30/feeds/")),
+        "feeds_exit_code": feeds_code, "feeds_wall": feeds_wall,
+        "feeds_requests": len(after), "cancelled_after": cancelled,
+    }
+
+
 # -- the report ------------------------------------------------------------------------------------
 
 
 def summary(results: dict) -> dict[str, dict]:
     latency = results["tickets"]["latency"]
+    typer_s = results["startup"]['python -c "import typer"']["median"]
     out = {}
     for branch in LEVELS:
         runs = [r for r in results["tickets"]["runs"] if r["branch"] == branch]
@@ -361,7 +425,8 @@ def summary(results: dict) -> dict[str, dict]:
             "wall": wall,
             "ratio": wall / (_mode(depths) * latency) if latency else None,
             "warm": results["tickets"]["warm"][branch],
-            "bound": 1.25 * LEVELS[branch] * latency + 0.2,
+            "bound": LEVELS[branch] * latency * 1.25 + 2 * typer_s,
+            "following": sum(r["following"] for r in runs),
             # The same resource read twice in one run, ticket numbers folded: "{id}".
             "repeated_gets": sorted({re.sub(r"\d{4,}", "{id}", g)
                                      for r in runs for g in r["repeated_gets"]}),
@@ -398,11 +463,16 @@ def verdicts(results: dict, args: argparse.Namespace) -> dict[str, bool]:
         "depth": all(s[b]["minimal"] for b in LEVELS),
         "overhead": all(s[b]["wall"] <= s[b]["bound"] for b in LEVELS),
         "rate": r["429s"] == 0,
+        "shift": results["shift"]["exit_code"] == 0 and results["shift"]["wall"]
+        < results["shift"]["feed_seconds"] and results["shift"]["unfinished_at_end"]
+        == results["shift"]["feeds_created"] and results["shift"]["feeds_exit_code"] == 0
+        and results["shift"]["cancelled_after"] == results["shift"]["cancel"],
         "no_repeat": not any(s[b]["repeated_gets"] for b in LEVELS),
         # What holds on any machine, whatever the procedure does: every run done, no 429.
         "runs": all(s[b]["ok"] == s[b]["runs"] for b in LEVELS)
         and all(s[b]["warm"]["ok"] == s[b]["warm"]["runs"] for b in LEVELS)
-        and r["429s"] == 0 and r["done"] == r["tickets"],
+        and r["429s"] == 0 and r["done"] == r["tickets"]
+        and results["shift"]["done"] == results["shift"]["tickets"],
     }
 
 
@@ -420,6 +490,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
         f"L = {latency * ms:g} ms, {args.n} tickets per branch, {args.reps} start-up "
         f"repetitions; run took {results['elapsed']:.0f} s.",
         "",
+        f"Per ticket, with FRESHDESK_AGENT_ID; target wall = levels × L × 1.25 + 2 × import "
+        f"typer ({typer_ms * ms:.0f} ms).",
+        "",
         "| Branch | runs ok | requests / ticket | sequential depth | median wall | "
         "wall / (depth × L) | target wall | repeated GETs | connections / ticket | "
         "peak RSS |",
@@ -434,6 +507,9 @@ def report(results: dict, args: argparse.Namespace) -> str:
                else "unavailable (no wait4)")
         token = (f"; LWA token fetched in {b['token_fetches']} run(s), then cached"
                  if b["token_fetches"] else "")
+        if b["following"]:
+            services += (f"; of which {b['following'] / b['runs']:.2g} following earlier "
+                         "runs' feeds")
         lines.append(
             f"| {name} | {b['ok']}/{b['runs']} | {b['requests']:g} ({services}) | "
             f"{b['depth']:g} (runs: {depths}{token}; target {LEVELS[branch]}) | "
@@ -460,7 +536,7 @@ def report(results: dict, args: argparse.Namespace) -> str:
     for name, row in st.items():
         lines.append(f"| `{name}` | {row['median'] * ms:.0f} ms | "
                      f"{row['median'] / typer_ms:.2f} |")
-    r = results["rate"]
+    r, sh = results["rate"], results["shift"]
     lines += [
         "",
         f"Rate budget: {r['tickets']} tickets by {r['agents']} agents at once against "
@@ -470,20 +546,39 @@ def report(results: dict, args: argparse.Namespace) -> str:
         f"that the budget imposes; {r['windows']} windows opened (minimum "
         f"{r['min_windows']}), calls per window {r['calls_per_window']}, "
         f"{r['unused_in_full_windows']} calls left unused in windows before the last, "
-        f"{r['idle_between_windows']:.1f} s between a window's end and the next one's first call.",
+        f"{r['idle_between_windows']:.1f} s between a window's end and the next one's first call. "
+        f"Amazon: {r['feeds_created']} feeds for {r['cancel_tickets']} CANCEL tickets "
+        f"(createFeed's burst is 15, then one per 2 minutes): {r['queued_for_window']} left "
+        "queued for the window, every ticket closed all the same.",
         "",
-        "| Target (issue 5) | Measured | Verdict |",
+        f"Shift: `cancelbot queue --yes` over {sh['tickets']} tickets ({sh['cancel']} CANCEL), "
+        f"Amazon taking {sh['feed_seconds']:.0f} s over each feed on the fakes' clock: exit "
+        f"{sh['exit_code']}, {sh['done']}/{sh['tickets']} tickets done in **{sh['wall']:.1f} s** "
+        f"({sh['wall'] / max(1, sh['tickets']) * ms:.0f} ms per ticket, start-up included); "
+        f"{sh['feeds_created']} feeds created, {sh['unfinished_at_end']} still processing when the "
+        f"shift ended (none waited for); getFeed during the shift: {sh['get_feed_in_shift']} "
+        "(only ever from the shift's own thread, each feed at most every 30 s). Then the fakes' "
+        f"clock moved {sh['feed_seconds']:.0f} s on: "
+        f"`cancelbot feeds` exit {sh['feeds_exit_code']} in {sh['feeds_wall']:.1f} s "
+        f"({sh['feeds_requests']} requests), {sh['cancelled_after']}/{sh['cancel']} orders "
+        "cancelled on Amazon.",
+        "",
+        "| Target (issues 5 and 12) | Measured | Verdict |",
         "|---|---|---|",
         f"| Start-up ≤ 1.3 × `import typer` | --help "
         f"{st['cancelbot --help']['median'] / typer_ms:.2f}×, --version "
         f"{st['cancelbot --version']['median'] / typer_ms:.2f}× | {mark[v['startup']]} |",
-        f"| Depth CANCEL 7, CANNOT CANCEL 4 | {s['cancel']['depth']:g}, "
+        f"| Depth CANCEL {LEVELS['cancel']}, CANNOT CANCEL {LEVELS['cannot_cancel']} "
+        f"(FRESHDESK_AGENT_ID) | {s['cancel']['depth']:g}, "
         f"{s['cannot_cancel']['depth']:g} | {mark[v['depth']]} |",
-        f"| Wall ≤ 1.25 × levels × L + 0.2 s | CANCEL {s['cancel']['wall'] * ms:.0f} ≤ "
+        f"| Wall ≤ levels × L × 1.25 + 2 × import typer | CANCEL {s['cancel']['wall'] * ms:.0f} ≤ "
         f"{s['cancel']['bound'] * ms:.0f} ms, CANNOT CANCEL "
         f"{s['cannot_cancel']['wall'] * ms:.0f} ≤ {s['cannot_cancel']['bound'] * ms:.0f} ms | "
         f"{mark[v['overhead']]} |",
         f"| Zero 429 over {r['tickets']} tickets | {r['429s']} | {mark[v['rate']]} |",
+        f"| A shift never waits for a feed | {sh['wall']:.1f} s for {sh['tickets']} tickets, "
+        f"feeds of {sh['feed_seconds']:.0f} s all still processing at its end, then settled by "
+        f"`cancelbot feeds` | {mark[v['shift']]} |",
     ]
     return "\n".join(lines)
 
