@@ -6,8 +6,9 @@ The request handlers are the sandbox's own (cancelbot/sandbox/): the same wire f
 Freshdesk's rate budget with its headers and 429s, and a log of every request with its open
 interval — and keeps the world in memory instead of a JSON file, so no disk I/O on the server
 side blurs the client's timings. Amazon's time is a `VirtualClock`: a feed takes
-`feed_seconds` (default 180, minutes as in real life) on it, and the bench moves it on between
-tickets as an agent's shift would, without waiting for it.
+`feed_seconds` (default 180, minutes as in real life) on it, and the bench moves it on
+(`world.store.clock.advance()`, or `Fakes.advance()`) between tickets as an agent's shift would,
+or after a shift, without waiting for it.
 
 Every server binds 127.0.0.1 only, on a port the OS picks.
 """
@@ -29,7 +30,7 @@ import httpx
 
 from cancelbot import sandbox
 from cancelbot.sandbox import amazon, freshdesk, gstk, hosts
-from cancelbot.sandbox.seed import TICKETS, build_seed
+from cancelbot.sandbox.seed import build_seed
 from cancelbot.text import html_to_text
 
 LOOPBACK = "127.0.0.1"
@@ -91,12 +92,15 @@ class World:
 
 def make_world(
     counts: dict[str, int], first_id: int = 20001, *, feed_seconds: float = FEED_SECONDS,
-    seed_open: bool = True,
+    only_clones: bool = False, seed_open: bool = True,
 ) -> World:
     """The sandbox seed plus `counts[branch]` fresh tickets cloned from that branch's template,
     each with its own Amazon order (and GSTK order), so every run does the whole procedure.
-    `seed_open=False` resolves the seed's own tickets: only the clones are open."""
+    `feed_seconds`: how long Amazon takes over each feed, on the store's `VirtualClock`.
+    `only_clones` (or `seed_open=False`, the same): the seed's own tickets are closed, so a
+    queue holds the clones alone."""
     state = build_seed(datetime.now(timezone.utc))
+    seeded = list(state["freshdesk"]["tickets"].values())
     by_branch: dict[str, list[int]] = {branch: [] for branch in counts}
     next_id = first_id
     for branch, count in counts.items():
@@ -104,9 +108,8 @@ def make_world(
             _clone_ticket(state, TEMPLATES[branch], next_id)
             by_branch[branch].append(next_id)
             next_id += 1
-    if not seed_open:
-        for number in TICKETS:
-            state["freshdesk"]["tickets"][str(number.id)]["status"] = 4
+    for ticket in seeded if only_clones or not seed_open else ():
+        ticket["status"] = 5
     return World(MemoryStore(state, feed_seconds=feed_seconds), by_branch)
 
 
@@ -332,6 +335,11 @@ class Fakes:
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+
+    def advance(self, seconds: float) -> None:
+        """Move Amazon's clock forward (the world's `VirtualClock`): it gets that much further
+        with its feeds, at once."""
+        self.world.store.clock.advance(seconds)
 
     def env(self) -> dict[str, str]:
         s = self.servers

@@ -7,19 +7,28 @@
 
 Each branch shows its plan, asks once, then makes its changes through the ticket's claim
 (claims.py): journaled, each at most once, the first one preceded by the claim.
+
+The Amazon cancellation ends the critical path once Amazon has accepted the feed: the feed
+document is uploaded while GSTK cancels, and what Amazon does with it is followed later
+(feeds.py). When Amazon refused an earlier run's feed, `after_refusal` picks the path for
+the order's status now: cancel it by hand in Seller Central, or the cannot-cancel reply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from cancelbot import replies
 from cancelbot.claims import NOTE_MARK, TicketClaim, how_label
-from cancelbot.decision import Branch, decide
+from cancelbot.decision import Branch, Decision, decide
 from cancelbot.effects import FOUND, NOW
-from cancelbot.errors import Declined, ExitCode, NeedsHuman, OrderMovedOn
-from cancelbot.feeds import FeedDesk
+from cancelbot.errors import CancelbotError, Declined, ExitCode, NeedsHuman, OrderMovedOn
+from cancelbot.feeds import SHIPPED, FeedDesk, Prepared
+from cancelbot.journal import Cancellation
+from cancelbot.lookup import Lookup
+from cancelbot.marketplaces import seller_central_order_url
 from cancelbot.models import AmazonOrder, BackOfficeOrder, OrderStatus, Ticket, TicketStatus
 from cancelbot.orders import relay_domain
 from cancelbot.outcome import Action, Outcome
@@ -42,6 +51,7 @@ class Run:
     locale: tuple[str | None, str] | None = None  # the buyer's, when the lookup asked it
     before_change: Callable[[], None] = field(default=lambda: None)  # the read-ahead's re-check
     order_source: str = "ticket"  # where the order number came from: ticket, chosen, typed
+    background: Executor | None = None  # work beside the critical path (the run's threads)
 
     @property
     def order_id(self) -> str:
@@ -62,8 +72,10 @@ class Run:
         return True
 
     def begin_changes(self) -> None:
-        """Right before the first change: what was read ahead still holds, then the claim."""
+        """Right before the first change: the claim posted ahead has won its race, what was
+        read ahead still holds, and the claim is taken."""
         if not self.claim.taken:
+            self.claim.wait_ahead()
             self.before_change()
             self.claim.take(self.order_id, self.outcome.branch)
             note = self.claim.effects.done("claim_note") if self.claim.effects else None
@@ -74,12 +86,14 @@ class Run:
         if words is not None:  # an earlier run's change is listed with the earlier run's
             self.outcome.actions.append(Action(system, words, ref))
 
-    def assisted_needs_a_person(self, *, gstk: bool = False, amazon: bool = False) -> None:
-        """--yes cannot do a step by hand: stop before anything is asked."""
+    def assisted_needs_a_person(self, *, gstk: bool = False, amazon: bool = False,
+                                by_hand: bool = False) -> None:
+        """--yes cannot do a step by hand: stop before anything is asked. `by_hand`: the
+        Amazon step is by hand even with SP-API (Amazon refused cancelbot's feed)."""
         assisted = []
         if gstk and not self.services.backoffice.automated:
             assisted.append("GSTK")
-        if amazon and self.feeds is None:
+        if (amazon and self.feeds is None) or by_hand:
             assisted.append("Amazon")
         if assisted and not self.agent.interactive and not self.options.dry_run:
             raise NeedsHuman(
@@ -104,6 +118,20 @@ class Run:
     def rerun(self) -> str:
         return self.options.rerun or f"cancelbot process {self.outcome.ticket_id}"
 
+    def prepare_feed(self, amazon: AmazonOrder | None) -> Future[Prepared | None] | None:
+        """The Amazon feed document, uploaded in the background while the claim and GSTK go:
+        it changes nothing on Amazon until createFeed."""
+        if self.feeds is None or amazon is None or self.background is None:
+            return None
+        return self.background.submit(self.feeds.prepare, self.outcome.ticket_id, amazon)
+
+    def refusal(self) -> Cancellation | None:
+        """Amazon's refusal of an earlier run's cancellation of this order, if any."""
+        if self.feeds is None:
+            return None
+        row = self.claim.journal.cancellation(self.order_id)
+        return row if row is not None and row.state == "error" else None
+
 
 # -- the branches --------------------------------------------------------------------------------
 
@@ -125,6 +153,7 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
     ])
     if not run.go_ahead("Cancel this order in GSTK and on Amazon, and close the ticket?"):
         return
+    prepared = run.prepare_feed(amazon)
     run.begin_changes()
     backoffice = run.services.backoffice
     comment = f"Buyer request, Freshdesk ticket #{ticket.id} (cancelbot)"
@@ -144,7 +173,7 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
         _moved_on(run, amazon, moved)
         return
     run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, how)
-    cancel_on_amazon(run, amazon)
+    cancel_on_amazon(run, amazon, prepared)
     run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
 
 
@@ -259,47 +288,90 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
     if effects is not None and effects.settle_found("gstk_cancel", gstk.id,
                                                     "re-checked: GSTK shows it cancelled"):
         run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, FOUND)
-    on_amazon = (amazon is None or not amazon.is_cancelled) and not _amazon_sent_earlier(run)
+    row = run.claim.journal.cancellation(run.order_id) if run.feeds is not None else None
+    refused = run.refusal()
+    # What is left on Amazon: nothing, the queued send (the agent said yes back then), a
+    # cancellation Amazon refused (by hand now), or the whole cancellation.
     if amazon is not None and amazon.is_cancelled:
         agent.info("Cancelled in GSTK and on Amazon: only the ticket is left to close.")
-    elif not on_amazon:
+        if run.feeds is not None:
+            run.feeds.seen_cancelled(run.outcome.ticket_id, run.order_id)
+        left = ""
+    elif refused is not None:
+        agent.warn(f"Amazon refused cancelbot's cancellation of {run.order_id} (feed "
+                   f"{refused.feed_id}): {refused.result}. Cancel it by hand in Seller Central.")
+        left = "by hand"
+    elif row is not None and row.state in ("queued", "sending"):
+        agent.info("The Amazon cancellation an earlier run queued goes out now.")
+        left = "queued"
+    elif _amazon_sent_earlier(run):
         agent.info("The Amazon cancellation was sent by an earlier run: not sending it "
                    f"again ({amazon_summary(run)}).")
+        left = ""
     else:
         agent.warn("Cancelled in GSTK, but Amazon does not show it cancelled.")
-    run.assisted_needs_a_person(amazon=on_amazon)
+        left = "send"
+    run.assisted_needs_a_person(amazon=left == "send", by_hand=left == "by hand")
     plan = [f"Freshdesk: private note, then close ticket #{run.ticket.id}"]
-    if on_amazon:
+    if left == "send":
         plan.insert(0, f"Amazon: cancel {run.order_id} with reason BuyerCanceled "
                        f"({_items(amazon)})")
+    elif left == "by hand":
+        plan.insert(0, f"You: cancel {run.order_id} in Seller Central (every item, reason "
+                       "Buyer canceled)")
+    elif left == "queued":
+        plan.insert(0, f"Amazon: send the cancellation of {run.order_id} queued earlier")
     run.plan(plan)
-    if not asked and not run.go_ahead("Cancel on Amazon and close the ticket?" if on_amazon
-                                      else "Close the ticket?"):
+    if not asked and not run.go_ahead("Cancel on Amazon and close the ticket?"
+                                      if left == "send" else "Close the ticket?"):
         return
     run.begin_changes()
-    if on_amazon:
-        cancel_on_amazon(run, amazon)
+    if left:
+        cancel_on_amazon(run, amazon, by_hand=left == "by hand")
     run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
+
+
+def after_refusal(run: Run, found: Lookup, decision: Decision) -> Decision:
+    """decide()'s answer, once Amazon refused an earlier run's cancellation of this order:
+    GSTK says Annulée (cancelbot cancelled it there). Amazon shipped it → the cannot-cancel
+    reply; not shipped → already cancelled, Amazon by hand in Seller Central."""
+    refused = run.refusal()
+    if refused is None or found.gstk is None or found.gstk.status is not OrderStatus.CANCELLED:
+        return decision
+    status = (found.amazon_status or "").upper()
+    run.agent.warn(f"GSTK says Annulée but Amazon refused the cancellation of {run.order_id} "
+                   f"({refused.result}) and shows it {status or 'unknown'}: the parcel may ship.")
+    if status in SHIPPED:
+        return Decision(Branch.CANNOT_CANCEL, f"Amazon refused the cancellation and the order "
+                        f"has shipped ({status}); GSTK says Annulée")
+    return decision
 
 
 # -- shared moves --------------------------------------------------------------------------------
 
 
-def cancel_on_amazon(run: Run, amazon: AmazonOrder | None) -> None:
+def cancel_on_amazon(run: Run, amazon: AmazonOrder | None,
+                     prepared: Future[Prepared | None] | None = None, *,
+                     by_hand: bool = False) -> None:
     order_id = run.order_id
-    if run.feeds is None:
-        # Assisted: the agent cancels by hand in Seller Central, and saying so is the outcome.
+    if run.feeds is None or by_hand:
+        # Assisted (no SP-API, or Amazon refused the feed): the agent cancels in Seller
+        # Central, and saying so is the outcome.
         _, how = run.claim.effect(
             "amazon_cancel",
-            lambda: cancel_in_seller_central(run.agent, order_id, run.outcome.marketplace_id),
+            lambda: _by_hand(run) if by_hand else cancel_in_seller_central(
+                run.agent, order_id, run.outcome.marketplace_id),
             detail="by hand in Seller Central")
+        if run.feeds is not None:
+            run.feeds.cancelled_by_hand(run.outcome.ticket_id, order_id)
         run.done("Amazon", "cancelled by the agent in Seller Central", "", how)
         return
     if amazon is None:  # decide() stops before this when SP-API did not find the order
         raise NeedsHuman(f"Amazon does not know order {order_id}: nothing to cancel there")
+    queued = _amazon_row_state(run) in ("queued", "sending")  # by an earlier run
     # The journal's cancellation rows, not this job's steps, keep an order out of a second
     # feed: another ticket about the same order must not send it again either.
-    sent = run.feeds.cancel(run.outcome.ticket_id, amazon)
+    sent = run.feeds.cancel(run.outcome.ticket_id, amazon, _ready(prepared))
     if sent.state == "error":
         raise NeedsHuman(
             f"Amazon did not cancel order {order_id} (feed {sent.feed_id}): {sent.result}. "
@@ -309,14 +381,14 @@ def cancel_on_amazon(run: Run, amazon: AmazonOrder | None) -> None:
     if effects is not None and effects.done("amazon_cancel") is None:
         effects.record_done("amazon_cancel", ref=sent.feed_id, detail=sent.state,
                             order_id=order_id)
+    earlier = ", left queued by the earlier run" if queued else ""
     if sent.earlier:
         run.agent.info(f"Amazon: {amazon_summary(run)} — not sending it again.")
     elif sent.state == "queued":
-        run.done("Amazon", "cancellation queued (Amazon's feed limit): cancelbot sends it "
-                           "with its next run")
+        run.done("Amazon", "cancellation queued for Amazon's feed window (rate limit): "
+                           "cancelbot sends it when the window opens")
     else:
-        pending = "; Amazon is still processing it" if sent.state == "sent" else ""
-        run.done("Amazon", f"cancellation sent (feed {sent.feed_id}, BuyerCanceled{pending})",
+        run.done("Amazon", f"cancellation sent (feed {sent.feed_id}, BuyerCanceled){earlier}",
                  sent.feed_id)
 
 
@@ -327,14 +399,14 @@ def amazon_summary(run: Run) -> str:
         if run.claim.done("amazon_cancel"):
             return "cancelled by hand in Seller Central"
         return "already cancelled"
-    if row.state == "queued":
-        return ("cancellation queued by cancelbot (Amazon's feed limit); it goes out with the "
-                "next cancelbot run")
+    if row.state in ("queued", "sending"):
+        return ("cancellation queued for Amazon's feed window (rate limit); cancelbot sends it "
+                "when the window opens")
+    if row.result.startswith("cancelled by hand"):
+        return f"cancelled by hand in Seller Central (Amazon refused feed {row.feed_id})"
     if not row.feed_id:
         return "seen cancelled on Amazon"
-    if row.state == "sent":
-        return f"cancellation sent in feed {row.feed_id}, Amazon still processing it"
-    return f"cancellation sent in feed {row.feed_id}"
+    return f"cancellation sent to Amazon (feed {row.feed_id})"
 
 
 def cancellation_note(run: Run, gstk: BackOfficeOrder) -> str:
@@ -373,9 +445,30 @@ def _keep(outcome: Outcome, draft: replies.Draft) -> None:
 
 def _amazon_sent_earlier(run: Run) -> bool:
     if run.feeds is not None:
-        row = run.claim.journal.cancellation(run.order_id)
-        return row is not None and row.state in ("sent", "done")
+        return _amazon_row_state(run) in ("sent", "done")
     return run.claim.done("amazon_cancel")
+
+
+def _amazon_row_state(run: Run) -> str:
+    row = run.claim.journal.cancellation(run.order_id) if run.feeds is not None else None
+    return row.state if row is not None else ""
+
+
+def _ready(prepared: Future[Prepared | None] | None) -> Prepared | None:
+    """The feed document uploaded beside GSTK's cancel; None when it failed (sent anew)."""
+    try:
+        return prepared.result() if prepared is not None else None
+    except CancelbotError:
+        return None
+
+
+def _by_hand(run: Run) -> str:
+    url = seller_central_order_url(run.order_id, run.outcome.marketplace_id)
+    run.agent.info(f"In Seller Central ({url}) cancel order {run.order_id}, every item, reason "
+                   "\"Buyer canceled\".")
+    if not run.agent.confirm("Have you cancelled it in Seller Central?"):
+        raise Declined(f"Amazon cancellation not confirmed for {run.order_id}")
+    return ""
 
 
 def _gstk_cancelled(run: Run) -> str | None:

@@ -9,19 +9,21 @@ The claim protocol (`TicketClaim`):
 
     read           the ticket as this run first saw it (`seen`: the conversations then)
     check_others   another run's note, or another agent's assignment → a person confirms
-                   (--yes stops, exit 4, saying who and since when); a claim older than the
-                   lease (CANCELBOT_CLAIM_LEASE, 30 min) is *stale*: a person may take it over
-    take           before the first change: the job, a 'handling' note, then a fresh read of
-                   the whole thread: any other run's cancelbot note this run did not see at its
-                   first read and older than its own claim (lower id) wins — this run takes its
-                   claim back and stops, nothing changed; then the assignment
+                   (--yes stops, exit 4, saying who and since when; Amazon's refusal note is
+                   not another run: it asks for this one); a claim older than the lease
+                   (CANCELBOT_CLAIM_LEASE, 30 min) is *stale*: a person may take it over
+    claim_ahead    the job and the 'handling' note posted beside the lookups, then the race
+                   checked on a fresh read of the whole thread: any other run's cancelbot note
+                   this run did not see at its first read and older than its own claim (lower
+                   id) wins — this run takes its claim back and stops, nothing changed
+    take           before the first change: waits for the claim ahead (or makes it now)
     effect         each change between an intent and an outcome (effects.py)
     withdraw       a run that stops before any change takes its claim back
     finish         the claim note is rewritten into the final note, keeping its id and its ref —
-                   a claim stays recognisable for its whole life — then the ticket's status;
-                   any other 'handling' note left on the ticket (a stale claim taken over, a
-                   killed run's) and the 'needs a person' note are removed: a finished ticket
-                   ends with exactly one cancelbot note
+                   a claim stays recognisable for its whole life — with the ticket's status and,
+                   with FRESHDESK_AGENT_ID, its assignment in one PUT; any other 'handling' note
+                   left on the ticket (a stale claim taken over, a killed run's) and the 'needs
+                   a person' note are removed: a finished ticket ends with one cancelbot note
 
 A ticket cancelbot cannot decide gets one 'needs a person' note (the reason and what to
 check) and the `cancelbot-needs-human` tag (`flag_for_person`), the first time only.
@@ -32,13 +34,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
-from cancelbot.journal import Job, Journal
+from cancelbot.journal import INTENT, Job, Journal
 from cancelbot.models import Conversation, Ticket, TicketStatus
 from cancelbot.outcome import Action
 from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Helpdesk
@@ -182,10 +184,13 @@ class TicketClaim:
         self.agent_name = agent_name
         self.lease = lease  # minutes: another run's claim older than this is stale
         self.job: Job | None = journal.open_job(ticket_id)  # an unfinished run's, resumed
+        self.resumed = self.job is not None
         self.seen: set[int] = set()  # conversations on the ticket when this run first read it
         self.taken = False
         self.taken_over: list[OtherRun] = []  # other runs' claims a person told us to override
         self.last_read: Ticket | None = None
+        self._posted = False  # the 'handling' note is on the ticket and won its race
+        self._ahead: Future[None] | None = None
 
     @property
     def effects(self) -> Effects | None:
@@ -218,12 +223,24 @@ class TicketClaim:
     def others(self, ticket: Ticket) -> list[OtherRun]:
         return other_runs(ticket, self.job.job_id if self.job else None)
 
+    def contested(self, ticket: Ticket) -> bool:
+        """Another run's note, or another agent's assignment: check_others will ask. A ticket
+        an earlier run left to a person is claimed only at the first change too (it likely
+        stops again before any: no note posted and taken back each time)."""
+        others = self.others(ticket)
+        if (others and others[-1].state != REFUSED) or person_note(ticket) is not None:
+            return True
+        return self.agent_id is not None and ticket.responder_id not in (None, self.agent_id)
+
     def check_others(self, ticket: Ticket) -> None:
         """Stop if another run handled or is handling the ticket, or another agent has it —
         unless the agent says to go on. A claim older than the lease is stale: it may be taken
         over, after a confirmation. With --yes, each of these stops the run (exit 4)."""
         others = self.others(ticket)
-        if others:
+        if others and others[-1].state == REFUSED:
+            # Amazon refused what an earlier run sent: the ticket was reopened for this run.
+            self.agent.warn(f"Amazon refused the earlier cancellation: {others[-1].text}")
+        elif others:
             last = others[-1]
             who = last.describe()
             if last.stale(self.lease):
@@ -253,7 +270,7 @@ class TicketClaim:
 
     def resume(self) -> tuple[list[Action], list[str]]:
         """An unfinished earlier run: (its changes, the ones it never heard back about)."""
-        if self.job is None:
+        if self.job is None or not self.resumed:
             return [], []
         earlier = []
         for event in self.effects.done_steps() if self.effects else []:
@@ -283,39 +300,53 @@ class TicketClaim:
             self.journal.update_job(self.job.job_id, branch=branch)
         return self.job
 
+    def claim_ahead(self, ticket: Ticket, order_id: str, pool: Executor) -> None:
+        """Claim the ticket now, on `pool`, while the order is looked up: the 'handling' note,
+        then a fresh read for the race. A run that stops before any change withdraws it; a
+        contested ticket (check_others will ask) is claimed at the first change, as before."""
+        if self.taken or self._ahead is not None or self.contested(ticket):
+            return
+        self._ahead = pool.submit(self._post, order_id, self.job.branch if self.job else "")
+
+    def wait_ahead(self) -> None:
+        """The claim posted ahead, settled; its error (TicketBusy: the race lost) raised."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.result()
+
     def take(self, order_id: str, branch: str) -> None:
-        """Before the first change: the job, the 'handling' note, the race check, then the
-        assignment. Of two claims, the lower note wins and the other run stops."""
+        """Before the first change: the claim (made ahead, or now). Of two claims posted at
+        once, the lower note wins and the other run stops."""
         if self.taken:
             return
+        self.wait_ahead()
+        if not self._posted:
+            with self.agent.busy("Claiming the ticket"):
+                self._post(order_id, branch)
+        self.begin(order_id, branch)  # the branch decided since the claim
+        self.taken = True
+
+    def _post(self, order_id: str, branch: str) -> None:
+        """The job, the 'handling' note, and the race against another run's claim."""
         job = self.begin(order_id, branch)
         effects = Effects(self.journal, self.ticket_id, job.job_id)
         text = claim_note(order_id, job.job_id, self.agent_name or self.journal.agent)
-        with self.agent.busy("Claiming the ticket"):
-            note_id, _ = effects.run(
-                "claim_note",
-                lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
-                recheck=lambda: self.find_note(claim=True), order_id=order_id,
-            )
-            self._check_race(int(note_id), job.job_id)
-            me = self.agent_id
-            if me is not None:
-                before = self.last_read.responder_id if self.last_read else None
-                if before == me:
-                    effects.settle_found("claim", str(me), "re-checked: assigned already")
-                else:
-                    # The claim's ref is the previous responder: withdraw() gives it back.
-                    def assign() -> str:
-                        self.helpdesk.assign(self.ticket_id, me)
-                        return _id(before)
+        note_id, _ = effects.run(
+            "claim_note",
+            lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
+            recheck=lambda: self.find_note(claim=True), order_id=order_id,
+        )
+        self._check_race(int(note_id), job.job_id)
+        self._posted = True
 
-                    effects.run(
-                        "claim", assign,
-                        recheck=lambda: _id(before) if self.fresh_ticket().responder_id == me
-                        else None,
-                        order_id=order_id, detail=f"assigned to agent {me}",
-                    )
-        self.taken = True
+    def news(self, fresh: Ticket, seen: Collection[int]) -> list[OtherRun]:
+        """Other runs' notes on `fresh` that were not in `seen`, leaving out the claims that
+        lose to this run's (posted after it: those runs stop themselves)."""
+        effects = self.effects
+        mine = effects.done("claim_note") if effects is not None else None
+        ours = int(mine.ref) if mine is not None and mine.ref.isdigit() else None
+        return [o for o in other_runs(fresh, self.job.job_id if self.job else None, seen=seen)
+                if not (ours is not None and o.state == HANDLING and o.note.id > ours)]
 
     def _check_race(self, claim_id: int, job_id: str) -> None:
         """Of two claims, exactly one run acts: the one whose note is older (lower id). Any
@@ -345,9 +376,15 @@ class TicketClaim:
     def withdraw_if_idle(self) -> None:
         """A job that stops before any change takes its claim back — the note removed, the
         previous responder restored — so a declined run leaves the ticket as it found it."""
+        try:
+            self.wait_ahead()
+        except CancelbotError:
+            pass  # the journal says how far the claim got
         effects = self.effects
         if self.job is None or effects is None or effects.changes():
             return
+        if any(e.phase == INTENT for e in self.journal.last_steps(self.job.job_id)):
+            return  # a claim step never heard back: the next run re-checks it, not us
         row = self.journal.cancellation(self.job.order_id)
         if row is not None and row.ticket_id == self.ticket_id and row.state != "error":
             return  # an Amazon cancellation of this ticket is queued or sent: not idle
@@ -373,7 +410,7 @@ class TicketClaim:
             return
         self.journal.update_job(self.job.job_id, state="abandoned")
         self.job = None
-        self.taken = False
+        self.taken = self._posted = False
 
     # -- the end ---------------------------------------------------------------------------------
 
@@ -391,6 +428,7 @@ class TicketClaim:
         note = f"{note} {ref_tag(job_id)}"
         name = status.name.lower()
         claim = effects.done("claim_note")
+        me = self.agent_id  # the assignment rides on the status change: one PUT
 
         def write_note() -> str:
             # The 'handling' note becomes the final one: one cancelbot note per ticket, and a
@@ -404,14 +442,17 @@ class TicketClaim:
             return str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(note)))
 
         def set_status() -> str:
-            self.helpdesk.set_status(self.ticket_id, int(status))
+            self.helpdesk.set_status(self.ticket_id, int(status), assign_to=me)
             return ""
 
+        def status_set() -> str | None:
+            fresh = self.fresh_ticket()
+            return "" if fresh.status == status and me in (None, fresh.responder_id) else None
+
+        assigned = f", assigned to agent {me}" if me is not None else ""
         changes = {
             "note": (write_note, lambda: self.find_note(claim=False), ""),
-            "status": (set_status,
-                       lambda: "" if self.fresh_ticket().status == status else None,
-                       f"set to {name}"),
+            "status": (set_status, status_set, f"set to {name}{assigned}"),
         }
         results: dict[str, tuple[str, str]] = {}
         errors: list[CancelbotError] = []
@@ -421,20 +462,26 @@ class TicketClaim:
         def note_then_sweep() -> tuple[str, str]:
             do, check, detail = changes["note"]
             done = effects.run("note", do, recheck=check, order_id=order_id, detail=detail)
-            swept.extend(self.sweep(keep=int(done[0]) if done[0].isdigit() else None))
+            if keep is None:  # the note's id is known only now: tidy after it
+                swept.extend(self.sweep(keep=int(done[0]) if done[0].isdigit() else None))
             return done
 
-        # The note (then the sweep) and the status change are independent: both at once.
-        with self.agent.busy("Updating the ticket"), ThreadPoolExecutor(max_workers=2) as pool:
+        # The final note is the claim's note, rewritten: its id is known, so the other notes
+        # are tidied beside the note and the status (one level, not one more after them).
+        keep = int(claim.ref) if claim is not None and claim.ref.isdigit() else None
+        with self.agent.busy("Updating the ticket"), ThreadPoolExecutor(max_workers=3) as pool:
             do, check, detail = changes["status"]
             futures = {"note": pool.submit(note_then_sweep),
                        "status": pool.submit(effects.run, "status", do, recheck=check,
                                              order_id=order_id, detail=detail)}
+            tidy = pool.submit(self.sweep, keep) if keep is not None else None
             for step, future in futures.items():
                 try:
                     results[step] = future.result()
                 except CancelbotError as exc:
                     errors.append(exc)
+            if tidy is not None:
+                swept.extend(tidy.result())
         for problem in swept:
             self.agent.warn(problem)
         if "note" in results:
@@ -497,10 +544,6 @@ def how_label(what: str, how: str) -> str | None:
     if how == EARLIER:
         return None
     return what + " (found done when re-checked)" if how == FOUND else what
-
-
-def _id(value: int | None) -> str:
-    return "" if value is None else str(value)
 
 
 def _whole(ticket: Ticket, conversations: tuple[Conversation, ...]) -> Ticket:

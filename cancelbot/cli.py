@@ -207,7 +207,6 @@ def process(
             templates=settings.templates_dir,
             agent_name=settings.agent_name,
             agent_id=settings.freshdesk.agent_id,
-            feed_wait=settings.feed_wait,
             rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
             claim_lease=settings.claim_lease,
         )
@@ -313,9 +312,10 @@ def feeds(
 ) -> None:
     """Follow Amazon's cancellation feeds: send queued ones, read finished ones.
 
-    Every `cancelbot process` does this first too. A cancellation Amazon refused is shown in
-    red, noted on its ticket, and ends with exit code 4. Shows the newest cancellations and
-    every one Amazon has not settled yet.
+    Every `cancelbot process` does this too, beside its own work, and a shift all along. A
+    cancellation Amazon refused reopens its ticket with a note; it is shown in red, and the
+    command ends with exit code 4, until a run has handled that ticket. Shows the newest
+    cancellations and every one Amazon has not settled yet.
 
     Example: cancelbot feeds --sandbox
     """
@@ -338,13 +338,15 @@ def feeds(
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             if svc.feeds is None:  # configured above: open_services built the SP-API client
                 raise UsageError("SP-API is not configured: there is no feed to follow")
-            report = FeedDesk(journal, svc.feeds, svc.helpdesk, agent,
-                              wait=settings.feed_wait).follow_up()
+            desk = FeedDesk(journal, svc.feeds, svc.helpdesk, agent)
+            with agent.busy("Following Amazon's feeds"):
+                report = desk.follow_up(force=True)
+                refused = desk.open_refusals(ask_helpdesk=True)
             rows, total = journal.recent_cancellations(None if show_all else limit)
             pending = journal.feeds("pending", limit=1000)
-        render_feeds(out, report, rows, pending)
+        render_feeds(out, report, rows, pending, refused)
         _say_how_many_shown(err, len(rows), total, "cancellations")
-    if report.errors:
+    if refused:
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 
 
@@ -484,7 +486,7 @@ def _options(settings, sandbox: bool, ticket: str):
 
     return Options(
         templates=settings.templates_dir, agent_name=settings.agent_name,
-        agent_id=settings.freshdesk.agent_id, feed_wait=settings.feed_wait,
+        agent_id=settings.freshdesk.agent_id,
         rerun=f"cancelbot process {ticket}" + (" --sandbox" if sandbox else ""),
         claim_lease=settings.claim_lease,
     )

@@ -78,7 +78,6 @@ class Settings:
     queue_tag: str = ""  # a ticket with this tag is a cancellation request
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
     sandbox_feed_seconds: float = 25.0  # how long the sandbox's Amazon takes over a feed
-    feed_wait: float = 60.0  # seconds to follow an Amazon feed before going on (0: not at all)
     claim_lease: float = 30.0  # minutes after which another run's unfinished claim is stale
 
     @property
@@ -235,7 +234,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         sandbox_latency=_seconds(get, "CANCELBOT_SANDBOX_LATENCY", 0.0, maximum=MAX_TIMEOUT)
         if sandbox else 0.0,
         sandbox_feed_seconds=sandbox_feed_seconds(env) if sandbox else SANDBOX_FEED_SECONDS,
-        feed_wait=_seconds(get, "CANCELBOT_FEED_WAIT", 60.0, allow_zero=True, maximum=HOUR),
+        # CANCELBOT_FEED_WAIT (earlier versions) is no longer read: no run waits for Amazon.
         claim_lease=_minutes(get, "CANCELBOT_CLAIM_LEASE", 30.0),
     )
 

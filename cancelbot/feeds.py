@@ -1,24 +1,43 @@
-"""Amazon cancellation feeds: send them once, follow them, and report what Amazon did.
+"""Amazon cancellation feeds: sent once, followed off the critical path, refusals put back in
+front of a person.
 
 Every cancellation goes through the journal's `amazon_cancellations` table, keyed by order, so
 an order is never put in two feeds:
 
-    queued ──take_batch──▶ sending ──createFeed answered──▶ sent ──report read──▶ done | error
+    queued ──take_batch──▶ sending ──createFeed 202──▶ sent ──report read──▶ done | error
       ▲                        │
       └── 429, or re-checked ──┘  (createFeed refused, or never reached Amazon)
 
-A row left in *sending* means createFeed may have applied: before anything is sent again it is
-re-checked (getOrder, then getFeeds since that moment). createFeed allows a burst of 15 and
-then about one every two minutes: a 429 leaves the orders queued, and the next run sends every
-queued order in one feed, one Message each. A feed still processing after the wait stays
-*pending*; every later run, and `cancelbot feeds`, checks it and reads its ProcessingReport.
+Who does what, and when:
+
+    prepare     createFeedDocument and the upload, while the claim is confirmed and GSTK
+                cancels: they change nothing on Amazon (the journal notes "prepared")
+    cancel      on the critical path, after GSTK's success: createFeed with the prepared
+                document when Amazon's feed window is open. Accepted (202): the ticket closes
+                at once. A 429, or a window known to be closed, leaves the order queued: the
+                agent never waits for Amazon
+    follow_up   off the critical path — a thread of the run (beside its own reads), a thread of
+                the shift (FeedFollower), or `cancelbot feeds`: settle uncertain sends, send every
+                queued order in one feed once the window opens, poll the pending feeds (at once,
+                each at most every POLL seconds), read their ProcessingReports
+    refusal     Amazon refused a cancellation: the ticket goes back to open, assigned to the
+                agent who handled it, with one private note naming the order, Amazon's reason,
+                the next step for the order's status now and GSTK's disagreement. It stays
+                "open" for `cancelbot feeds` (exit 4) until a later run finishes that ticket
+
+createFeed allows a burst of 15 and then about one every two minutes: the journal's own feeds
+tell how much of the burst is left; a 429 (another computer's feeds) closes the window for two
+minutes.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -33,15 +52,20 @@ from cancelbot.errors import (
     RateLimited,
     ServiceError,
 )
-from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Journal
-from cancelbot.models import AmazonItem, AmazonOrder
-from cancelbot.ports import DEFAULT_FEED_WAIT, Agent, Feeds, Helpdesk
+from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Feed, Journal
+from cancelbot.models import AmazonItem, AmazonOrder, TicketStatus
+from cancelbot.ports import Agent, Feeds, Helpdesk
 from cancelbot.text import text_to_html, visible
 
 FINISHED = ("DONE", "CANCELLED", "FATAL")
+SHIPPED = ("SHIPPED", "PARTIALLY_SHIPPED")
 # Feeds created this long before our createFeed still count as "maybe ours": clocks differ.
 CLOCK_MARGIN = timedelta(minutes=5)
 REPORT_LIMIT = 5_000_000  # bytes of ProcessingReport we are willing to parse
+BURST, RESTORE = 15, 120.0  # createFeed: a burst of 15, then one every 2 minutes
+POLL = 30.0  # seconds between two looks at one pending feed (Amazon takes minutes)
+LEASE_WAIT = 30.0  # seconds the critical path waits for another window's send or settle
+_ASSIGNED = re.compile(r"assigned to agent (\d+)")
 
 
 @dataclass(frozen=True)
@@ -62,10 +86,18 @@ class ProcessingReport:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A feed document created and uploaded, not submitted: createFeed has not been called."""
+
+    document_id: str
+    order_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Sent:
     """Where one order's Amazon cancellation stands after `FeedDesk.cancel`."""
 
-    state: str  # done, sent (Amazon still processing), queued (rate limit), error
+    state: str  # sent (Amazon accepted the feed), queued (feed window), done, error
     feed_id: str = ""
     result: str = ""
     earlier: bool = False  # sent by an earlier run: nothing was sent now
@@ -73,19 +105,36 @@ class Sent:
 
 @dataclass
 class FollowUp:
-    """What a follow-up found, for `cancelbot feeds` and the start of every run."""
+    """What one follow-up did; `news` is for the person, shown by whoever runs it."""
 
     submitted: str = ""  # the feedId of queued cancellations sent now
     sent: list[Cancellation] = field(default_factory=list)  # what went in it
     settled: list[tuple[str, str, str]] = field(default_factory=list)  # feed, order, state
-    errors: list[Cancellation] = field(default_factory=list)
+    refused: list[Cancellation] = field(default_factory=list)  # refusals found now
     unresolved: list[Cancellation] = field(default_factory=list)
     busy: bool = False  # another cancelbot process was handling the feeds
+    news: list[tuple[str, str]] = field(default_factory=list)  # ("info" | "warn", text)
+
+    def info(self, text: str) -> None:
+        self.news.append(("info", text))
+
+    def warn(self, text: str) -> None:
+        self.news.append(("warn", text))
+
+
+def tell(agent: Agent, news: Sequence[tuple[str, str]]) -> None:
+    """Show a follow-up's news (from the thread that owns the screen)."""
+    for level, text in news:
+        (agent.warn if level == "warn" else agent.info)(text)
 
 
 class FeedDesk:
-    """The journal's Amazon cancellations, sent and followed through Amazon's Feeds API;
-    errors are noted on their tickets through the helpdesk."""
+    """The journal's Amazon cancellations, sent and followed through Amazon's Feeds API.
+
+    `agent` is only talked to on the critical path (`cancel`): everything a follow-up has to
+    say goes into its `FollowUp.news`, so it can run on any thread."""
+
+    poll = POLL  # seconds between two looks at one pending feed
 
     def __init__(
         self,
@@ -94,149 +143,260 @@ class FeedDesk:
         helpdesk: Helpdesk,
         agent: Agent,
         *,
-        wait: float = DEFAULT_FEED_WAIT,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.journal = journal
         self.marketplace = feeds
         self.helpdesk = helpdesk
         self.agent = agent
-        self.wait = wait
-        self.sleep = sleep
-        self.clock = clock
+        self.clock = clock  # wall time: compared with the journal's timestamps
+        self._closed_until = 0.0  # a 429 closes Amazon's feed window for a while
 
-    # -- one order, during `cancelbot process` ---------------------------------------------------
+    # -- Amazon's feed window ----------------------------------------------------------------
 
-    def cancel(self, ticket_id: int, order: AmazonOrder) -> Sent:
-        """Cancel `order` on Amazon unless some run already sent it; follow the feed a while."""
-        with self.journal.feeds_lease(wait=60.0) as mine:
-            if not mine:
-                raise ServiceError("Amazon", "another cancelbot window is sending a feed: "
-                                             "try again in a minute")
-            row = self.journal.cancellation(order.order_id)
-            if row is not None and row.state == "sending":
-                self._reconcile([row])
+    def window_wait(self) -> float:
+        """Seconds before a createFeed may pass: 0 when the window is open now."""
+        now = self.clock()
+        created = sorted(_parse_time(f.created_at).timestamp()
+                         for f in self.journal.feeds(limit=3 * BURST))
+        tokens, last = float(BURST), None
+        for at in created:
+            if last is not None:
+                tokens = min(BURST, tokens + (at - last) / RESTORE)
+            tokens, last = tokens - 1, at
+        if last is not None:
+            tokens = min(BURST, tokens + max(0.0, now - last) / RESTORE)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) * RESTORE
+        return max(wait, self._closed_until - now, 0.0)
+
+    # -- one order, on the critical path of `cancelbot process` ---------------------------------
+
+    def prepare(self, ticket_id: int, order: AmazonOrder) -> Prepared | None:
+        """The feed document for `order` (and any order queued for the window), uploaded but
+        not submitted; None when the window is closed (the order will wait queued anyway)."""
+        if self.window_wait() > 0 or not order.items:
+            return None
+        row = self.journal.cancellation(order.order_id)
+        if row is not None and row.state != "queued":
+            return None  # in a feed already, or being settled: nothing to prepare
+        queued = [r for r in self.journal.cancellations("queued") if r.order_id != order.order_id]
+        orders = [_order(r) for r in queued] + [order]
+        document_id = self.marketplace.upload_cancellations(orders)
+        self.journal.record(ticket_id, "amazon_feed", "prepared", order_id=order.order_id,
+                            ref=document_id, detail="document uploaded, not submitted")
+        return Prepared(document_id, tuple(o.order_id for o in orders))
+
+    def cancel(self, ticket_id: int, order: AmazonOrder,
+               prepared: Prepared | None = None) -> Sent:
+        """Cancel `order` on Amazon unless some run already sent it: createFeed now when the
+        window is open, else queued. Never waits for Amazon to process the feed."""
+        row = self.journal.cancellation(order.order_id)
+        if row is not None and row.state in ("sent", "done", "error"):
+            return Sent(row.state, row.feed_id or "", row.result, earlier=True)
+        if not order.items:
+            raise BadResponse("Amazon", f"order {order.order_id}: no items to cancel")
+        with self.journal.feeds_lease(wait=LEASE_WAIT) as mine:
+            if mine:
                 row = self.journal.cancellation(order.order_id)
                 if row is not None and row.state == "sending":
-                    row = self._ask_about(row)
-            if row is not None and row.state in ("sent", "done", "error"):
-                return Sent(row.state, row.feed_id or "", row.result, earlier=True)
-            if not order.items:
-                raise BadResponse("Amazon", f"order {order.order_id}: no items to cancel")
-            self.journal.queue_cancellation(
+                    self._reconcile([row])
+                    row = self.journal.cancellation(order.order_id)
+                    if row is not None and row.state == "sending":
+                        row = self._ask_about(row)
+            row = self.journal.queue_cancellation(
                 ticket_id, order.order_id, order.marketplace_id,
                 [i.order_item_id for i in order.items],
             )
-            # Any order still queued by a rate limit goes in the same feed.
-            self._submit_queued()
+            if row.state in ("sent", "done", "error"):
+                return Sent(row.state, row.feed_id or "", row.result, earlier=True)
+            if row.state == "sending":  # another window is sending it right now
+                raise ServiceError("Amazon", "another cancelbot window is sending a feed: "
+                                             "try again in a minute")
+            if mine and self.window_wait() == 0:
+                # Every order queued for the window goes in the same feed.
+                with self.agent.busy("Sending the cancellation to Amazon"):
+                    self._submit_queued(prepared, FollowUp())
+            else:
+                self.journal.record(ticket_id, "amazon_feed", "queued", order_id=order.order_id,
+                                    detail="waits for Amazon's feed window")
             row = self._row(order.order_id)
-        if row.state != "sent" or not row.feed_id:
-            return Sent(row.state, row.feed_id or "", row.result)
-        self.follow(row.feed_id)
-        row = self._row(order.order_id)
         return Sent(row.state, row.feed_id or "", row.result)
+
+    def seen_cancelled(self, ticket_id: int, order_id: str) -> None:
+        """The run's own lookup shows the order cancelled on Amazon: a send left queued or
+        unsure by an earlier run is settled, never sent."""
+        row = self.journal.cancellation(order_id)
+        if row is not None and row.state in ("queued", "sending"):
+            self.journal.settle_cancellation(order_id, "done", "seen cancelled on Amazon")
+            self.journal.record(ticket_id, "amazon_feed", DONE, order_id=order_id,
+                                detail="the lookup shows it cancelled on Amazon")
+
+    def cancelled_by_hand(self, ticket_id: int, order_id: str) -> None:
+        """The agent cancelled it in Seller Central after Amazon refused the feed."""
+        self.journal.settle_cancellation(order_id, "done", "cancelled by hand in Seller Central")
+        self.journal.record(ticket_id, "amazon_feed", DONE, order_id=order_id,
+                            detail="cancelled by hand in Seller Central after Amazon's refusal")
 
     def _row(self, order_id: str) -> Cancellation:
         row = self.journal.cancellation(order_id)
-        if row is None:  # queued just above, under the feeds lease: the journal lost it
+        if row is None:  # queued just above: the journal lost it
             raise JournalError(f"the journal lost the cancellation of order {order_id}")
         return row
 
-    def follow(self, feed_id: str) -> str:
-        """Poll getFeed until Amazon is done or `wait` seconds passed; settle a finished feed."""
-        if self.wait <= 0:
-            return "SUBMITTED"  # CANCELBOT_FEED_WAIT=0: left to the next run / cancelbot feeds
-        deadline = self.clock() + self.wait
-        delay = 2.0
-        with self.agent.busy(f"Amazon is processing feed {feed_id} (waiting up to "
-                             f"{self.wait:.0f} s)"):
-            while True:
-                feed = self.marketplace.get_feed(feed_id)
-                status = feed["processingStatus"]
-                if status in FINISHED:
-                    break
-                if self.clock() + delay > deadline:
-                    self.agent.info(f"Amazon has not finished feed {feed_id} yet ({status}): "
-                                    "cancelbot checks it on its next run (or: cancelbot feeds).")
-                    return status
-                self.sleep(delay)
-                delay = min(delay * 1.5, 10.0)
-        with self.journal.feeds_lease(wait=60.0) as mine:
-            if mine:
-                self._settle(feed_id, feed, FollowUp())
-        return status
+    # -- off the critical path: a run's thread, the shift's thread, `cancelbot feeds` ----------
 
-    # -- every run, and `cancelbot feeds` -------------------------------------------------------
-
-    def follow_up(self) -> FollowUp:
-        """Settle uncertain sends, send what is queued, check every pending feed once."""
+    def follow_up(self, *, leave_ticket: int | None = None, force: bool = False,
+                  poll: float | None = None) -> FollowUp:
+        """Settle uncertain sends, send what is queued (window open), check the pending feeds
+        that are due (all of them with `force`), note refusals. Anything of `leave_ticket` is
+        left to the run working on that ticket when it resumes an unfinished job (a finished
+        ticket's leftovers are the follow-up's)."""
         report = FollowUp()
+        poll = self.poll if poll is None else poll
+        if leave_ticket is not None and self.journal.open_job(leave_ticket) is None:
+            leave_ticket = None
         with self.journal.feeds_lease() as mine:
             if not mine:
                 report.busy = True
                 return report
-            sending = self.journal.cancellations("sending")
-            if sending:
-                self._reconcile(sending)
-                report.unresolved = self.journal.cancellations("sending")
-            queued = self.journal.cancellations("queued")
-            if queued:
-                report.submitted = self._submit_queued() or ""
-                if report.submitted:
-                    report.sent = queued
-                    self.agent.info(
-                        "Amazon: sent the cancellation of " + ", ".join(
-                            f"{r.order_id} (ticket #{r.ticket_id})" for r in queued)
-                        + f" left by an earlier run, in feed {report.submitted}.")
-            for feed in self.journal.feeds("pending"):
-                data = self.marketplace.get_feed(feed.feed_id)
-                if data["processingStatus"] in FINISHED:
-                    self._settle(feed.feed_id, data, report)
-            for feed_id, order_id, state in report.settled:
-                if state == "done":
-                    self.agent.info(f"Amazon processed feed {feed_id}: order {order_id} "
-                                    "cancelled.")
-        for row in report.unresolved:
-            self.agent.warn(
-                f"cancelbot cannot tell whether Amazon received the cancellation of order "
-                f"{row.order_id} (ticket #{row.ticket_id}) sent at {row.sent_at}: rerun "
-                f"`cancelbot process {row.ticket_id}` to settle it."
-            )
+            self._send_leftovers(report, leave_ticket)
+        due = [f for f in self.journal.feeds("pending", limit=10_000)
+               if (force or self._due(f, poll)) and not self._involves(f.feed_id, leave_ticket)]
+        finished = self._poll(due, report)
+        if finished or self._unnoted(leave_ticket):
+            with self.journal.feeds_lease(wait=LEASE_WAIT) as mine:
+                if not mine:
+                    report.busy = True
+                    return report
+                for feed_id, data, text in finished:
+                    self._settle(feed_id, data, text, report)
+                for row in self._unnoted(leave_ticket):  # a refusal whose note failed earlier
+                    self._refused(row, report)
+        for feed_id, order_id, state in report.settled:
+            if state == "done":
+                report.info(f"Amazon processed feed {feed_id}: order {order_id} cancelled.")
         return report
+
+    def next_due(self, poll: float | None = None) -> float | None:
+        """Seconds until a follow-up has something to do; None: nothing until more is sent."""
+        poll = self.poll if poll is None else poll
+        waits = []
+        if self.journal.cancellations("queued"):
+            waits.append(self.window_wait())
+        if self.journal.cancellations("sending") or self._unnoted(None):
+            waits.append(poll)
+        now = datetime.now(timezone.utc)
+        for feed in self.journal.feeds("pending", limit=10_000):
+            seen = _parse_time(feed.checked_at or feed.created_at)
+            waits.append(max(0.0, poll - (now - seen).total_seconds()))
+        return min(waits) if waits else None
+
+    def open_refusals(self, *, ask_helpdesk: bool = False) -> list[Cancellation]:
+        """Refused cancellations whose ticket nobody has handled since: no cancelbot run has
+        finished the ticket after the refusal (and, `ask_helpdesk`, nobody resolved or closed
+        the reopened ticket by hand)."""
+        found, open_tickets = [], refused_tickets(self.journal)
+        for row in self.journal.cancellations("error"):
+            if row.ticket_id not in open_tickets:
+                continue
+            if ask_helpdesk and self._reopened(row):
+                try:
+                    if self.helpdesk.get_ticket(row.ticket_id).is_closed:
+                        continue  # reopened, then resolved or closed by a person
+                except CancelbotError:
+                    pass  # cannot tell: still shown
+            found.append(row)
+        return found
+
+    def _send_leftovers(self, report: FollowUp, leave_ticket: int | None) -> None:
+        """Under the feeds lease: sends an earlier run left unsure, and queued orders."""
+        sending = self.journal.cancellations("sending")
+        if sending and all(r.ticket_id != leave_ticket for r in sending):
+            self._reconcile(sending)
+            report.unresolved = self.journal.cancellations("sending")
+            for row in report.unresolved:
+                report.warn(
+                    f"cancelbot cannot tell whether Amazon received the cancellation of order "
+                    f"{row.order_id} (ticket #{row.ticket_id}) sent at {row.sent_at}: rerun "
+                    f"`cancelbot process {row.ticket_id}` to settle it.")
+        queued = self.journal.cancellations("queued")
+        if not queued or any(r.ticket_id == leave_ticket for r in queued):
+            return
+        if self.window_wait() > 0:
+            return
+        report.submitted = self._submit_queued(None, report) or ""
+        if report.submitted:
+            report.sent = queued
+            report.info("Amazon: sent the cancellation of " + ", ".join(
+                f"{r.order_id} (ticket #{r.ticket_id})" for r in queued)
+                + f", queued for the feed window, in one feed {report.submitted}.")
+
+    def _due(self, feed: Feed, poll: float) -> bool:
+        seen = _parse_time(feed.checked_at or feed.created_at)
+        return (datetime.now(timezone.utc) - seen).total_seconds() >= poll
+
+    def _involves(self, feed_id: str, ticket_id: int | None) -> bool:
+        return ticket_id is not None and any(
+            r.ticket_id == ticket_id for r in self.journal.cancellations(feed_id=feed_id))
+
+    def _poll(self, feeds: list[Feed], report: FollowUp) -> list[tuple[str, dict, str]]:
+        """getFeed of each due feed at once, then the reports of the finished ones at once."""
+        if not feeds:
+            return []
+
+        def look(feed: Feed) -> tuple[str, dict[str, Any] | None, str]:
+            try:
+                data = self.marketplace.get_feed(feed.feed_id)
+                status = data["processingStatus"]
+                document_id = data.get("resultFeedDocumentId")
+                if status in ("DONE", "FATAL") and isinstance(document_id, str) and document_id:
+                    return feed.feed_id, data, self.marketplace.get_feed_result(document_id)
+                return feed.feed_id, data, ""
+            except CancelbotError as exc:
+                report.warn(f"Could not check Amazon feed {feed.feed_id} ({exc}); "
+                            "cancelbot looks again later.")
+                return feed.feed_id, None, ""
+
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cancelbot-feed") as pool:
+            looked = list(pool.map(look, feeds))
+        finished = []
+        for feed_id, data, text in looked:
+            if data is None:
+                continue
+            if data["processingStatus"] in FINISHED:
+                finished.append((feed_id, data, text))
+            else:
+                self.journal.feed_checked(feed_id, "pending")  # looked at: next one in POLL
+        return finished
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def _submit_queued(self) -> str | None:
+    def _submit_queued(self, prepared: Prepared | None, report: FollowUp) -> str | None:
         """Send every queued cancellation in one feed; its feedId, or None (rate limited)."""
         batch_id, rows = self.journal.take_batch()
         if not rows:
             return None
-        orders = [
-            AmazonOrder(r.order_id, "", r.marketplace_id,
-                        items=tuple(AmazonItem(i) for i in r.item_ids))
-            for r in rows
-        ]
         label = ", ".join(r.order_id for r in rows)
         for r in rows:
             self.journal.record(r.ticket_id, "amazon_feed", INTENT, order_id=r.order_id,
                                 ref=batch_id, detail=f"{len(rows)} order(s) in one feed")
+        document_id = prepared.document_id if prepared is not None and \
+            sorted(prepared.order_ids) == sorted(r.order_id for r in rows) else None
         try:
-            with self.agent.busy("Sending the cancellation to Amazon"):
-                document_id = self.marketplace.upload_cancellations(orders)
+            if document_id is None:
+                document_id = self.marketplace.upload_cancellations([_order(r) for r in rows])
         except RateLimited:
-            self._keep_queued(batch_id, rows, label)
+            self._keep_queued(batch_id, rows, label, report)
             return None
         except BaseException:
             self.journal.batch_not_sent(batch_id)  # Amazon was asked nothing yet
             raise
         try:
-            with self.agent.busy("Sending the cancellation to Amazon"):
-                feed_id = self.marketplace.create_feed(
-                    document_id, sorted({r.marketplace_id for r in rows}), label
-                )
+            feed_id = self.marketplace.create_feed(
+                document_id, sorted({r.marketplace_id for r in rows}), label
+            )
         except RateLimited:
-            self._keep_queued(batch_id, rows, label)
+            self._keep_queued(batch_id, rows, label, report)
             return None
         except ServiceError as exc:
             if exc.status in (401, 403):
@@ -244,6 +404,8 @@ class FeedDesk:
             elif exc.status is not None and 400 <= exc.status < 500:
                 for r in rows:  # Amazon refused this feed: sending it again would not help
                     self.journal.settle_cancellation(r.order_id, "error", _short(str(exc)))
+                    self.journal.record(r.ticket_id, "amazon_feed", "error",
+                                        order_id=r.order_id, detail=_short(str(exc)))
             raise  # 5xx, timeout, broken answer: it may have applied; re-checked next time
         self.journal.batch_sent(batch_id, feed_id)
         for r in rows:
@@ -251,16 +413,16 @@ class FeedDesk:
                                 ref=feed_id, detail="createFeed accepted")
         return feed_id
 
-    def _keep_queued(self, batch_id: str, rows: list[Cancellation], label: str) -> None:
-        """Amazon refused with 429: nothing was applied, the orders wait for the next run."""
+    def _keep_queued(self, batch_id: str, rows: list[Cancellation], label: str,
+                     report: FollowUp) -> None:
+        """Amazon refused with 429: nothing was applied; the orders wait for the window."""
+        self._closed_until = self.clock() + RESTORE
         self.journal.batch_not_sent(batch_id)
         for r in rows:
             self.journal.record(r.ticket_id, "amazon_feed", "queued", order_id=r.order_id,
-                                detail="Amazon's feed rate limit: sent with the next run")
-        self.agent.warn(
-            f"Amazon's feed limit is reached: the cancellation of {label} is queued and goes "
-            "out with the next cancelbot run (or: cancelbot feeds)."
-        )
+                                detail="Amazon's feed limit (429): sent when the window opens")
+        report.info(f"Amazon's feed limit is reached: the cancellation of {label} waits for "
+                    "the window and goes out in one feed (cancelbot feeds, or the next run).")
 
     def _reconcile(self, rows: list[Cancellation]) -> None:
         """Rows whose createFeed may have applied: find out from Amazon, never by resending."""
@@ -312,26 +474,25 @@ class FeedDesk:
 
     # -- results ---------------------------------------------------------------------------------
 
-    def _settle(self, feed_id: str, feed: dict[str, Any], report: FollowUp) -> None:
-        """Read a finished feed's report; mark each order done or error; note errors loudly."""
+    def _settle(self, feed_id: str, feed: dict[str, Any], text: str, report: FollowUp) -> None:
+        """A finished feed and its report: mark each order done or refused."""
         rows = self.journal.cancellations("sent", feed_id=feed_id)
         status = feed["processingStatus"]
         errors: dict[str, str] = {}
-        document_id = feed.get("resultFeedDocumentId")
-        if status in ("DONE", "FATAL") and isinstance(document_id, str) and document_id:
-            parsed = parse_processing_report(self.marketplace.get_feed_result(document_id))
+        if text:
+            parsed = parse_processing_report(text)
             by_message = {r.message_id: r for r in rows}
             for result in parsed.results:
                 if result.code.lower() != "error":
                     continue
                 row = next((r for r in rows if r.order_id == result.order_id), None)
                 row = row or by_message.get(result.message_id)
-                text = _short(f"{result.message_code}: {result.description}".strip(": "))
+                reason = _short(f"{result.message_code}: {result.description}".strip(": "))
                 if row is not None:
-                    errors[row.order_id] = text
+                    errors[row.order_id] = reason
                 elif status == "DONE":
                     # An error Amazon does not tie to one order: none can be trusted done.
-                    errors = {r.order_id: text for r in rows}
+                    errors = {r.order_id: reason for r in rows}
         if status == "FATAL":
             for r in rows:
                 errors.setdefault(r.order_id, "Amazon aborted the feed (FATAL)")
@@ -340,9 +501,13 @@ class FeedDesk:
                       for r in rows}
         for row in rows:
             if row.order_id in errors:
-                self._report_error(row, feed_id, errors[row.order_id])
-                report.errors.append(row)
+                self.journal.settle_cancellation(row.order_id, "error", errors[row.order_id])
+                self.journal.record(row.ticket_id, "amazon_feed", "error", order_id=row.order_id,
+                                    ref=feed_id, detail=errors[row.order_id])
                 report.settled.append((feed_id, row.order_id, "error"))
+                fresh = self.journal.cancellation(row.order_id)
+                if fresh is not None:
+                    self._refused(fresh, report)
             else:
                 self.journal.settle_cancellation(row.order_id, "done")
                 self.journal.record(row.ticket_id, "amazon_feed", DONE, order_id=row.order_id,
@@ -351,37 +516,199 @@ class FeedDesk:
         self.journal.feed_checked(feed_id, {"DONE": "done", "FATAL": "fatal"}.get(
             status, "cancelled"))
 
-    def _report_error(self, row: Cancellation, feed_id: str, text: str) -> None:
-        self.agent.warn(
-            f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
-            f"{feed_id}): {text}. Cancel it in Seller Central."
-        )
-        note = (f"{ERROR_MARK} order {row.order_id} (feed {feed_id}): "
-                f"{text}. Cancel it by hand in Seller Central.")
-        job = self.journal.open_job(row.ticket_id) or self.journal.last_job(row.ticket_id)
+    def _refused(self, row: Cancellation, report: FollowUp) -> None:
+        """Amazon refused `row`: its ticket back to open with the handling agent, one note."""
+        try:
+            order = self.marketplace.get_order(row.order_id)
+        except CancelbotError:
+            order = None  # the note says to look in Seller Central
+        if order is not None and (order.is_cancelled or _all_items_cancelled(order)):
+            # Cancelled all the same (the buyer, another run, by hand): nothing to fix.
+            self.journal.settle_cancellation(row.order_id, "done", "seen cancelled on Amazon")
+            self.journal.record(row.ticket_id, "amazon_feed", DONE, order_id=row.order_id,
+                                detail=f"Amazon reported {row.result}, but shows it cancelled")
+            return
+        status = order.fulfillment_status.upper() if order is not None else ""
+        agent_id = handler(self.journal, row.ticket_id, row.order_id)
+        feed = row.feed_id or "createFeed"
+        effects = Effects(self.journal, row.ticket_id, f"feed-{feed}")
+        note = refusal_note(row, status, agent_id)
+        job = self.journal.last_job(row.ticket_id)
         if job is not None and job.order_id == row.order_id:
             note += " " + ref_tag(job.job_id)  # the ticket's own run: not "another run's" note
-        helpdesk = self.helpdesk
+        helpdesk, problems = self.helpdesk, []
 
         def already_noted() -> str | None:
-            ticket = helpdesk.get_ticket(row.ticket_id)
-            for c in cancelbot_notes(ticket):
-                if f"feed {feed_id}" in c.body_text and row.order_id in c.body_text:
+            for c in cancelbot_notes(helpdesk.get_ticket(row.ticket_id)):
+                if f"feed {feed}" in c.body_text and row.order_id in c.body_text \
+                        and c.body_text.startswith(ERROR_MARK):
                     return str(c.id)
             return None
 
-        # The note is a change like any other: journaled, so a rerun never posts it twice. The
-        # error notes of one feed are one "job" of their own, apart from the ticket's.
-        effects = Effects(self.journal, row.ticket_id, f"feed-{feed_id}")
-        try:
-            effects.run(f"error_note {row.order_id}",
-                      lambda: str(helpdesk.add_private_note(row.ticket_id, text_to_html(note))),
-                      recheck=already_noted, order_id=row.order_id, detail=f"feed {feed_id}")
-        except CancelbotError as exc:
-            self.agent.warn(f"Could not note it on ticket #{row.ticket_id}: {exc}")
-        self.journal.settle_cancellation(row.order_id, "error", text)
-        self.journal.record(row.ticket_id, "amazon_feed", "error", order_id=row.order_id,
-                            ref=feed_id, detail=text)
+        def reopen() -> str:
+            helpdesk.set_status(row.ticket_id, int(TicketStatus.OPEN), assign_to=agent_id)
+            return "" if agent_id is None else str(agent_id)
+
+        # Each a change like any other: journaled, so a later follow-up never does it twice.
+        for step, do, check in (
+            (f"error_note {row.order_id}",
+             lambda: str(helpdesk.add_private_note(row.ticket_id, text_to_html(note))),
+             already_noted),
+            (f"reopen {row.order_id}", reopen,
+             lambda: "" if helpdesk.get_ticket(row.ticket_id).status == TicketStatus.OPEN
+             else None),
+        ):
+            try:
+                effects.run(step, do, recheck=check, order_id=row.order_id, detail=f"feed {feed}")
+            except CancelbotError as exc:
+                problems.append(str(exc))
+        who = f" and assigned to agent {agent_id}" if agent_id is not None else ""
+        done = f"ticket #{row.ticket_id} reopened{who}" if not problems else (
+            f"could not update ticket #{row.ticket_id} ({problems[0]}): tried again later")
+        report.refused.append(row)
+        report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, "
+                    f"feed {feed}): {row.result}. {done}. Next: {next_step(status, row.ticket_id)}")
+
+    def _unnoted(self, leave_ticket: int | None) -> list[Cancellation]:
+        """Refusals of a feed whose note or reopening is not done yet (Freshdesk failed last
+        time). A createFeed refused on the spot was shown to the agent then: no note."""
+        rows = [r for r in self.journal.cancellations("error")
+                if r.feed_id and r.ticket_id != leave_ticket]
+        open_tickets = refused_tickets(self.journal) if rows else set()
+        found = []
+        for row in rows:
+            effects = Effects(self.journal, row.ticket_id, f"feed-{row.feed_id}")
+            if row.ticket_id in open_tickets and not (
+                    effects.done(f"error_note {row.order_id}")
+                    and effects.done(f"reopen {row.order_id}")):
+                found.append(row)
+        return found
+
+    def _reopened(self, row: Cancellation) -> bool:
+        effects = Effects(self.journal, row.ticket_id, f"feed-{row.feed_id or 'createFeed'}")
+        return effects.done(f"reopen {row.order_id}") is not None
+
+
+class FeedFollower:
+    """A shift's feeds, followed on a thread of the shift's own: the agent never waits for
+    Amazon. `news()` hands what it found to the thread that owns the screen; `close()` ends it.
+    """
+
+    def __init__(self, desk: FeedDesk, *, poll: float = POLL) -> None:
+        self.desk = desk
+        self.poll = poll
+        self.last = FollowUp()
+        self.error: BaseException | None = None
+        self._working_on: int | None = None
+        self._news: list[tuple[str, str]] = []
+        self._said: set[tuple[str, str]] = set()  # each piece of news is told once
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cancelbot-feeds", daemon=True)
+
+    def start(self) -> FeedFollower:
+        self._thread.start()
+        return self
+
+    def working_on(self, ticket_id: int | None) -> None:
+        """The ticket on screen: its own cancellation is left to its run."""
+        self._working_on = ticket_id
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def news(self) -> list[tuple[str, str]]:
+        with self._lock:
+            found, self._news = self._news, []
+        return found
+
+    def close(self, timeout: float = 10.0) -> list[tuple[str, str]]:
+        """Stop after the round in flight (at most `timeout` seconds); the news left."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error  # a bug in the thread crashes loudly, here
+        return self.news()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            delay: float | None = self.poll
+            try:
+                report = self.desk.follow_up(leave_ticket=self._working_on, poll=self.poll)
+                delay = self.desk.next_due(self.poll)
+            except CancelbotError as exc:
+                report = FollowUp()
+                report.warn(f"Could not follow the Amazon feeds ({exc}); trying again later.")
+            except BaseException as exc:  # noqa: BLE001 - handed to close(), never lost
+                self.error = exc
+                return
+            with self._lock:
+                self.last = report
+                self._news.extend(n for n in report.news if n not in self._said)
+                self._said.update(report.news)
+            if self._stop.is_set():
+                return
+            self._wake.wait(None if delay is None else max(delay, 0.02))
+
+
+def handler(journal: Journal, ticket_id: int, order_id: str) -> int | None:
+    """The Freshdesk agent the ticket's run assigned it to, as its journal says."""
+    job = journal.last_job(ticket_id)
+    if job is None or job.order_id != order_id:
+        return None
+    for step in ("status", "claim"):
+        event = journal.step_state(job.job_id, step)
+        found = _ASSIGNED.search(event.detail) if event is not None and event.phase == DONE \
+            else None
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def refused_tickets(journal: Journal) -> set[int]:
+    """Tickets with an Amazon refusal that no cancelbot run has finished since."""
+    tickets = set()
+    for row in journal.cancellations("error"):
+        events = journal.history(row.ticket_id, limit=1_000)
+        refusal = max((e.id for e in events if e.step == "amazon_feed" and e.phase == "error"
+                       and e.order_id == row.order_id), default=None)
+        if refusal is None:
+            continue
+        finished = any(e.id > refusal and e.step == "status" and e.phase == DONE
+                       and not e.job_id.startswith("feed-") for e in events)
+        if not finished:
+            tickets.add(row.ticket_id)
+    return tickets
+
+
+def next_step(status: str, ticket_id: int) -> str:
+    """What a person does next about a refused cancellation, for the order's status now."""
+    rerun = f"`cancelbot process {ticket_id}`"
+    if status in SHIPPED:
+        return (f"the parcel has shipped: the buyer gets the cannot-cancel reply (they may "
+                f"refuse the parcel), which {rerun} offers.")
+    if status in ("PENDING", "UNSHIPPED"):
+        return (f"still unshipped: cancel it by hand in Seller Central, then {rerun} closes the "
+                "ticket.")
+    return f"look at the order in Seller Central, then run {rerun}."
+
+
+def refusal_note(row: Cancellation, status: str, agent_id: int | None) -> str:
+    now = f"Amazon now shows it {status}" if status else "Amazon's status now is unknown"
+    who = f", assigned to agent {agent_id}" if agent_id is not None else ""
+    return (f"{ERROR_MARK} order {row.order_id} (feed {row.feed_id or 'createFeed'}): "
+            f"{row.result}. {now}. Next step: {next_step(status, row.ticket_id)} GSTK says "
+            "Annulée but Amazon has not cancelled the order: the parcel may ship. The ticket "
+            f"is open again{who}.")
+
+
+def _order(row: Cancellation) -> AmazonOrder:
+    return AmazonOrder(row.order_id, "", row.marketplace_id,
+                       items=tuple(AmazonItem(i) for i in row.item_ids))
 
 
 def parse_processing_report(text: str) -> ProcessingReport:

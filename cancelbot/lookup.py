@@ -4,20 +4,21 @@ Used by the procedure (step 3) and by the shift's read-ahead (prefetch.py), so b
 same questions of the same systems. The automated lookups run at once; an assisted one talks
 to the agent, so it runs alone, afterwards — and never in the background.
 
-The buyer's language is only needed for a reply, and a reply goes to Amazon's relay address,
-which names the marketplace: it is asked beside the lookups rather than one round trip later
-(one wasted call when the order turns out cancellable).
+The buyer's language is only needed for a reply: it is asked only when the order's statuses
+call for one (decide() says *cannot cancel*). The procedure asks it while the claim is being
+confirmed (replies.py); the read-ahead asks it right after the lookups, in the background.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from cancelbot import marketplaces
-from cancelbot.decision import AMAZON_NOT_FOUND
+from cancelbot.decision import AMAZON_NOT_FOUND, Branch, decide
 from cancelbot.errors import ServiceError
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 from cancelbot.orders import relay_domain
@@ -57,32 +58,32 @@ def ticket_marketplace(ticket: Ticket | None) -> str | None:
 
 
 def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
-            ticket: Ticket | None, *, ask_locale: bool = True, automated_only: bool = False,
+            ticket: Ticket | None, *, ask_locale: bool = False, automated_only: bool = False,
             busy: Callable[[str], AbstractContextManager[None]] | None = None) -> Lookup:
-    """GSTK and Amazon for `order_id` (at once), and the buyer's locale when a reply may go
-    through the relay. `automated_only` (the read-ahead) leaves an assisted side unread;
-    `busy` shows a spinner over the automated calls (never over an assisted question)."""
+    """GSTK and Amazon for `order_id` (at once); with `ask_locale`, then the buyer's locale
+    when the statuses call for a reply. `automated_only` (the read-ahead) leaves an assisted
+    side unread; `busy` shows a spinner over the automated calls (never over an assisted
+    question)."""
     relay = ticket_marketplace(ticket)
-    locale_wanted = ask_locale and marketplace.automated and relay is not None
     spinner = busy("Looking the order up in GSTK and on Amazon") if busy else nullcontext()
-    with spinner, ThreadPoolExecutor(max_workers=3) as pool:
+    with spinner, ThreadPoolExecutor(max_workers=2) as pool:
         gstk_f = pool.submit(backoffice.find_order, order_id) if backoffice.automated else None
         amazon_f = pool.submit(marketplace.get_order, order_id) if marketplace.automated \
             else None
-        locale_f = pool.submit(buyer_locale, marketplace, order_id, relay or "") \
-            if locale_wanted else None
         gstk = gstk_f.result() if gstk_f else None
         amazon = amazon_f.result() if amazon_f else None
-        locale = locale_f.result() if locale_f else None
     if not backoffice.automated and not automated_only:
         gstk = backoffice.find_order(order_id)
     if amazon is not None:
         marketplace_id = amazon.marketplace_id
     else:
         marketplace_id = relay or marketplaces.FRANCE  # our home, when nothing tells otherwise
-    if locale is not None and marketplace_id != relay:
-        locale = None  # asked of another marketplace than the order's: ask again if needed
-    return Lookup(order_id, gstk, amazon, marketplace.automated, marketplace_id, locale)
+    found = Lookup(order_id, gstk, amazon, marketplace.automated, marketplace_id)
+    if ask_locale and marketplace.automated and gstk is not None and decide(
+            gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
+        found = dataclasses.replace(found, locale=buyer_locale(marketplace, order_id,
+                                                               marketplace_id))
+    return found
 
 
 def buyer_locale(marketplace: Marketplace, order_id: str,

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from cancelbot.claims import TicketClaim, other_runs
+from cancelbot.claims import TicketClaim
 from cancelbot.errors import CancelbotError, ChangedMeanwhile
 from cancelbot.lookup import Lookup, look_up
 from cancelbot.models import BackOfficeOrder, Ticket, TicketStatus
@@ -45,7 +45,7 @@ def read_ahead(services: Services, ticket_id: int) -> Prefetched:
         numbers = find_order_numbers(*found.ticket.texts())
         if len(numbers) == 1:  # several, or none: the agent chooses first
             found.lookup = look_up(services.backoffice, services.marketplace, numbers[0],
-                                   found.ticket, automated_only=True)
+                                   found.ticket, ask_locale=True, automated_only=True)
     except CancelbotError as exc:
         found.problem = str(exc)
     found.seconds = time.monotonic() - started
@@ -106,7 +106,7 @@ def check_unchanged(services: Services, claim: TicketClaim, ticket: Ticket | Non
             state = TicketStatus(fresh.status).name.lower()
             raise ChangedMeanwhile(f"ticket #{fresh.id} was set to {state} while you were "
                                    "reading. Nothing was changed")
-        news = other_runs(fresh, seen={c.id for c in ticket.conversations})
+        news = claim.news(fresh, seen={c.id for c in ticket.conversations})
         if news:
             raise ChangedMeanwhile(
                 f"another run handled ticket #{fresh.id} while you were reading "

@@ -13,20 +13,15 @@ stopped and never does a change twice. Whatever happens, `process()` returns the
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 
 from cancelbot import branches, marketplaces
 from cancelbot.branches import Run
 from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
-from cancelbot.errors import (
-    CancelbotError,
-    Declined,
-    ExitCode,
-    Incomplete,
-    NeedsHuman,
-)
-from cancelbot.feeds import FeedDesk
+from cancelbot.errors import CancelbotError, Declined, ExitCode, Incomplete
+from cancelbot.feeds import FeedDesk, FollowUp, tell
 from cancelbot.journal import Journal
 from cancelbot.lookup import Lookup, look_up
 from cancelbot.models import Ticket, TicketStatus
@@ -47,6 +42,7 @@ def process(
     journal: Journal | None = None,
     *,
     ahead: Prefetched | None = None,
+    feeds: FeedDesk | None = None,
 ) -> Outcome:
     """Walk one ticket through the procedure; the Outcome says what was read, decided and done,
     and — when the run stopped — the error and its exit code (`outcome.raise_for_error()`).
@@ -54,26 +50,32 @@ def process(
     `journal` records every change (default: one in memory, for this process only); the ticket
     is leased in it for the run, so a second process on the same ticket stops at once. `ahead`
     is what the shift read in advance: served once, re-checked before the first change.
+    `feeds` is the shift's FeedDesk, whose own thread follows earlier feeds; without it, the
+    run follows them on a thread beside its own reads and shows what it found at the end.
     """
     journal = journal or Journal.memory()
     outcome = Outcome(ticket_id, dry_run=options.dry_run,
                       rerun=options.rerun or f"cancelbot process {ticket_id}")
     outcome.links.ticket = services.helpdesk.ticket_url(ticket_id)
     claim: TicketClaim | None = None
+    # The claim, the feed document and earlier runs' feeds go on here, beside the run's reads.
+    background = ThreadPoolExecutor(max_workers=3, thread_name_prefix="cancelbot-run")
+    follow: Future[FollowUp] | None = None
     try:
         with nullcontext() if options.dry_run else journal.lease(ticket_id):
             # Built inside the lease: the unfinished job it resumes cannot change under it.
             claim = TicketClaim(journal, services.helpdesk, agent, ticket_id,
                                 agent_id=options.agent_id, agent_name=options.agent_name,
                                 lease=options.claim_lease)
-            feeds = FeedDesk(journal, services.feeds, services.helpdesk, agent,
-                             wait=options.feed_wait) if services.feeds is not None else None
-            if feeds is not None and not options.dry_run:
-                _follow_up_feeds(feeds, outcome)
+            if feeds is None and services.feeds is not None:
+                feeds = FeedDesk(journal, services.feeds, services.helpdesk, agent)
+                if not options.dry_run:
+                    follow = background.submit(feeds.follow_up, leave_ticket=ticket_id)
             ticket = read_ticket(agent, services, claim, outcome, ahead)
             if outcome.branch == "already_done":
                 return outcome
-            run = Run(services, agent, options, claim, outcome, ticket, feeds)
+            run = Run(services, agent, options, claim, outcome, ticket, feeds,
+                      background=background)
             order_id = find_order_number(run)
             found = look_up_order(run, order_id, ahead)
             act_on_status(run, found)
@@ -81,7 +83,13 @@ def process(
         _stopped(outcome, claim, exc)
     except KeyboardInterrupt:
         outcome.interrupted, outcome.exit_code = True, ExitCode.INTERRUPTED
-        outcome.unsure = claim.unsure() if claim is not None else []
+        if claim is not None:
+            _withdraw(claim)
+            outcome.unsure = claim.unsure()
+    finally:
+        background.shutdown(wait=True)
+        if follow is not None:
+            _followed(agent, follow)
     return outcome
 
 
@@ -176,10 +184,12 @@ def find_order_number(run: Run) -> str:
 def look_up_order(run: Run, order_id: str, ahead: Prefetched | None) -> Lookup:
     agent, services, outcome = run.agent, run.services, run.outcome
     agent.step(3, len(MOVES), MOVES[2])
+    if not run.options.dry_run and run.background is not None:
+        run.claim.claim_ahead(run.ticket, order_id, run.background)  # beside the lookups
     found = ahead.lookup if ahead is not None else None
     if found is None or found.order_id != order_id or not services.backoffice.automated:
         found = look_up(services.backoffice, services.marketplace, order_id, run.ticket,
-                        ask_locale=not run.options.language, busy=agent.busy)
+                        busy=agent.busy)
     if ahead is not None and (ahead.ticket is not None or ahead.lookup is found):
         served = ahead.ticket
         gstk_served = found if ahead.lookup is found else None
@@ -205,8 +215,8 @@ def act_on_status(run: Run, found: Lookup) -> None:
     agent, outcome = run.agent, run.outcome
     agent.step(4, len(MOVES), MOVES[3])
     gstk = found.gstk
-    decision = decide(gstk.status if gstk else None, found.amazon_status,
-                      in_gstk=gstk is not None)
+    decision = branches.after_refusal(run, found, decide(
+        gstk.status if gstk else None, found.amazon_status, in_gstk=gstk is not None))
     outcome.branch, outcome.reason, outcome.check = decision.branch.value, decision.reason, \
         decision.check
     agent.show_decision(decision)
@@ -228,7 +238,7 @@ def act_on_status(run: Run, found: Lookup) -> None:
 def _show_resume(run: Run, earlier: list[Action], unsure: list[str]) -> None:
     """A rerun of an unfinished job says what the earlier run already did."""
     job = run.claim.job
-    if job is None:
+    if job is None or not run.claim.resumed:
         return
     run.agent.info(f"Resuming the unfinished run of {job.started_at} (cancelbot ref "
                    f"{job.job_id}).")
@@ -246,26 +256,29 @@ def _show_resume(run: Run, earlier: list[Action], unsure: list[str]) -> None:
 # -- how a run ends ------------------------------------------------------------------------------
 
 
-def _follow_up_feeds(feeds: FeedDesk, outcome: Outcome) -> None:
-    """Each run first settles what earlier runs left with Amazon; a failure here only warns."""
+def _followed(agent: Agent, follow: Future[FollowUp]) -> None:
+    """What the follow-up of earlier runs' feeds found, said once the run is over."""
     try:
-        report = feeds.follow_up()
+        tell(agent, follow.result().news)
     except CancelbotError as exc:
-        feeds.agent.warn(f"Could not check the Amazon feeds of earlier runs ({exc}); "
-                         "cancelbot tries again on its next run.")
-        return
-    for row in report.sent:
-        if row.ticket_id == outcome.ticket_id:
-            outcome.actions.append(Action(
-                "Amazon", f"cancellation sent (feed {report.submitted}, BuyerCanceled), left "
-                "queued by the earlier run", report.submitted))
+        agent.warn(f"Could not check the Amazon feeds of earlier runs ({exc}); cancelbot tries "
+                   "again on its next run (or: cancelbot feeds).")
+
+
+def _withdraw(claim: TicketClaim) -> None:
+    """A run that stopped before its first change takes back the claim it posted ahead."""
+    try:
+        claim.withdraw_if_idle()
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: the claim stays, the next run's check shows it
 
 
 def _stopped(outcome: Outcome, claim: TicketClaim | None, exc: CancelbotError) -> None:
-    """The run stopped: a decision (No, a person must look) takes the claim back; after a
-    change, the error says exactly what was done, what is unknown, and how to finish."""
-    if claim is not None and isinstance(exc, (Declined, NeedsHuman)):
-        claim.withdraw_if_idle()  # stopped by a decision: leave the ticket as found
+    """The run stopped: before any change it takes its claim back (a No, a person must look,
+    a service failing); after one, the error says exactly what was done, what is unknown, and
+    how to finish."""
+    if claim is not None:
+        claim.withdraw_if_idle()  # stopped before any change: leave the ticket as found
     unsure = claim.unsure() if claim is not None else []
     outcome.unsure = unsure
     if isinstance(exc, Incomplete) or not (outcome.actions or unsure):

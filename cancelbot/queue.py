@@ -6,7 +6,9 @@
                    `threads` (queue --list) each ticket's thread too: another run's claim (who,
                    since when, stale or not) and why an earlier run left it to a person
     run_shift()    each ticket through exactly `procedure.process`, the next one read ahead in
-                   the background (prefetch.py); process / skip / quit at each; a Shift at the end
+                   the background (prefetch.py); process / skip / quit at each; a Shift at the end.
+                   Amazon's feeds are followed on a thread of the shift's (feeds.FeedFollower):
+                   the agent never waits for them
 
 Like the procedure, this never prints: the shift talks to a `ShiftScreen` (ui.py), the
 procedure to its `Agent`.
@@ -39,8 +41,10 @@ from cancelbot.errors import (
     Declined,
     ExitCode,
     NeedsHuman,
+    TicketBusy,
     UsageError,
 )
+from cancelbot.feeds import POLL, FeedDesk, FeedFollower, refused_tickets, tell
 from cancelbot.journal import Journal
 from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket, TicketStatus
 from cancelbot.outcome import Outcome
@@ -210,7 +214,9 @@ def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | N
         mine = "" if agent_id is not None else " (set FRESHDESK_AGENT_ID if that is you)"
         return f"assigned to agent {ticket.responder_id}{mine}"
     job = journal.last_job(ticket.id) if journal is not None else None
-    if job is not None and job.state == "done":
+    # A ticket reopened for Amazon's refusal of its cancellation is work again, not done.
+    if job is not None and job.state == "done" and journal is not None \
+            and ticket.id not in refused_tickets(journal):
         by = f" by {job.agent}" if job.agent else ""
         return (f"already handled (journal: finished {(job.finished_at or '')[:16]}{by}); "
                 "reopened since? look at it in Freshdesk")
@@ -330,14 +336,19 @@ def run_shift(
     journal: Journal | None = None,
     prefetch: bool = True,
     clock: Callable[[], float] = time.monotonic,
+    feed_poll: float = POLL,
 ) -> Shift:
     """Work through the queue. With a non-interactive agent (--yes) every ticket is processed
     the way `process --yes` would; those needing a person are left for later. `options.rerun`
     may hold `{ticket}`: each ticket's own rerun command.
 
     Ctrl-C ends the shift (the Shift says so) instead of propagating: the summary still shows.
+    Each pending Amazon feed is looked at every `feed_poll` seconds, off the agent's way.
     """
     shift = Shift(queue)
+    desk = FeedDesk(journal, services.feeds, services.helpdesk, agent) \
+        if services.feeds is not None and journal is not None else None
+    follower = FeedFollower(desk, poll=feed_poll).start() if desk is not None else None
     shift.results = [TicketResult(e.id, e.ticket.url, SKIPPED, e.skip) for e in queue.entries
                      if e.skip]
     todo = queue.todo
@@ -348,6 +359,8 @@ def run_shift(
         if todo:
             reader.start(todo[0].id)
         for position, entry in enumerate(todo):
+            if follower is not None:
+                tell(agent, follower.news())  # between two tickets: what Amazon said meanwhile
             with screen.busy(f"Reading ticket #{entry.id}"):
                 found = reader.take(entry.id) or read_now(services, entry.id)
             # While the agent reads this one, the next two: one skipped when read (another
@@ -372,7 +385,13 @@ def run_shift(
                 shift.results.append(
                     TicketResult(entry.id, entry.ticket.url, SKIPPED, "you skipped it"))
                 continue
-            result, outcome = _process_one(entry, found, services, agent, options, journal)
+            if follower is not None:
+                follower.working_on(entry.id)
+            result, outcome = _process_one(entry, found, services, agent, options, journal,
+                                           desk)
+            if follower is not None:
+                follower.working_on(None)
+                follower.wake()  # a feed may have gone out, or an order wait for the window
             result.seconds = clock() - shown
             shift.results.append(result)
             screen.show_result(result, outcome)
@@ -383,22 +402,39 @@ def run_shift(
     finally:
         reader.close(wait=not shift.interrupted)
         shift.seconds = clock() - started
+        if follower is not None:
+            tell(agent, follower.close())
+            _left_with_amazon(agent, follower.desk)
     return shift
+
+
+def _left_with_amazon(agent: Agent, desk: FeedDesk) -> None:
+    """At the end of a shift: what Amazon has not finished, and who follows it now."""
+    journal = desk.journal
+    pending = journal.cancellations("sent")
+    queued = journal.cancellations("queued", "sending")
+    if pending:
+        agent.info(f"Amazon is still processing {len(pending)} cancellation(s): `cancelbot "
+                   "feeds` (or the next run) reads what Amazon did.")
+    if queued:
+        agent.info(f"{len(queued)} cancellation(s) wait for Amazon's feed window: `cancelbot "
+                   "feeds` (or the next run) sends them in one feed.")
 
 
 def _process_one(
     entry: QueueEntry, found: Prefetched | None, services: Services, agent: Agent,
-    options: Options, journal: Journal | None,
+    options: Options, journal: Journal | None, desk: FeedDesk | None = None,
 ) -> tuple[TicketResult, Outcome | None]:
     def result(kind: str, detail: str, order_id: str = "") -> TicketResult:
         return TicketResult(entry.id, entry.ticket.url, kind, detail, order_id)
 
     mine = dataclasses.replace(options, rerun=options.rerun.replace("{ticket}", str(entry.id)))
-    outcome = process(entry.id, services, agent, mine, journal, ahead=found)
+    outcome = process(entry.id, services, agent, mine, journal, ahead=found, feeds=desk)
     error = outcome.error
-    if isinstance(error, ChangedMeanwhile) and found is not None:
+    # Changed while the agent read it, or another run claimed it first: shown afresh.
+    if isinstance(error, (ChangedMeanwhile, TicketBusy)) and found is not None:
         agent.warn(f"{error}. Reading ticket #{entry.id} again.")
-        return _process_one(entry, None, services, agent, options, journal)
+        return _process_one(entry, None, services, agent, options, journal, desk)
     if outcome.interrupted:
         raise KeyboardInterrupt  # the shift ends, with its summary
     if isinstance(error, NeedsHuman):

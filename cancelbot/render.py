@@ -436,17 +436,15 @@ def render_history(console: Console, events: Sequence[Event], ticket_id: int | N
 
 
 def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[Cancellation],
-                 feeds: Sequence[Feed]) -> None:
-    """`cancelbot feeds`: what was just settled, then where every cancellation stands."""
+                 feeds: Sequence[Feed], refused: Sequence[Cancellation] = ()) -> None:
+    """`cancelbot feeds`: what was just done, where every cancellation stands, and in red each
+    refusal whose ticket nobody has handled yet."""
     if follow_up.busy:
         console.print(Text("Another cancelbot is handling the feeds right now: showing the "
                            "journal as it is.", style="yellow"))
-    if follow_up.submitted:
-        console.print(Text(f"Sent the queued cancellations in feed {follow_up.submitted}."))
-    for row in follow_up.errors:
-        console.print(Text(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket "
-                           f"#{row.ticket_id}, feed {row.feed_id}): noted on the ticket. Cancel "
-                           "it in Seller Central.", style="bold red"))
+    for level, text in follow_up.news:
+        if not text.startswith("AMAZON DID NOT CANCEL"):  # listed in red below
+            console.print(Text(text, style="yellow" if level == "warn" else ""))
     if not cancellations:
         console.print("No Amazon cancellation in the journal.")
         return
@@ -454,7 +452,7 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
     for name in ("Order", "Ticket", "State", "Feed", "Since (UTC)", "Amazon's answer"):
         table.add_column(name, overflow="fold")
     states = {"done": ("cancelled", "green"), "sent": ("sent, Amazon processing", "yellow"),
-              "queued": ("queued (rate limit)", "yellow"),
+              "queued": ("queued (feed window)", "yellow"),
               "sending": ("unsure: rerun its ticket", "bold red"),
               "error": ("NOT CANCELLED", "bold red")}
     for row in cancellations:
@@ -467,6 +465,11 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
     if pending:
         console.print(Text(f"Still processing at Amazon: feed {', '.join(pending)}. Run "
                            "`cancelbot feeds` again later.", style="dim"))
+    for row in refused:
+        console.print(Text(
+            f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
+            f"{row.feed_id or '—'}): {row.result}. The ticket is open again with a note saying "
+            f"what to do: `cancelbot process {row.ticket_id}` offers it.", style="bold red"))
 
 
 _URL = re.compile(r"https?://[^\s<>()\"']+")

@@ -316,16 +316,15 @@ def run(
     *,
     journal_home: Path | None = None,
     agent_id: int | None = AGENT_ID,
-    feed_wait: float = 1.0,  # one look at the feed (the sandbox finishes at once), no sleep
     dry_run: bool = False,
+    retry: RetryPolicy | None = None,
 ):
     """One `cancelbot process` as the CLI runs it, on a fresh journal connection."""
     settings = sandbox_settings(home)
     transport = transport or FaultyTransport(home)
-    options = Options(dry_run=dry_run, agent_id=agent_id, feed_wait=feed_wait,
-                      templates=settings.templates_dir)
-    with Journal.open(journal_home or settings.world.prepare()) as journal, \
-            open_services(settings, agent, transport=transport, retry=fast_retry()) as services:
+    options = Options(dry_run=dry_run, agent_id=agent_id, templates=settings.templates_dir)
+    with Journal.open(journal_home or settings.world.prepare()) as journal, open_services(
+            settings, agent, transport=transport, retry=retry or fast_retry()) as services:
         return process(ticket_id, services, agent, options, journal).raise_for_error()
 
 
@@ -395,3 +394,25 @@ def person_flag(home: Path, ticket_id: int) -> tuple[list[str], bool]:
     notes = [c["body_text"] for c in ticket["conversations"]
              if c["private"] and c["body_text"].startswith(PERSON_NOTE)]
     return notes, NEEDS_HUMAN_TAG in ticket["tags"]
+
+
+def as_found(state: dict[str, Any]) -> dict[str, Any]:
+    """Freshdesk, GSTK and Amazon as a person sees them. A run that stopped before its first
+    change took back the claim it posted beside the lookups: the ticket's conversations,
+    status and assignee are as they were; only Freshdesk's `updated_at` (and the sandbox's id
+    counters) moved. A feed document uploaded beside the claim is left out too: Amazon acts
+    on none until createFeed (its feeds are compared)."""
+    found = copy.deepcopy({system: state[system] for system in ("freshdesk", "gstk", "amazon")})
+    for ticket in found["freshdesk"]["tickets"].values():
+        ticket.pop("updated_at", None)
+    found["amazon"].pop("documents", None)
+    return found
+
+
+def only_the_claim_withdrawn(log: Sequence[str]) -> bool:
+    """The writes in `log` ("METHOD host/path") are at most a claim note and its deletion."""
+    writes = [line for line in log if line.startswith(("POST", "PUT", "DELETE"))
+              and "/auth/o2/token" not in line]
+    notes = [w for w in writes if w.startswith("POST") and w.endswith("/notes")]
+    deletes = [w for w in writes if w.startswith("DELETE") and "/conversations/" in w]
+    return len(notes) == len(deletes) <= 1 and len(writes) == len(notes) + len(deletes)

@@ -1,8 +1,9 @@
 """The loopback benchmark runs, and what it measures is structure, never timing.
 
 `bench/run.py --quick` starts the fake services on 127.0.0.1, runs real `cancelbot process`
-subprocesses and a small team against a tiny Freshdesk budget, and history/feeds/queue on a
-filled journal. Timings on a shared CI machine say little; the counts below hold on any machine.
+subprocesses, a small team against a tiny Freshdesk budget, history/feeds/queue on a filled
+journal, and a `queue --yes` shift whose feeds outlast it. Timings on a shared CI machine say
+little; the counts below hold on any machine.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fakes import RateBudget, Record, VirtualClock, sequential_depth  # noqa: E402
-from bench.run import IMPORT_TYPER, LEVELS, PROCESS, SCALE_COMMANDS  # noqa: E402
+from bench.run import (  # noqa: E402
+    IMPORT_TYPER,
+    LEVELS,
+    PROCESS,
+    SCALE_COMMANDS,
+    TARGETS_HEADER,
+)
 
 
 def record(start: float, end: float) -> Record:
@@ -49,7 +56,7 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     out = tmp_path / "bench.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )
     assert out.exists(), result.stdout + result.stderr
     data = json.loads(out.read_text())
@@ -67,7 +74,7 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert all(w["ok"] == w["runs"] for w in data["tickets"]["warm"].values())
     rate = data["rate"]
     assert rate["429s"] == 0 and rate["done"] == rate["tickets"], rate
-    # Amazon's clock moved on after the shift: `cancelbot feeds` settled every feed.
+    # Amazon's clock moved on after the tickets: `cancelbot feeds` settled every feed.
     feeds = data["tickets"]["feeds"]
     assert feeds["exit_code"] == 0 and set(feeds["cancellations"]) == {"done"}, feeds
     # Start-up: `process` up to its first request, and `import typer`, from the same runs.
@@ -80,9 +87,16 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert scale["journal"]["jobs"] == 2000
     assert set(scale["commands"]) == set(SCALE_COMMANDS)
     assert scale["search_pages"]["pages"] == 10
+    # The shift closed every ticket while Amazon was still on each feed, and `cancelbot
+    # feeds` settled them all once the virtual clock had moved on.
+    shift = data["shift"]
+    assert shift["exit_code"] == 0 and shift["done"] == shift["tickets"], shift
+    assert shift["feeds_created"] == shift["cancel"] == shift["unfinished_at_end"], shift
+    assert shift["feeds_exit_code"] == 0 and shift["cancelled_after"] == shift["cancel"], shift
     assert result.returncode == 0, result.stdout
-    assert "| Target | Measured | Verdict |" in result.stdout
-    assert "process`: first request ≤ 2 × `import typer`" in result.stdout
+    assert TARGETS_HEADER in result.stdout
+    assert "| `process`: first request ≤ 2 × `import typer` |" in result.stdout
+    assert "| A shift never waits for a feed |" in result.stdout
 
 
 def test_the_virtual_clock_moves_on_without_waiting() -> None:

@@ -177,8 +177,10 @@ def test_two_computers_with_delays_at_every_claim_step_act_once_in_50_trials(tmp
         for t in threads:
             t.join(60)
         acted = [o for o in outcomes if not isinstance(o, Exception) and o.actions]
+        # The other run changed nothing: it stopped (another run has it), found the ticket
+        # finished, or left it to a person once the first run's changes showed.
         stood_back = [o for o in outcomes if isinstance(o, NeedsHuman)
-                      or (not isinstance(o, Exception) and o.branch == "already_done")]
+                      or (not isinstance(o, Exception) and not o.actions)]
         assert len(acted) == 1 and len(stood_back) == 1, (trial, outcomes)
         c = counts(home, 1001, ORDER_1001, wires[0].applied + wires[1].applied)
         assert (c.gstk_cancels, c.feeds, c.replies, c.status) == (1, 1, 0, 5), (trial, c)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fakes import ORDER_1001, ORDER_1002, ScriptedAgent, counts, person_flag, run
+from fakes import ORDER_1001, ORDER_1002, ScriptedAgent, as_found, counts, person_flag, run
 from typer.testing import CliRunner
 
 from cancelbot.cli import app
@@ -135,8 +135,7 @@ def test_a_typed_order_of_another_buyer_is_shown_in_red_and_needs_a_second_yes(h
     (alert,) = agent.alerts
     assert f"Order {ORDER_1001} (typed by hand) does not match the ticket: the ticket's " \
         "sender <p2w7k4xz9qm1c5n@marketplace.amazon.fr> is not this order's buyer" in alert
-    after = load(home)
-    assert all(after[s] == before[s] for s in ("freshdesk", "gstk", "amazon"))
+    assert as_found(load(home)) == as_found(before), "a claim posted ahead was taken back"
 
     agent = ScriptedAgent(answers=[ORDER_1001, True, False])
     with pytest.raises(Declined):
@@ -191,8 +190,7 @@ def test_a_strangers_request_needs_an_explicit_yes_and_says_why(home: Path) -> N
         run(home, 1001, agent)
     assert agent.asked == ["Cancel on this requester's word anyway?"]
     assert any(EVIL in a and "neither Amazon nor the order's buyer" in a for a in agent.alerts)
-    assert load(home)["freshdesk"] == before["freshdesk"] and \
-        load(home)["gstk"] == before["gstk"], "a declined run changes nothing"
+    assert as_found(load(home)) == as_found(before), "a declined run changes nothing"
 
     agent = ScriptedAgent(answers=[True, True])  # the person vouches, then confirms
     assert run(home, 1001, agent).branch == "cancel"

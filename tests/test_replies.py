@@ -114,19 +114,24 @@ def test_changing_the_language_at_the_preview(home):
     assert "no 'it' template for the buyer's it-IT" in result.output
 
 
+def as_seen(t: dict) -> dict:
+    """A ticket as an agent sees it: Freshdesk's `updated_at` moves with a withdrawn claim."""
+    return {k: v for k, v in t.items() if k != "updated_at"}
+
+
 def test_cancel_at_the_preview_changes_nothing(home):
-    before = ticket(home, 1002)
+    before = as_seen(ticket(home, 1002))
     result = run("process", "1002", "--sandbox", input="n\n")
     assert result.exit_code == 3, result.output
-    assert ticket(home, 1002) == before
+    assert as_seen(ticket(home, 1002)) == before  # the claim taken back
 
 
 def test_yes_cannot_say_a_seller_central_message_was_sent(home):
-    before = ticket(home, 1003)
+    before = as_seen(ticket(home, 1003))
     result = run("process", "1003", "--sandbox", "--yes")
     assert result.exit_code == 4, result.output
     assert "Have you sent it from Seller Central?" in result.output
-    assert ticket(home, 1003) == before
+    assert as_seen(ticket(home, 1003)) == before  # the claim taken back
 
 
 def test_a_refused_buyer_locale_falls_back_to_the_marketplace(home, monkeypatch):

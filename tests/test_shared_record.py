@@ -13,6 +13,7 @@ from fakes import (
     STEPS,
     FaultyTransport,
     ScriptedAgent,
+    as_found,
     counts,
     journal_dir,
     run,
@@ -20,7 +21,7 @@ from fakes import (
 
 from cancelbot.errors import Declined, NeedsHuman, TicketBusy
 from cancelbot.journal import Journal
-from cancelbot.sandbox import load
+from cancelbot.sandbox import UPLOAD_HOST, load
 from cancelbot.sandbox.state import StateStore
 
 OTHER_AGENT = 48000000777
@@ -41,11 +42,11 @@ def test_a_declined_confirmation_changes_nothing_anywhere(tmp_path: Path) -> Non
     with pytest.raises(Declined):
         run(tmp_path, 1001, agent)
     assert agent.questions == ["Cancel this order in GSTK and on Amazon, and close the ticket?"]
-    after = load(tmp_path)
-    for system in ("freshdesk", "gstk", "amazon"):
-        assert after[system] == before[system]
+    # The claim posted beside the lookups was taken back: the ticket is as it was found.
+    assert as_found(load(tmp_path)) == as_found(before)
     with Journal.open(journal_dir(tmp_path)) as journal:
-        assert journal.history() == [] and journal.last_job(1001) is None
+        assert journal.last_job(1001) is None and journal.open_job(1001) is None
+        assert {e.step for e in journal.history()} == {"claim_note", "unclaim_note"}
 
 
 def test_a_dry_run_writes_nothing_and_leases_nothing(tmp_path: Path) -> None:
@@ -60,12 +61,18 @@ def test_a_dry_run_writes_nothing_and_leases_nothing(tmp_path: Path) -> None:
 
 def test_the_run_claims_the_ticket_before_the_first_change(tmp_path: Path) -> None:
     order: list[str] = []
+    # The feed document (created and uploaded beside the claim and GSTK) changes nothing.
+    document = ("/documents", UPLOAD_HOST, "/auth/")
     wire = FaultyTransport(tmp_path, lambda r: r.method != "GET", "",
-                           before=lambda r: order.append(f"{r.method} {r.url.path}"))
+                           before=lambda r: order.append(f"{r.method} {r.url.path}")
+                           if not any(d in str(r.url) for d in document) else None)
     run(tmp_path, 1001, ScriptedAgent(yes=True), wire)
-    changes = [o for o in order if "/auth/" not in o]
-    assert changes[:3] == ["POST /api/v2/tickets/1001/notes", "PUT /api/v2/tickets/1001",
-                           "POST /api/orders/GS-1048213/cancel"]
+    changes = order
+    assert changes[:2] == ["POST /api/v2/tickets/1001/notes",
+                           "POST /api/orders/GS-1048213/cancel"], changes
+    # The assignment rides on the final status change: one PUT for both.
+    (final,) = [a for a in wire.applied if a.method == "PUT" and a.path == "/api/v2/tickets/1001"]
+    assert final.body == {"status": 5, "responder_id": AGENT_ID}
     ticket = freshdesk(tmp_path)["tickets"]["1001"]
     assert ticket["responder_id"] == AGENT_ID
     (note,) = [c["body_text"] for c in ticket["conversations"] if c["private"]]

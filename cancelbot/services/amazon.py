@@ -222,6 +222,8 @@ class AmazonClient(OwnsServiceClient):
             },
             what=f"createFeed ({label})",
             forbidden_hint="the app may lack the role needed to send order feeds",
+            # A burst of 15, then one every 2 minutes: the order waits queued, not the agent.
+            wait_on_429=False,
         )
         feed_id = _required_str(created, "feedId", "createFeed")
         log.info("cancellation feed %s sent for %s", feed_id, label)

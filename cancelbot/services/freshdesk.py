@@ -142,14 +142,18 @@ class FreshdeskClient(OwnsServiceClient):
                    what=f"set the tags of ticket {ticket_id}", json={"tags": wanted},
                    parse=False)
 
-    def set_status(self, ticket_id: int, status: int) -> None:
+    def set_status(self, ticket_id: int, status: int, *, assign_to: int | None = None) -> None:
+        """The ticket's status, and with `assign_to` its responder too: one PUT."""
         ticket_id = int(ticket_id)
+        body = {"status": int(status)}
+        if assign_to is not None:
+            body["responder_id"] = int(assign_to)
         self._send(
             "PUT",
             f"/api/v2/tickets/{ticket_id}",
             ticket_id,
             what=f"set status of ticket {ticket_id}",
-            json={"status": int(status)},
+            json=body,
             parse=False,
         )
 

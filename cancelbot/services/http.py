@@ -440,6 +440,7 @@ class ServiceClient:
         ok: tuple[int, ...] = (200, 201, 202, 204),
         what: str = "",
         max_bytes: int | None = None,
+        wait_on_429: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send, retrying only when repeating cannot apply a change twice.
@@ -447,9 +448,10 @@ class ServiceClient:
         The answer comes back read in full (at most `max_bytes`, default the client's).
 
         GET/PUT/DELETE are retried on connection errors and 502/503/504. Every method is retried
-        on 429 (the server refused it) and on a failure to connect (nothing was sent). A POST that
-        may have reached the server (read timeout, 5xx) is never repeated here: the caller
-        re-checks the remote state instead.
+        on 429 (the server refused it) — unless `wait_on_429` is False: then RateLimited at once,
+        for a caller that has something better to do than wait — and on a failure to connect
+        (nothing was sent). A POST that may have reached the server (read timeout, 5xx) is never
+        repeated here: the caller re-checks the remote state instead.
         """
         idempotent = method.upper() in ("GET", "PUT", "DELETE", "HEAD")
         waited = 0.0  # this call's own waits (429s, retries), within retry.max_total_wait
@@ -487,7 +489,7 @@ class ServiceClient:
                 if not waited and not paced:
                     self.retry.went_through()
                 return response
-            if status == 429 and not last:
+            if status == 429 and wait_on_429 and not last:
                 delay = retry_after_seconds(response)
                 delay = self.retry.backoff(attempt) if delay is None else delay
                 if waited + delay <= self.retry.max_total_wait:
