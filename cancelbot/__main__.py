@@ -2,12 +2,16 @@
 
 import gc
 
-from cancelbot.cli import app
+import typer
+
+from cancelbot.cli import app, translate_help
 
 
 def main() -> None:
     try:
-        app()
+        command = typer.main.get_command(app)
+        translate_help(command)  # the options Typer adds itself, in the agent's language
+        command(prog_name="cancelbot")
     finally:
         # The run is over: everything imported is about to be thrown away, so spare the
         # interpreter's last full garbage collection of it (~25 ms of every run's exit).

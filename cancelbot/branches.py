@@ -26,6 +26,7 @@ from cancelbot.decision import Branch, Decision, decide
 from cancelbot.effects import FOUND, NOW
 from cancelbot.errors import CancelbotError, Declined, ExitCode, NeedsHuman, OrderMovedOn
 from cancelbot.feeds import SHIPPED, FeedDesk, Prepared
+from cancelbot.i18n import N_, _, ngettext, note_
 from cancelbot.journal import Cancellation
 from cancelbot.lookup import Lookup
 from cancelbot.marketplaces import seller_central_order_url
@@ -65,7 +66,7 @@ class Run:
         """True when the changes may be made; False in a dry run (nothing is asked). With
         `review`, the question also offers to edit the reply or change its language."""
         if self.options.dry_run:
-            self.agent.info("Dry run: nothing was changed.")
+            self.agent.info(_("Dry run: nothing was changed."))
             return False
         if not (review.confirm(question) if review else self.agent.confirm(question)):
             raise Declined("declined: nothing changed")
@@ -115,6 +116,11 @@ class Run:
         raise NeedsHuman(f"ticket #{self.outcome.ticket_id}: {reason}; {check} — run without "
                          "--yes")
 
+    def reason_for_notes(self) -> str:
+        """The decision's reason in the team's language, for the notes on the ticket."""
+        decision = self.outcome.decision
+        return decision.in_words(note_)[0] if decision is not None else self.outcome.reason
+
     def rerun(self) -> str:
         return self.options.rerun or f"cancelbot process {self.outcome.ticket_id}"
 
@@ -139,19 +145,19 @@ class Run:
 def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
     agent, ticket = run.agent, run.ticket
     if amazon is not None and amazon.buyer_requested_cancel:
-        agent.info("The buyer asked Amazon to cancel: BuyerCanceled spares the "
-                   "cancellation-rate metric.")
+        agent.info(_("The buyer asked Amazon to cancel: BuyerCanceled spares the "
+                     "cancellation-rate metric."))
     elif amazon is not None:
-        agent.warn("The buyer did not request the cancellation through Amazon: it may "
-                   "count in the seller's cancellation rate.")
+        agent.warn(_("The buyer did not request the cancellation through Amazon: it may "
+                     "count in the seller's cancellation rate."))
     run.assisted_needs_a_person(gstk=True, amazon=True)
     run.plan([
-        f"GSTK: cancel order {gstk.id} (stops the warehouse)",
-        f"Amazon: cancel {run.order_id} with reason BuyerCanceled ({_items(amazon)}); "
-        "Amazon tells the buyer",
-        f"Freshdesk: private note, then close ticket #{ticket.id}",
+        _("GSTK: cancel order {id} (stops the warehouse)").format(id=gstk.id),
+        _("Amazon: cancel {order} with reason BuyerCanceled ({items}); Amazon tells the "
+          "buyer").format(order=run.order_id, items=_items(amazon)),
+        _("Freshdesk: private note, then close ticket #{id}").format(id=ticket.id),
     ])
-    if not run.go_ahead("Cancel this order in GSTK and on Amazon, and close the ticket?"):
+    if not run.go_ahead(N_("Cancel this order in GSTK and on Amazon, and close the ticket?")):
         return
     prepared = run.prepare_feed(amazon)
     run.begin_changes()
@@ -165,7 +171,7 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
             return backoffice.cancel(gstk, comment).id
 
     try:
-        _, how = run.claim.effect(
+        _ref, how = run.claim.effect(
             "gstk_cancel", gstk_cancel,
             recheck=(lambda: _gstk_cancelled(run)) if backoffice.automated else None,
         )
@@ -213,7 +219,7 @@ def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None
 def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
     agent, ticket, outcome = run.agent, run.ticket, run.outcome
     relay = relay_domain(ticket.requester_email) is not None
-    channel = "ticket reply (Amazon relay)" if relay else "Seller Central (assisted)"
+    channel = N_("ticket reply (Amazon relay)") if relay else N_("Seller Central (assisted)")
     if run.claim.done("reply"):
         _resolve_after_reply(run, channel)
         return
@@ -228,11 +234,11 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
     )
     _keep(outcome, draft)
     run.assisted_needs_a_person(amazon=not relay)
-    resolve = f"Freshdesk: private note, then set ticket #{ticket.id} to resolved"
+    resolve = _("Freshdesk: private note, then set ticket #{id} to resolved").format(id=ticket.id)
     if relay:
-        run.plan([f"Freshdesk: reply to {ticket.requester_email} (Amazon relays it to the "
-                  "buyer)", resolve])
-        if not run.go_ahead("Send this reply to the buyer?", review=draft):
+        run.plan([_("Freshdesk: reply to {email} (Amazon relays it to the buyer)").format(
+            email=ticket.requester_email), resolve])
+        if not run.go_ahead(N_("Send this reply to the buyer?"), review=draft):
             return
         _keep(outcome, draft)  # as the agent left it
         run.begin_changes()
@@ -257,23 +263,27 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
         what = "reply already on the ticket" if found_on_ticket else "reply sent to the buyer"
         run.done("Freshdesk", f"{what} ({draft.code})", reply_id, how)
     else:
-        run.plan(["You: send the message above to the buyer from Seller Central", resolve])
+        run.plan([_("You: send the message above to the buyer from Seller Central"), resolve])
         if run.options.dry_run:
-            agent.info("Dry run: nothing was changed.")
+            agent.info(_("Dry run: nothing was changed."))
             return
         # Only a person can say it was sent: --yes must stop here, not answer for them.
-        if not draft.confirm("Have you sent it from Seller Central?", automatic=False):
+        if not draft.confirm(N_("Have you sent it from Seller Central?"), automatic=False):
             raise Declined("message not confirmed as sent: the ticket is unchanged")
         _keep(outcome, draft)
         run.begin_changes()
-        _, how = run.claim.effect(
+        _ref, how = run.claim.effect(
             "reply", lambda: "", detail=f"sent by the agent in Seller Central ({draft.code})")
         run.done("Amazon", f"message sent by the agent in Seller Central ({draft.code})", "",
                  how)
     run.finish(
-        f"{NOTE_MARK} order {run.order_id} can no longer be cancelled ({outcome.reason}). "
-        f"Buyer told they may refuse the parcel — channel: {channel}, language: {draft.code}."
-        + (f"\n\nMessage as edited and sent:\n{draft.text}" if draft.edited else ""),
+        f"{NOTE_MARK} " + note_("order {order} can no longer be cancelled ({reason}). Buyer "
+                                "told they may refuse the parcel — channel: {channel}, "
+                                "language: {language}.").format(
+            order=run.order_id, reason=run.reason_for_notes(), channel=note_(channel),
+            language=draft.code)
+        + ("\n\n" + note_("Message as edited and sent:") + f"\n{draft.text}"
+           if draft.edited else ""),
         TicketStatus.RESOLVED,
     )
 
@@ -293,7 +303,7 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
     # What is left on Amazon: nothing, the queued send (the agent said yes back then), a
     # cancellation Amazon refused (by hand now), or the whole cancellation.
     if amazon is not None and amazon.is_cancelled:
-        agent.info("Cancelled in GSTK and on Amazon: only the ticket is left to close.")
+        agent.info(_("Cancelled in GSTK and on Amazon: only the ticket is left to close."))
         if run.feeds is not None:
             run.feeds.seen_cancelled(run.outcome.ticket_id, run.order_id)
         left = ""
@@ -309,21 +319,21 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
                    f"again ({amazon_summary(run)}).")
         left = ""
     else:
-        agent.warn("Cancelled in GSTK, but Amazon does not show it cancelled.")
+        agent.warn(_("Cancelled in GSTK, but Amazon does not show it cancelled."))
         left = "send"
     run.assisted_needs_a_person(amazon=left == "send", by_hand=left == "by hand")
-    plan = [f"Freshdesk: private note, then close ticket #{run.ticket.id}"]
+    plan = [_("Freshdesk: private note, then close ticket #{id}").format(id=run.ticket.id)]
     if left == "send":
-        plan.insert(0, f"Amazon: cancel {run.order_id} with reason BuyerCanceled "
-                       f"({_items(amazon)})")
+        plan.insert(0, _("Amazon: cancel {order} with reason BuyerCanceled ({items})").format(
+            order=run.order_id, items=_items(amazon)))
     elif left == "by hand":
         plan.insert(0, f"You: cancel {run.order_id} in Seller Central (every item, reason "
                        "Buyer canceled)")
     elif left == "queued":
         plan.insert(0, f"Amazon: send the cancellation of {run.order_id} queued earlier")
     run.plan(plan)
-    if not asked and not run.go_ahead("Cancel on Amazon and close the ticket?"
-                                      if left == "send" else "Close the ticket?"):
+    if not asked and not run.go_ahead(N_("Cancel on Amazon and close the ticket?")
+                                      if left == "send" else N_("Close the ticket?")):
         return
     run.begin_changes()
     if left:
@@ -357,7 +367,7 @@ def cancel_on_amazon(run: Run, amazon: AmazonOrder | None,
     if run.feeds is None or by_hand:
         # Assisted (no SP-API, or Amazon refused the feed): the agent cancels in Seller
         # Central, and saying so is the outcome.
-        _, how = run.claim.effect(
+        _ref, how = run.claim.effect(
             "amazon_cancel",
             lambda: _by_hand(run) if by_hand else cancel_in_seller_central(
                 run.agent, order_id, run.outcome.marketplace_id),
@@ -412,17 +422,20 @@ def amazon_summary(run: Run) -> str:
 def cancellation_note(run: Run, gstk: BackOfficeOrder) -> str:
     order_id, amazon = run.order_id, amazon_summary(run)
     if run.claim.done("gstk_cancel"):
-        return (f"{NOTE_MARK} order {order_id} cancelled in GSTK ({gstk.id}); Amazon: "
-                f"{amazon}, reason BuyerCanceled. Amazon informs the buyer.")
-    return (f"{NOTE_MARK} order {order_id} was already cancelled in GSTK ({gstk.id}); "
-            f"Amazon: {amazon}.")
+        return f"{NOTE_MARK} " + note_(
+            "order {order} cancelled in GSTK ({id}); Amazon: {amazon}, reason BuyerCanceled. "
+            "Amazon informs the buyer.").format(order=order_id, id=gstk.id, amazon=amazon)
+    return f"{NOTE_MARK} " + note_(
+        "order {order} was already cancelled in GSTK ({id}); Amazon: {amazon}.").format(
+        order=order_id, id=gstk.id, amazon=amazon)
 
 
-def needs_a_person(run: Run, check: str) -> None:
+def needs_a_person(run: Run, decision: Decision) -> None:
     run.outcome.exit_code = ExitCode.NEEDS_HUMAN
     run.claim.withdraw_if_idle()
-    run.agent.warn(f"Nothing changed. Check: {check}.")
-    run.flag_for_person(run.outcome.reason or "cancelbot cannot decide", check)
+    run.agent.warn(_("Nothing changed. Check: {check}.").format(check=decision.in_words(_)[1]))
+    reason, check = decision.in_words(note_)
+    run.flag_for_person(reason or note_("cancelbot cannot decide"), check)
 
 
 def _resolve_after_reply(run: Run, channel: str) -> None:
@@ -493,6 +506,6 @@ def _found(conversation_id: int | None) -> str | None:
 
 def _items(amazon: AmazonOrder | None) -> str:
     if amazon is None:
-        return "every item, in Seller Central"
+        return _("every item, in Seller Central")
     count = len(amazon.items)
-    return f"{count} item" + ("s" if count != 1 else "")
+    return ngettext("{count} item", "{count} items", count).format(count=count)

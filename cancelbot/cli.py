@@ -7,11 +7,12 @@ are imported inside the commands so `--help` and `--version` stay fast.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 import typer.core
@@ -199,8 +200,7 @@ def process(
 
         agent = TerminalAgent(err if json_out else out, assume_yes=yes)
         if settings.sandbox:
-            agent.console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                f"(state in {escape_path(settings.state_dir)}).[/dim]")
+            agent.console.print(_sandbox_banner(settings))
         options = Options(
             dry_run=dry_run,
             language=lang.value if lang else None,
@@ -350,6 +350,13 @@ def feeds(
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 
 
+def _sandbox_banner(settings) -> str:
+    from cancelbot.i18n import _
+
+    return "[dim]" + _("Sandbox: simulated Freshdesk, GSTK and Amazon (state in {path}).").format(
+        path=escape_path(settings.state_dir)) + "[/dim]"
+
+
 def escape_path(path) -> str:
     from rich.markup import escape
 
@@ -454,8 +461,7 @@ def queue(
         screen_console = err if json_out else out
         settings.world.prepare()  # an unusable folder: one line, before anything is shown
         if settings.sandbox:
-            screen_console.print("[dim]Sandbox: simulated Freshdesk, GSTK and Amazon "
-                                 f"(state in {escape_path(settings.state_dir)}).[/dim]")
+            screen_console.print(_sandbox_banner(settings))
         agent = TerminalAgent(out, assume_yes=yes)
         with _journal_and_services(settings, agent, create=not list_only) as (journal, svc):
             with agent.busy("Searching Freshdesk"):
@@ -601,3 +607,35 @@ def templates_preview(
             text = messages.render_reply(folder, code, order_id=order_id, agent_name=agent_name)
             screen.show_message(text, code, f"{folder / code / messages.TEMPLATE_NAME}",
                                 "preview, nothing is sent")
+
+
+def translate_help(command: Any = None) -> None:
+    """Every help text of the command line in the agent's language (i18n.py): the commands'
+    docstrings and the options' help, as Typer registered them; with `command` (the Click
+    command Typer built), also the options Typer adds itself (shell completion, --help)."""
+    from cancelbot.i18n import _, install_for_help
+
+    install_for_help()
+    if command is not None:  # the Click command of typer.main.get_command(app)
+        for param in command.params:
+            text = getattr(param, "help", None)  # options have help, arguments may not
+            if text:
+                param.help = _(text)
+        return
+    for typer_app in (app, sandbox_app, templates_app):
+        infos = [*typer_app.registered_commands]
+        if typer_app.registered_callback is not None:
+            infos.append(typer_app.registered_callback)  # type: ignore[arg-type]
+        for info in infos:
+            doc = inspect.getdoc(info.callback) if info.callback else None
+            if doc:
+                info.help = _(doc)
+            for parameter in inspect.signature(info.callback).parameters.values():
+                default = parameter.default
+                if isinstance(default, typer.models.ParameterInfo) and default.help:
+                    default.help = _(default.help)
+        if typer_app.info.help:
+            typer_app.info.help = _(typer_app.info.help)
+
+
+translate_help()

@@ -13,8 +13,10 @@ The table is tested case by case in tests/test_decide.py; nothing here reads or 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from cancelbot.i18n import N_
 from cancelbot.models import OrderStatus
 
 
@@ -33,8 +35,38 @@ _AMAZON_SHIPPED = {"SHIPPED", "PARTIALLY_SHIPPED"}
 @dataclass(frozen=True)
 class Decision:
     branch: Branch
-    reason: str
+    reason: str  # in English, as JSON and the journal keep it; `in_words()` for a person
     check: str = ""  # for NEEDS_HUMAN: what the agent should look at
+    # The texts before their values went in (catalogue ids), and the values, for in_words().
+    template: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
+
+    def in_words(self, translate: Callable[[str], str]) -> tuple[str, str]:
+        """(reason, check) in a person's language: `translate` is i18n._ for the screen, or
+        i18n.note_ for what is written on the ticket."""
+        if self.template is None:
+            return translate(self.reason), translate(self.check) if self.check else ""
+        why, look, params = self.template
+        values = {name: translate(value) for name, value in params}
+        return (translate(why).format(**values),
+                translate(look).format(**values) if look else "")
+
+
+def _decision(branch: Branch, why: str, look: str = "", **params: str) -> Decision:
+    return Decision(branch, why.format(**params), look.format(**params),
+                    (why, look, tuple(params.items())))
+
+
+def _words(status: OrderStatus) -> str:
+    return _STATUS_WORDS[status]
+
+
+_STATUS_WORDS = {
+    OrderStatus.AWAITING_PREPARATION: N_("awaiting preparation"),
+    OrderStatus.IN_PREPARATION: N_("in preparation"),
+    OrderStatus.PREPARED: N_("prepared"),
+    OrderStatus.SHIPPED: N_("shipped"),
+    OrderStatus.CANCELLED: N_("cancelled"),
+}
 
 
 def decide(
@@ -47,47 +79,52 @@ def decide(
     """
     amazon = amazon.upper() if amazon else None
     if not in_gstk:
-        return Decision(
+        return _decision(
             Branch.NEEDS_HUMAN,
-            "the order is not in GSTK",
-            "search GSTK by hand (wrong number in the ticket? another channel?)",
+            N_("the order is not in GSTK"),
+            N_("search GSTK by hand (wrong number in the ticket? another channel?)"),
         )
     if gstk is None:
-        return Decision(
+        return _decision(
             Branch.NEEDS_HUMAN,
-            "GSTK shows a status the procedure does not know",
-            "look at the order in GSTK; a team lead can add the label to GSTK_STATUS_MAP",
+            N_("GSTK shows a status the procedure does not know"),
+            N_("look at the order in GSTK; a team lead can add the label to GSTK_STATUS_MAP"),
         )
     if amazon == AMAZON_NOT_FOUND:
-        return Decision(
+        return _decision(
             Branch.NEEDS_HUMAN,
-            "GSTK knows the order but Amazon does not",
-            "check the order number and the seller account in Seller Central",
+            N_("GSTK knows the order but Amazon does not"),
+            N_("check the order number and the seller account in Seller Central"),
         )
     if gstk is OrderStatus.AWAITING_PREPARATION:
         if amazon in _AMAZON_SHIPPED or amazon == "CANCELLED":
-            return Decision(
+            return _decision(
                 Branch.NEEDS_HUMAN,
-                f"GSTK says awaiting preparation but Amazon says {amazon}",
-                "compare GSTK and Seller Central before cancelling anything",
+                N_("GSTK says awaiting preparation but Amazon says {amazon}"),
+                N_("compare GSTK and Seller Central before cancelling anything"),
+                amazon=amazon,
             )
-        return Decision(Branch.CANCEL, "awaiting preparation: it can still be cancelled")
+        return _decision(Branch.CANCEL, N_("awaiting preparation: it can still be cancelled"))
     if gstk in (OrderStatus.IN_PREPARATION, OrderStatus.PREPARED, OrderStatus.SHIPPED):
         if amazon == "CANCELLED":
-            return Decision(
+            return _decision(
                 Branch.NEEDS_HUMAN,
-                f"GSTK says {gstk.value.replace('_', ' ')} but Amazon says CANCELLED",
-                "stop the parcel in the warehouse if you still can, then check Seller Central",
+                N_("GSTK says {status} but Amazon says CANCELLED"),
+                N_("stop the parcel in the warehouse if you still can, then check Seller "
+                   "Central"),
+                status=_words(gstk),
             )
-        return Decision(
+        return _decision(
             Branch.CANNOT_CANCEL,
-            f"{gstk.value.replace('_', ' ')}: too late to cancel, the buyer may refuse the parcel",
+            N_("{status}: too late to cancel, the buyer may refuse the parcel"),
+            status=_words(gstk),
         )
     # OrderStatus.CANCELLED
     if amazon in _AMAZON_SHIPPED:
-        return Decision(
+        return _decision(
             Branch.NEEDS_HUMAN,
-            f"GSTK says cancelled but Amazon says {amazon}",
-            "check whether a parcel left the warehouse",
+            N_("GSTK says cancelled but Amazon says {amazon}"),
+            N_("check whether a parcel left the warehouse"),
+            amazon=amazon,
         )
-    return Decision(Branch.ALREADY_CANCELLED, "already cancelled in GSTK")
+    return _decision(Branch.ALREADY_CANCELLED, N_("already cancelled in GSTK"))

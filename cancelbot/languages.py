@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cancelbot.i18n import N_
+
 
 @dataclass(frozen=True)
 class Language:
@@ -23,9 +25,9 @@ class Language:
 
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("fr", "French", "Français", ("amazon.fr", "amazon.com.be")),
-    Language("de", "German", "Deutsch", ("amazon.de",)),
-    Language("en", "English", "English"),
+    Language("fr", N_("French"), "Français", ("amazon.fr", "amazon.com.be")),
+    Language("de", N_("German"), "Deutsch", ("amazon.de",)),
+    Language("en", N_("English"), "English"),
 )
 DEFAULT = "en"  # every storefront no language above claims
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from cancelbot import marketplaces
 from cancelbot.decision import AMAZON_NOT_FOUND, Branch, decide
 from cancelbot.errors import ServiceError
+from cancelbot.i18n import _
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 from cancelbot.orders import relay_domain
 from cancelbot.outcome import AMAZON_FOUND, AMAZON_NOT_CHECKED
@@ -94,4 +95,4 @@ def buyer_locale(marketplace: Marketplace, order_id: str,
     try:
         return marketplace.buyer_locale(order_id, marketplace_id), ""
     except ServiceError as exc:
-        return None, f"; the buyer's language is unavailable ({exc})"
+        return None, _("; the buyer's language is unavailable ({error})").format(error=exc)

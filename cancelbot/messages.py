@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cancelbot import languages
 from cancelbot.errors import TemplateError
+from cancelbot.i18n import _
 
 LANGUAGES = languages.CODES
 TEMPLATE_NAME = "cannot_cancel.txt.j2"
@@ -36,19 +37,22 @@ def choose_language(
     from cancelbot import marketplaces
 
     if override:
-        return LanguageChoice(override, "chosen with --lang")
+        return LanguageChoice(override, _("chosen with --lang"))
     note = ""
     if buyer_locale:
         spoken = buyer_locale.replace("_", "-").split("-")[0].strip().lower()
         if spoken in available:
-            return LanguageChoice(spoken, f"the buyer's language on Amazon is {buyer_locale}")
-        note = f"no {spoken or buyer_locale!r} template for the buyer's {buyer_locale}; "
+            return LanguageChoice(spoken, _("the buyer's language on Amazon is {locale}").format(
+                locale=buyer_locale))
+        note = _("no {language!r} template for the buyer's {locale}; ").format(
+            language=spoken or buyer_locale, locale=buyer_locale)
     if not marketplace_id or marketplaces.marketplace_info(marketplace_id) is None:
-        return LanguageChoice(languages.DEFAULT, f"{note}marketplace unknown: "
-                              f"{languages.name(languages.DEFAULT)} by default")
+        return LanguageChoice(languages.DEFAULT, note + _("marketplace unknown: {language} by "
+                              "default").format(language=_(languages.name(languages.DEFAULT))))
     label = marketplaces.marketplace_label(marketplace_id)
     return LanguageChoice(
-        marketplaces.language_for(marketplace_id), f"{note}order placed on {label}"
+        marketplaces.language_for(marketplace_id),
+        note + _("order placed on {marketplace}").format(marketplace=label)
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cancelbot.decision import Decision
 from cancelbot.errors import CancelbotError, ExitCode
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 
@@ -54,6 +55,7 @@ class Outcome:
     branch: str = ""  # a decision.Branch value, or "already_done"
     reason: str = ""
     check: str = ""  # for needs_human: what to look at
+    decision: Decision | None = None  # the same, able to say it in a person's language
     # planned and done
     planned: list[str] = field(default_factory=list)  # the changes shown for confirmation
     message: str = ""

@@ -22,6 +22,7 @@ from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
 from cancelbot.errors import CancelbotError, Declined, ExitCode, Incomplete
 from cancelbot.feeds import FeedDesk, FollowUp, tell
+from cancelbot.i18n import N_, _
 from cancelbot.journal import Journal
 from cancelbot.lookup import Lookup, look_up
 from cancelbot.models import Ticket, TicketStatus
@@ -31,7 +32,7 @@ from cancelbot.ports import Agent, Options, Services
 from cancelbot.prefetch import Prefetched, check_unchanged
 from cancelbot.requester import check_request
 
-MOVES = ("Read the ticket", "Find the order number", "Look up the order", "Act on its status")
+MOVES = (N_("Read the ticket"), N_("Find the order number"), N_("Look up the order"), N_("Act on its status"))  # noqa: E501
 
 
 def process(
@@ -110,7 +111,7 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
         if _finished_earlier(agent, claim, ticket, outcome):
             return ticket
         state = TicketStatus(ticket.status).name.lower()
-        agent.warn(f"Ticket #{ticket.id} is already {state}.")
+        agent.warn(_("Ticket #{id} is already {state}.").format(id=ticket.id, state=_(state)))
         if not agent.confirm("Process it anyway?", automatic=False):
             raise Declined(f"ticket #{ticket.id} is already {state}: nothing changed")
     return ticket
@@ -155,20 +156,22 @@ def find_order_number(run: Run) -> str:
     numbers = find_order_numbers(*run.ticket.texts())
     if job is not None and (job.order_id in numbers or not numbers):
         # Resuming: the order the unfinished run worked on, not a new choice.
-        agent.info(f"Order {job.order_id}, as in the unfinished run on this ticket.")
+        agent.info(_("Order {order}, as in the unfinished run on this ticket.").format(
+            order=job.order_id))
         numbers = [job.order_id]
     if len(numbers) == 1:
-        agent.info(f"Amazon order {numbers[0]}")
+        agent.info(_("Amazon order {order}").format(order=numbers[0]))
         order_id = numbers[0]
     elif numbers:
-        agent.warn(f"The ticket mentions {len(numbers)} different order numbers.")
+        agent.warn(_("The ticket mentions {count} different order numbers.").format(
+            count=len(numbers)))
         if not agent.interactive:
             run.stop_for_person(f"the ticket names {len(numbers)} orders",
                                 "which one the buyer wants cancelled")
         order_id = numbers[agent.choose("Which order does the buyer want cancelled?", numbers)]
         run.order_source = "chosen"
     else:
-        agent.warn("No Amazon order number in the ticket.")
+        agent.warn(_("No Amazon order number in the ticket."))
         if not agent.interactive:
             run.stop_for_person("no Amazon order number in the ticket",
                                 "the buyer's order in Seller Central")
@@ -219,9 +222,10 @@ def act_on_status(run: Run, found: Lookup) -> None:
         gstk.status if gstk else None, found.amazon_status, in_gstk=gstk is not None))
     outcome.branch, outcome.reason, outcome.check = decision.branch.value, decision.reason, \
         decision.check
+    outcome.decision = decision
     agent.show_decision(decision)
     if decision.branch is Branch.NEEDS_HUMAN or gstk is None:
-        branches.needs_a_person(run, decision.check)
+        branches.needs_a_person(run, decision)
         return
     run.claim.check_others(run.ticket)
     earlier, unsure = run.claim.resume()

@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cancelbot.i18n import N_
+from cancelbot.i18n import N_, _
 from cancelbot.models import OrderStatus
 from cancelbot.text import hide_secrets, visible
 
@@ -145,15 +145,18 @@ def interrupted_message(outcome: Outcome) -> str:
     """After Ctrl-C: what is done, what is unknown (re-checked on the rerun), and the command."""
     done = [f"{a.system}: {a.what}" for a in outcome.actions]
     if outcome.claimed:
-        done.append(f"Freshdesk: ticket claimed ('handling' note {outcome.claimed})")
-    text = f"Done so far — {'; '.join(done)}. " if done else "Nothing was changed. "
+        done.append(_("Freshdesk: ticket claimed ('handling' note {id})").format(
+            id=outcome.claimed))
+    text = _("Done so far — {done}. ").format(done="; ".join(done)) if done \
+        else _("Nothing was changed. ")
     if outcome.unsure:
-        text += ("Not known yet (re-checked before anything is redone) — "
-                 + "; ".join(outcome.unsure) + ". ")
+        text += _("Not known yet (re-checked before anything is redone) — {unsure}. ").format(
+            unsure="; ".join(outcome.unsure))
     if done or outcome.unsure:
-        return text + (f"Rerun `{outcome.rerun}` to finish: it re-checks every unfinished step "
-                       "against Freshdesk, GSTK and Amazon before doing it.")
-    return text + f"Run `{outcome.rerun}` to start again."
+        return text + _("Rerun `{command}` to finish: it re-checks every unfinished step "
+                        "against Freshdesk, GSTK and Amazon before doing it.").format(
+            command=outcome.rerun)
+    return text + _("Run `{command}` to start again.").format(command=outcome.rerun)
 
 
 # -- the queue ------------------------------------------------------------------------------
@@ -371,25 +374,27 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
     """The summary: what was done on which system, and the links. Ids and URLs are never
     cut: on a narrow terminal each value stands on its own line, under its label."""
     console.print()
-    title = "Dry run — nothing changed" if outcome.dry_run else "Summary"
-    rows: list[tuple[str, Text]] = [("Ticket", Text(f"#{outcome.ticket_id}"))]
+    title = _("Dry run — nothing changed") if outcome.dry_run else _("Summary")
+    rows: list[tuple[str, Text]] = [(_("Ticket"), Text(f"#{outcome.ticket_id}"))]
     if outcome.order_id:
-        rows.append(("Order", Text(outcome.order_id)))
+        rows.append((_("Order"), Text(outcome.order_id)))
     if outcome.branch:
-        rows.append(("Decision", Text(f"{outcome.branch.replace('_', ' ')} — {outcome.reason}")))
+        reason = outcome.decision.in_words(_)[0] if outcome.decision else _(outcome.reason)
+        branch = _(BRANCH_WORDS.get(outcome.branch, outcome.branch))
+        rows.append((_("Decision"), Text(f"{branch} — {reason}")))
     if outcome.language:
-        rows.append(("Language", Text(outcome.language)))
+        rows.append((_("Language"), Text(outcome.language)))
     if outcome.actions:
         for action in outcome.actions:
             ref = f" [{action.ref}]" if action.ref and action.ref not in action.what else ""
             rows.append((action.system, Text(f"{action.what}{ref}")))
     elif outcome.dry_run and outcome.planned:
-        rows.extend(("Would", Text(line)) for line in outcome.planned)
+        rows.extend((_("Would"), Text(line)) for line in outcome.planned)
     else:
-        rows.append(("Changes", Text("none")))
+        rows.append((_("Changes"), Text(_("none"))))
     for name, url in (
-        ("Ticket link", outcome.links.ticket),
-        ("GSTK order", outcome.links.gstk_order),
+        (_("Ticket link"), outcome.links.ticket),
+        (_("GSTK order"), outcome.links.gstk_order),
         ("Seller Central", outcome.links.seller_central_order),
     ):
         if url:

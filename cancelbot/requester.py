@@ -30,6 +30,7 @@ from cancelbot import marketplaces
 from cancelbot.branches import Run
 from cancelbot.decision import Branch
 from cancelbot.errors import Declined
+from cancelbot.i18n import _
 from cancelbot.lookup import Lookup
 from cancelbot.models import AmazonOrder, Ticket
 from cancelbot.orders import amazon_sender_domain, relay_domain
@@ -55,10 +56,11 @@ class Vouch:
 def who_asked(ticket: Ticket) -> str:
     email = ticket.requester_email or "no address"
     if relay_domain(email):
-        return f"{ticket.requester_name or 'a buyer'} <{email}>, through Amazon's relay"
+        return _("{name} <{email}>, through Amazon's relay").format(
+            name=ticket.requester_name or _("a buyer"), email=email)
     if amazon_sender_domain(email):
-        return f"Amazon ({email})"
-    return f"{ticket.requester_name or 'someone'} <{email}>"
+        return _("Amazon ({email})").format(email=email)
+    return f"{ticket.requester_name or _('someone')} <{email}>"
 
 
 def vouched(ticket: Ticket, amazon: AmazonOrder | None) -> Vouch:
@@ -66,9 +68,9 @@ def vouched(ticket: Ticket, amazon: AmazonOrder | None) -> Vouch:
     who = who_asked(ticket)
     email = (ticket.requester_email or "").strip().lower()
     if amazon is not None and amazon.buyer_requested_cancel:
-        return Vouch(True, who, "Amazon records the buyer's own cancellation request")
+        return Vouch(True, who, _("Amazon records the buyer's own cancellation request"))
     if amazon_sender_domain(email):
-        return Vouch(True, who, "Amazon's own notification")
+        return Vouch(True, who, _("Amazon's own notification"))
     if relay_domain(email):
         if amazon is None:
             return Vouch(False, who, "Amazon was not asked who the order's buyer is")
@@ -137,7 +139,7 @@ def check_request(run: Run, found: Lookup, branch: Branch) -> None:
         return
     vouch = vouched(ticket, found.amazon)
     if vouch.ok:
-        agent.info(f"Asked by {vouch.who}: {vouch.why}.")
+        agent.info(_("Asked by {who}: {why}.").format(who=vouch.who, why=vouch.why))
         return
     if not found.amazon_checked:
         # No SP-API: the Amazon side is done by hand in Seller Central, which shows the

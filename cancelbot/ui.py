@@ -132,7 +132,7 @@ class TerminalAgent:
         style = {"cancel": "green", "cannot_cancel": "yellow", "already_cancelled": "green",
                  "needs_human": "bold red"}[decision.branch.value]
         label = _(BRANCH_WORDS[decision.branch.value]).upper()
-        self.console.print(Text.assemble((label, style), " — ", _(decision.reason)))
+        self.console.print(Text.assemble((label, style), " — ", decision.in_words(_)[0]))
 
     def show_plan(self, lines: Sequence[str]) -> None:
         self.console.print(Text(_("Will do:"), style="bold"))
@@ -371,7 +371,7 @@ def _excerpt(text: str, lines: int) -> Text:
 
 def _ticket_status(code: int) -> str:
     try:
-        return TicketStatus(code).name.lower()
+        return _(TicketStatus(code).name.lower())
     except ValueError:
         return _("status {code}").format(code=code)
 

@@ -44,7 +44,50 @@ def marked() -> Catalog:
     ):
         catalog.add(message, locations=[(f"cancelbot/{filename}", lineno)],
                     auto_comments=comments, context=context)
+    for text in cli_help():
+        if text not in catalog:
+            catalog.add(text, locations=[("cancelbot/cli.py", 0)])
     return catalog
+
+
+def cli_help() -> list[str]:
+    """The command line's help texts, in English, as `cli.translate_help` translates them:
+    each command's docstring, each option's help, and the options Typer adds itself."""
+    import inspect
+    import os
+
+    import typer
+    from typer.models import ParameterInfo
+
+    before = os.environ.get("CANCELBOT_LANG")
+    os.environ["CANCELBOT_LANG"] = "en"  # cli translates its help when imported: keep English
+    try:
+        from cancelbot import cli
+    finally:
+        if before is None:
+            os.environ.pop("CANCELBOT_LANG", None)
+        else:
+            os.environ["CANCELBOT_LANG"] = before
+
+    texts: list[str] = []
+    for typer_app in (cli.app, cli.sandbox_app, cli.templates_app):
+        infos = [*typer_app.registered_commands]
+        if typer_app.registered_callback is not None:
+            infos.append(typer_app.registered_callback)
+        for info in infos:
+            if info.callback is None:
+                continue
+            doc = inspect.getdoc(info.callback)
+            if doc:
+                texts.append(doc)
+            for parameter in inspect.signature(info.callback).parameters.values():
+                if isinstance(parameter.default, ParameterInfo) and parameter.default.help:
+                    texts.append(parameter.default.help)
+        if typer_app.info.help:
+            texts.append(typer_app.info.help)
+    command = typer.main.get_command(cli.app)
+    texts += [p.help for p in command.params if getattr(p, "help", None)]
+    return list(dict.fromkeys(texts))
 
 
 def help_words() -> Catalog:

@@ -78,13 +78,33 @@ def english_fragments() -> set[str]:
 
 
 def test_a_french_dry_run_shows_no_english_screen_text(home, monkeypatch):
+    fragments = english_fragments()
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")
     for ticket in ("1001", "1002"):
         result = CliRunner().invoke(app, ["process", ticket, "--sandbox", "--dry-run"])
         assert result.exit_code == 0, result.output
-        left = sorted(p for p in english_fragments() if p in result.output)
+        left = sorted(p for p in fragments if p in result.output)
         assert left == [], f"ticket {ticket}: English on a French screen: {left}"
     assert "Étape 1/4" in result.output
+
+
+def test_french_help_in_a_real_process(tmp_path):
+    """`cancelbot --help` with LANG=fr: the commands' help in French (run as the installed
+    script runs it, so the options Typer adds itself are translated too)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CANCELBOT_", "LC_"))}
+    env.update(LANG="fr_FR.UTF-8", LANGUAGE="", CANCELBOT_HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "cancelbot", "--help"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = " ".join(done.stdout.split())
+    assert "Vous guide dans un ticket d'annulation" in out
+    assert "Traite un ticket d'annulation" in out
+    assert "Installe la complétion pour le shell courant." in out
+    assert "Walks you through" not in out and "Install completion" not in out
 
 
 def test_with_lang_c_the_screens_are_english(home, monkeypatch):
