@@ -210,10 +210,13 @@ def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None
         run.claim.begin(run.order_id, run.outcome.branch)
         cannot_cancel(run, amazon)
     else:
-        run.outcome.branch = Branch.NEEDS_HUMAN.value
-        run.outcome.reason = f"GSTK refused the cancel (409) and shows the order {label!r}"
-        run.outcome.check = decision.check or "the order in GSTK and in Seller Central"
-        needs_a_person(run, run.outcome.check)
+        stop = Decision(
+            Branch.NEEDS_HUMAN, f"GSTK refused the cancel (409) and shows the order {label!r}",
+            decision.check or "the order in GSTK and in Seller Central")
+        run.outcome.branch, run.outcome.reason, run.outcome.check = \
+            stop.branch.value, stop.reason, stop.check
+        run.outcome.decision = stop
+        needs_a_person(run, stop)
 
 
 def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:

@@ -519,6 +519,12 @@ class TicketClaim:
         text = f"{PERSON_MARK}: {reason.rstrip('.')}. Check: {check.rstrip('.')}."
         try:
             ticket = self.fresh_ticket()
+            mine = self.job.job_id if self.job else None
+            others = [o for o in other_runs(ticket, mine) if o.state != REFUSED]
+            if others:  # another run has (or had) the ticket: its note says more than ours would
+                self.agent.warn(f"Another cancelbot run has worked on ticket #{self.ticket_id} "
+                                f"({others[-1].describe()}): not flagged for a person.")
+                return
             earlier = person_note(ticket)
             if earlier is None:
                 self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))

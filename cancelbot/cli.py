@@ -627,7 +627,9 @@ def translate_help(command: Any = None) -> None:
         if typer_app.registered_callback is not None:
             infos.append(typer_app.registered_callback)  # type: ignore[arg-type]
         for info in infos:
-            doc = inspect.getdoc(info.callback) if info.callback else None
+            if info.callback is None:
+                continue
+            doc = inspect.getdoc(info.callback)
             if doc:
                 info.help = _(doc)
             for parameter in inspect.signature(info.callback).parameters.values():

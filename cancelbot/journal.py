@@ -397,7 +397,8 @@ class Journal:
                 (job_id, int(ticket_id), order_id, branch, now_iso(), self.agent, __version__),
             )
         job = self.open_job(ticket_id)
-        assert job is not None
+        if job is None:  # written just above, in this transaction's file: the journal lost it
+            raise JournalError(f"the journal lost the job it just opened for ticket #{ticket_id}")
         return job
 
     def update_job(self, job_id: str, *, branch: str | None = None,
@@ -516,7 +517,8 @@ class Journal:
                 (order_id, int(ticket_id), marketplace_id, json.dumps(list(item_ids)), now_iso()),
             )
         found = self.cancellation(order_id)
-        assert found is not None
+        if found is None:  # written just above: the journal lost it
+            raise JournalError(f"the journal lost the cancellation of order {order_id}")
         return found
 
     def take_batch(self) -> tuple[str, list[Cancellation]]:

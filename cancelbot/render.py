@@ -504,7 +504,7 @@ class TableConsole(Console):
     terminal's edge), styles are kept on a terminal, and a pipe gets the bare text.
     """
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         if (len(objects) == 1 and not kwargs and isinstance(objects[0], Table)
                 and objects[0].row_count > PLAIN_ROWS):
             _print_lines(self, objects[0])

@@ -97,6 +97,9 @@ class FaultyTransport(httpx.BaseTransport):
     hooks_before: dict[tuple[str, str], Callable[[], None]] = field(default_factory=dict)
     hooks_after: dict[tuple[str, str], Callable[[], None]] = field(default_factory=dict)
     inner: httpx.BaseTransport | None = None  # default: the sandbox of `home`
+    # Answers a request itself when it returns a Response (or raises the Exception it returns);
+    # None lets the request through. For broken servers the tests describe request by request.
+    answer: Callable[[httpx.Request], httpx.Response | Exception | None] | None = None
 
     def __post_init__(self) -> None:
         if self.inner is None:
@@ -117,6 +120,12 @@ class FaultyTransport(httpx.BaseTransport):
         return [line for line in self.log if line.startswith(prefix)]
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
+        if self.answer is not None:
+            answered = self.answer(request)
+            if isinstance(answered, Exception):
+                raise answered
+            if answered is not None:
+                return answered
         hit = self.match is not None and self.match(request)
         if hit:
             self.hits += 1
@@ -134,6 +143,8 @@ class FaultyTransport(httpx.BaseTransport):
                 body["processingStatus"] = "IN_PROGRESS"
                 body.pop("resultFeedDocumentId", None)
                 return httpx.Response(200, json=body)
+            if self.fault == "ctrl_c":  # the agent presses Ctrl-C as the request leaves
+                raise KeyboardInterrupt
             if self.fault == "crash_before" and once:
                 raise Crash("before the request")
             if self.fault == "429_then_ok" and once:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import as_found, unflagged
+from fakes import FaultyTransport, as_found, unflagged
 from typer.testing import CliRunner
 
 from cancelbot.cli import app
 from cancelbot.journal import FILE_NAME, Journal
 from cancelbot.sandbox import load
-from cancelbot.sandbox.transport import SandboxTransport as RealSandbox
 
 Answer = Callable[[httpx.Request], "httpx.Response | Exception | None"]
 
@@ -119,16 +118,9 @@ CASES = {
 }
 
 
-class Broken(httpx.BaseTransport):
-    def __init__(self, home: Path, answer: Answer, **kwargs) -> None:
-        self.inner = RealSandbox(home)
-        self.answer = answer
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        answer = self.answer(request)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer if answer is not None else self.inner.handle_request(request)
+def Broken(home: Path, answer: Answer, **kwargs) -> FaultyTransport:  # noqa: N802
+    """The sandbox behind a server that answers some requests its own (broken) way."""
+    return FaultyTransport(home, answer=answer)
 
 
 @pytest.mark.parametrize("name", list(CASES))

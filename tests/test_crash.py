@@ -14,16 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from fakes import ORDER_1001, as_found, counts
+from fakes import ORDER_1001, STEPS, FaultyTransport, as_found, counts
 from typer.testing import CliRunner
 
 from cancelbot import sandbox
 from cancelbot.cli import app
 from cancelbot.journal import FILE_NAME
 from cancelbot.sandbox import load
-from cancelbot.sandbox.transport import SandboxTransport as RealSandbox
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -121,16 +119,9 @@ def test_two_processes_on_one_ticket_exactly_one_proceeds(tmp_path: Path) -> Non
 # -- Ctrl-C ---------------------------------------------------------------------------------------
 
 
-class CtrlC(httpx.BaseTransport):
+def CtrlC(home: Path, **kwargs) -> FaultyTransport:  # noqa: N802 - stands in for a class
     """The sandbox, and the agent pressing Ctrl-C as createFeed leaves."""
-
-    def __init__(self, home: Path, **kwargs) -> None:
-        self.inner = RealSandbox(home)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/feeds/2021-06-30/feeds":
-            raise KeyboardInterrupt
-        return self.inner.handle_request(request)
+    return FaultyTransport(home, STEPS["amazon_create_feed"], "ctrl_c")
 
 
 def test_ctrl_c_between_steps_says_exactly_how_to_resume(isolated_env: Path, monkeypatch):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import GSTK_1001, ORDER_1001, STEPS
+from fakes import GSTK_1001, ORDER_1001, STEPS, FaultyTransport
 from typer.testing import CliRunner
 
 from cancelbot import sandbox, wiring
@@ -76,18 +76,9 @@ class Account(httpx.BaseTransport):
         return load(self.folder)
 
 
-class InterruptAt(httpx.BaseTransport):
+def InterruptAt(home: Path, match) -> FaultyTransport:  # noqa: N802 - stands in for a class
     """The sandbox, with Ctrl-C pressed while the request `match` picks is on its way."""
-
-    def __init__(self, home: Path, match) -> None:
-        self.inner = SandboxTransport(home)
-        self.match = match
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        if self.match(request):
-            raise KeyboardInterrupt
-        return self.inner.handle_request(request)
+    return FaultyTransport(home, match, "ctrl_c")
 
 
 @pytest.fixture

@@ -157,7 +157,9 @@ def create_feed(request: httpx.Request, store: StateStore) -> httpx.Response:
         return _errors(400, "InvalidInput", "marketplaceIds must list 1 to 25 marketplace ids")
     with store.update() as state:
         amazon = state["amazon"]
-        document = amazon["documents"].get(document_id) if isinstance(document_id, str) else None
+        if not isinstance(document_id, str):
+            return _errors(400, "InvalidInput", "inputFeedDocumentId is not a feed document")
+        document = amazon["documents"].get(document_id)
         if document is None or document["kind"] != "input":
             return _errors(400, "InvalidInput", "inputFeedDocumentId is not a feed document")
         if document["content"] is None:

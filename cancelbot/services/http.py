@@ -300,28 +300,33 @@ class RatePacer:
         from cancelbot import private
         from cancelbot.errors import StateError
 
-        assert self.state_file is not None
+        if self.state_file is None:
+            return None
         try:
             raw = private.read_file(self.state_file, limit=4096)
             if raw is None:
                 return None
             data = json.loads(raw)
         except (OSError, ValueError, RecursionError, StateError) as exc:
-            return self._ignore(str(exc) if isinstance(exc, StateError) else type(exc).__name__)
+            self._ignore(str(exc) if isinstance(exc, StateError) else type(exc).__name__)
+            return None
         fields = data.get if isinstance(data, dict) else None
         values = [fields(k) for k in ("total", "reading", "remaining")] if fields else []
         window_from = fields("window_from") if fields else None
-        if len(values) != 3 or not all(type(v) is int for v in values) \
-                or type(window_from) not in (int, float):
-            return self._ignore("not a rate reading")
-        total, reading, remaining = values
+        numbers = [v for v in values if type(v) is int]
+        if len(numbers) != 3 or not isinstance(window_from, (int, float)) \
+                or isinstance(window_from, bool):
+            self._ignore("not a rate reading")
+            return None
+        total, reading, remaining = numbers
         # Calls sent since the reading count against it (`remaining` may go below zero once the
         # window is over). A window cannot start in the future (1 s of slack for the clock):
         # the wait would outlast the window.
         limit = 1_000_000
         if not (0 <= total <= limit and 0 <= reading <= limit and -limit <= remaining <= reading
                 and window_from == window_from and window_from <= self.clock() + 1.0):
-            return self._ignore("values out of range")
+            self._ignore("values out of range")
+            return None
         return total, reading, remaining, float(window_from)
 
     def _ignore(self, why: str) -> None:
