@@ -5,10 +5,9 @@
     3. Look the order up              (GSTK ∥ Amazon: lookup.py)
     4. Act on its status              (decide(): decision.py; the branches: branches.py)
 
-This module never prints and never reads the keyboard: it talks to an `Agent` (ports.py).
-Every change is confirmed first, so a declined confirmation changes nothing, and goes through
-the ticket's claim (claims.py): journaled before and after, so a rerun resumes where a run
-stopped and never does a change twice. Whatever happens, `process()` returns the `Outcome`.
+It never prints nor reads the keyboard: it talks to an `Agent` (ports.py). Every change is
+confirmed first (a declined confirmation changes nothing) and goes through the ticket's claim
+(claims.py), journaled before and after: a rerun resumes, never does a change twice.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from cancelbot.outcome import Action, Outcome
 from cancelbot.ports import Agent, Options, Services
 from cancelbot.prefetch import Prefetched, check_unchanged
 from cancelbot.requester import check_request
+from cancelbot.when import clock_time
 
 MOVES = (N_("Read the ticket"), N_("Find the order number"), N_("Look up the order"), N_("Act on its status"))  # noqa: E501
 
@@ -244,8 +244,8 @@ def _show_resume(run: Run, earlier: list[Action], unsure: list[str]) -> None:
     job = run.claim.job
     if job is None or not run.claim.resumed:
         return
-    run.agent.info(f"Resuming the unfinished run of {job.started_at} (cancelbot ref "
-                   f"{job.job_id}).")
+    run.agent.info(_("Resuming the unfinished run of {time} (cancelbot ref {ref}).").format(
+        time=clock_time(job.started_at), ref=job.job_id))
     for action in earlier:
         run.agent.info(f"  already done — {action.system}: "
                        f"{action.what.removesuffix(' (earlier run)')}"
