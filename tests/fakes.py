@@ -100,6 +100,9 @@ class FaultyTransport(httpx.BaseTransport):
     # Answers a request itself when it returns a Response (or raises the Exception it returns);
     # None lets the request through. For broken servers the tests describe request by request.
     answer: Callable[[httpx.Request], httpx.Response | Exception | None] | None = None
+    # Sees every answer the sandbox gave and may replace it (or raise what it returns).
+    edit: Callable[[httpx.Request, httpx.Response], httpx.Response | Exception | None] | None \
+        = None
 
     def __post_init__(self) -> None:
         if self.inner is None:
@@ -112,12 +115,22 @@ class FaultyTransport(httpx.BaseTransport):
         if key in self.hooks_before:
             self.hooks_before.pop(key)()
         response = self._handle(request)
+        if self.edit is not None:
+            edited = self.edit(request, response)
+            if isinstance(edited, Exception):
+                raise edited
+            response = edited if edited is not None else response
         if key in self.hooks_after:
             self.hooks_after.pop(key)()
         return response
 
     def calls(self, prefix: str) -> list[str]:
         return [line for line in self.log if line.startswith(prefix)]
+
+    def paths(self, host: str) -> list[str]:
+        """The paths of the requests sent to `host`, in order."""
+        return [line.split(" ", 1)[1].removeprefix(host) for line in self.log
+                if line.split(" ", 1)[1].startswith(host + "/")]
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         if self.answer is not None:

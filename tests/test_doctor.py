@@ -9,6 +9,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from fakes import FaultyTransport
 from typer.testing import CliRunner
 
 from cancelbot import doctor, sandbox
@@ -21,24 +22,22 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input)
 
 
-class Faults(httpx.BaseTransport):
-    """The sandbox, except for hosts told to fail (with a status, or unreachable)."""
+def Faults(home, date: dict | None = None, **by_host) -> FaultyTransport:  # noqa: N802
+    """The sandbox, except for hosts told to fail (with a status, or unreachable); with
+    `date`, every answer's Date header is `date["now"]` (when set)."""
 
-    def __init__(self, home, **by_host) -> None:
-        self.inner = SandboxTransport(home)
-        self.by_host = by_host
-        self.date: datetime | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        fault = self.by_host.get(request.url.host)
+    def answer(request: httpx.Request):
+        fault = by_host.get(request.url.host)
         if fault == "down":
-            raise httpx.ConnectError("connection refused", request=request)
-        if isinstance(fault, int):
-            return httpx.Response(fault, json={"message": "no"})
-        response = self.inner.handle_request(request)
-        if self.date is not None:
-            response.headers["Date"] = format_datetime(self.date, usegmt=True)
+            return httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(fault, json={"message": "no"}) if isinstance(fault, int) else None
+
+    def edit(request: httpx.Request, response: httpx.Response):
+        if date is not None and date.get("now") is not None:
+            response.headers["Date"] = format_datetime(date["now"], usegmt=True)
         return response
+
+    return FaultyTransport(home, answer=answer, edit=edit)
 
 
 def statuses(report) -> dict[str, str]:
@@ -79,24 +78,21 @@ def test_bad_key_wrong_url_and_unreachable_each_say_why(home):
     assert checks["Amazon"].detail.startswith("unreachable")
 
 
-class SpapiAnswers(httpx.BaseTransport):
+def SpapiAnswers(home, by_prefix: dict[str, int]) -> FaultyTransport:  # noqa: N802
     """The sandbox, except SP-API paths starting with a given prefix answer a given status."""
 
-    def __init__(self, home, by_prefix: dict[str, int]) -> None:
-        self.inner = SandboxTransport(home)
-        self.by_prefix = by_prefix
-        self.seen: list[str] = []
+    def answer(request: httpx.Request):
+        if request.url.host != sandbox.SPAPI_HOST:
+            return None
+        for prefix, status in by_prefix.items():
+            if request.url.path.startswith(prefix):
+                return httpx.Response(status, json={"errors": [
+                    {"code": "Unauthorized" if status == 403 else "NotFound",
+                     "message": "Access to requested resource is denied."
+                     if status == 403 else "Not found"}]})
+        return None
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == sandbox.SPAPI_HOST:
-            self.seen.append(request.url.path)
-            for prefix, status in self.by_prefix.items():
-                if request.url.path.startswith(prefix):
-                    return httpx.Response(status, json={"errors": [
-                        {"code": "Unauthorized" if status == 403 else "NotFound",
-                         "message": "Access to requested resource is denied."
-                         if status == 403 else "Not found"}]})
-        return self.inner.handle_request(request)
+    return FaultyTransport(home, answer=answer)
 
 
 ROLE_PATHS = {"Orders": "/orders/2026-01-01/orders/", "Feeds": "/feeds/2021-06-30/feeds",
@@ -125,9 +121,10 @@ def test_an_sp_api_call_let_through_means_the_role_is_there(home, status):
     assert report.ok
     assert [checks[f"{api} API"] for api in ("Orders", "Feeds", "Messaging")] == [OK] * 3
     # One cheap call per role, the documented paths.
-    assert any(p.startswith(ROLE_PATHS["Orders"] + doctor.NO_SUCH_ORDER) for p in transport.seen)
-    assert "/feeds/2021-06-30/feeds" in transport.seen
-    assert f"/messaging/v1/orders/{doctor.NO_SUCH_ORDER}/attributes" in transport.seen
+    seen = transport.paths(sandbox.SPAPI_HOST)
+    assert any(p.startswith(ROLE_PATHS["Orders"] + doctor.NO_SUCH_ORDER) for p in seen)
+    assert "/feeds/2021-06-30/feeds" in seen
+    assert f"/messaging/v1/orders/{doctor.NO_SUCH_ORDER}/attributes" in seen
 
 
 def test_doctor_shows_the_roles_on_screen(home):
@@ -168,13 +165,14 @@ def test_agent_id_must_be_the_keys_agent(home, monkeypatch):
 
 
 def test_clock_skew_is_measured_from_freshdesks_date(home):
-    transport = Faults(home)
+    date: dict[str, datetime] = {}
+    transport = Faults(home, date)
     now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-    transport.date = now - timedelta(minutes=12)
+    date["now"] = now - timedelta(minutes=12)
     report = run_doctor(sandbox=True, transport=transport, now=lambda: now)
     clock = next(c for c in report.checks if c.name == "Clock")
     assert clock.status == WARNING and "12 min ahead of Freshdesk's" in clock.detail
-    transport.date = now
+    date["now"] = now
     clock = next(c for c in run_doctor(sandbox=True, transport=transport, now=lambda: now)
                  .checks if c.name == "Clock")
     assert clock.status == OK

@@ -17,6 +17,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from fakes import FaultyTransport
 from typer.testing import CliRunner
 
 from cancelbot.cli import app
@@ -34,7 +35,6 @@ from cancelbot.feeds import parse_processing_report
 from cancelbot.journal import FILE_NAME, Journal
 from cancelbot.orders import find_order_numbers
 from cancelbot.sandbox import load
-from cancelbot.sandbox.transport import SandboxTransport as RealSandbox
 from cancelbot.services.amazon import parse_order
 from cancelbot.services.freshdesk import FreshdeskClient
 from cancelbot.services.http import (
@@ -68,19 +68,9 @@ ATTACK = (
 Edit = Callable[[httpx.Request, httpx.Response], "httpx.Response | Exception | None"]
 
 
-class Tamper(httpx.BaseTransport):
+def Tamper(home: Path, edit: Edit) -> FaultyTransport:  # noqa: N802 - stands in for a class
     """The real sandbox, with `edit` free to replace any answer (None keeps it)."""
-
-    def __init__(self, home: Path, edit: Edit) -> None:
-        self.inner = RealSandbox(home)
-        self.edit = edit
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        changed = self.edit(request, response)
-        if isinstance(changed, Exception):
-            raise changed
-        return changed if changed is not None else response
+    return FaultyTransport(home, edit=edit)
 
 
 def tamper(monkeypatch, edit: Edit) -> None:
@@ -544,9 +534,9 @@ def sandbox_order_with_item_id(item_id: str) -> Edit:
 
 def test_an_amazon_item_id_with_a_control_character_stops_before_gstk(home, monkeypatch):
     before = load(home)
-    tamper(monkeypatch, sandbox_order_with_item_id("1234\x01"))
-
-    result = cli("process", "1001", "--sandbox", "--yes")
+    with monkeypatch.context() as patch:  # only the tampering ends below, not the home's
+        tamper(patch, sandbox_order_with_item_id("1234\x01"))
+        result = cli("process", "1001", "--sandbox", "--yes")
 
     assert result.exit_code == 1, result.output
     assert error_lines(result.output) == [
@@ -558,7 +548,7 @@ def test_an_amazon_item_id_with_a_control_character_stops_before_gstk(home, monk
         with Journal.open(path.parent) as journal:
             assert not [e for e in journal.history() if e.step.startswith("gstk")]
 
-    monkeypatch.undo()  # Amazon answers properly again: the rerun finishes the work
+    # Amazon answers properly again: the rerun finishes the work.
     rerun = cli("process", "1001", "--sandbox", "--yes")
     assert rerun.exit_code == 0, rerun.output
 
