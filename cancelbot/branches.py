@@ -434,6 +434,9 @@ def cancellation_note(run: Run, gstk: BackOfficeOrder) -> str:
 
 
 def needs_a_person(run: Run, decision: Decision) -> None:
+    # A claim posted beside the lookups that lost its race means another run has the ticket:
+    # that is the answer (TicketBusy), not this run's view of statuses it may have moved.
+    run.claim.wait_ahead()
     run.outcome.exit_code = ExitCode.NEEDS_HUMAN
     run.claim.withdraw_if_idle()
     run.agent.warn(_("Nothing changed. Check: {check}.").format(check=decision.in_words(_)[1]))
