@@ -108,8 +108,9 @@ class FeedDesk:
 
     # -- one order, during `cancelbot process` ---------------------------------------------------
 
-    def cancel(self, ticket_id: int, order: AmazonOrder) -> Sent:
-        """Cancel `order` on Amazon unless some run already sent it; follow the feed a while."""
+    def cancel(self, ticket_id: int | None, order: AmazonOrder) -> Sent:
+        """Cancel `order` on Amazon unless some run already sent it; follow the feed a while.
+        `ticket_id` None: for an order-only job (a buyer's request found on Amazon)."""
         with self.journal.feeds_lease(wait=60.0) as mine:
             if not mine:
                 raise ServiceError("Amazon", "another cancelbot window is sending a feed: "
@@ -187,7 +188,7 @@ class FeedDesk:
                     report.sent = queued
                     self.agent.info(
                         "Amazon: sent the cancellation of " + ", ".join(
-                            f"{r.order_id} (ticket #{r.ticket_id})" for r in queued)
+                            f"{r.order_id} ({r.about})" for r in queued)
                         + f" left by an earlier run, in feed {report.submitted}.")
             for feed in self.journal.feeds("pending"):
                 data = self.marketplace.get_feed(feed.feed_id)
@@ -200,8 +201,8 @@ class FeedDesk:
         for row in report.unresolved:
             self.agent.warn(
                 f"cancelbot cannot tell whether Amazon received the cancellation of order "
-                f"{row.order_id} (ticket #{row.ticket_id}) sent at {row.sent_at}: rerun "
-                f"`cancelbot process {row.ticket_id}` to settle it."
+                f"{row.order_id} ({row.about}) sent at {row.sent_at}: rerun "
+                f"`{row.rerun}` to settle it."
             )
         return report
 
@@ -353,18 +354,24 @@ class FeedDesk:
 
     def _report_error(self, row: Cancellation, feed_id: str, text: str) -> None:
         self.agent.warn(
-            f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
+            f"AMAZON DID NOT CANCEL order {row.order_id} ({row.about}, feed "
             f"{feed_id}): {text}. Cancel it in Seller Central."
         )
+        ticket_id = row.ticket_id
+        if ticket_id is None:  # an order-only job (amazon_requests.py): no ticket to note it on
+            self.journal.settle_cancellation(row.order_id, "error", text)
+            self.journal.record(None, "amazon_feed", "error", order_id=row.order_id,
+                                ref=feed_id, detail=text)
+            return
         note = (f"{ERROR_MARK} order {row.order_id} (feed {feed_id}): "
                 f"{text}. Cancel it by hand in Seller Central.")
-        job = self.journal.open_job(row.ticket_id) or self.journal.last_job(row.ticket_id)
+        job = self.journal.open_job(ticket_id) or self.journal.last_job(ticket_id)
         if job is not None and job.order_id == row.order_id:
             note += " " + ref_tag(job.job_id)  # the ticket's own run: not "another run's" note
         helpdesk = self.helpdesk
 
         def already_noted() -> str | None:
-            ticket = helpdesk.get_ticket(row.ticket_id)
+            ticket = helpdesk.get_ticket(ticket_id)
             for c in cancelbot_notes(ticket):
                 if f"feed {feed_id}" in c.body_text and row.order_id in c.body_text:
                     return str(c.id)
@@ -375,7 +382,7 @@ class FeedDesk:
         effects = Effects(self.journal, row.ticket_id, f"feed-{feed_id}")
         try:
             effects.run(f"error_note {row.order_id}",
-                      lambda: str(helpdesk.add_private_note(row.ticket_id, text_to_html(note))),
+                      lambda: str(helpdesk.add_private_note(ticket_id, text_to_html(note))),
                       recheck=already_noted, order_id=row.order_id, detail=f"feed {feed_id}")
         except CancelbotError as exc:
             self.agent.warn(f"Could not note it on ticket #{row.ticket_id}: {exc}")
