@@ -30,6 +30,11 @@ def open_services(
     from cancelbot.services.assisted import AssistedBackOffice, AssistedMarketplace
     from cancelbot.services.freshdesk import FreshdeskClient
     from cancelbot.services.gstk import GstkClient
+    from cancelbot.services.usage_plan import (
+        SEARCH_ORDERS_BURST,
+        SEARCH_ORDERS_RATE,
+        TokenBucket,
+    )
     from cancelbot.statuses import StatusTable
 
     if transport is None and settings.sandbox:
@@ -68,6 +73,9 @@ def open_services(
                 timeout=timeout,
                 retry=retry,
                 token_cache=None if settings.sandbox else settings.home / "lwa-token.json",
+                # searchOrders' budget is the seller account's: shared by every process.
+                search_plan=TokenBucket(SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST,
+                                        state_file=settings.home / "spapi-search-orders.json"),
             ))
         else:
             marketplace = AssistedMarketplace(agent)
