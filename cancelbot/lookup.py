@@ -58,17 +58,20 @@ def ticket_marketplace(ticket: Ticket | None) -> str | None:
 
 def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
             ticket: Ticket | None, *, ask_locale: bool = True, automated_only: bool = False,
+            ask_amazon: bool = True,
             busy: Callable[[str], AbstractContextManager[None]] | None = None) -> Lookup:
     """GSTK and Amazon for `order_id` (at once), and the buyer's locale when a reply may go
     through the relay. `automated_only` (the read-ahead) leaves an assisted side unread;
-    `busy` shows a spinner over the automated calls (never over an assisted question)."""
+    `ask_amazon` False (the queue's triage: GSTK's status is what orders it) leaves Amazon
+    unread too; `busy` shows a spinner over the automated calls (never over an assisted
+    question)."""
     relay = ticket_marketplace(ticket)
-    locale_wanted = ask_locale and marketplace.automated and relay is not None
+    ask_amazon = ask_amazon and marketplace.automated
+    locale_wanted = ask_locale and ask_amazon and relay is not None
     spinner = busy("Looking the order up in GSTK and on Amazon") if busy else nullcontext()
     with spinner, ThreadPoolExecutor(max_workers=3) as pool:
         gstk_f = pool.submit(backoffice.find_order, order_id) if backoffice.automated else None
-        amazon_f = pool.submit(marketplace.get_order, order_id) if marketplace.automated \
-            else None
+        amazon_f = pool.submit(marketplace.get_order, order_id) if ask_amazon else None
         locale_f = pool.submit(buyer_locale, marketplace, order_id, relay or "") \
             if locale_wanted else None
         gstk = gstk_f.result() if gstk_f else None
@@ -82,7 +85,7 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
         marketplace_id = relay or marketplaces.FRANCE  # our home, when nothing tells otherwise
     if locale is not None and marketplace_id != relay:
         locale = None  # asked of another marketplace than the order's: ask again if needed
-    return Lookup(order_id, gstk, amazon, marketplace.automated, marketplace_id, locale)
+    return Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id, locale)
 
 
 def buyer_locale(marketplace: Marketplace, order_id: str,
