@@ -8,6 +8,8 @@ from outside (ticket subjects and bodies, order titles, GSTK labels) is only eve
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -22,7 +24,14 @@ from rich.text import Text
 from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.languages import LANGUAGE_NAMES
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
-from cancelbot.render import duration, linkified, render_outcome, render_queue, time_left
+from cancelbot.render import (
+    duration,
+    gstk_cell,
+    linkified,
+    render_outcome,
+    render_queue,
+    time_left,
+)
 
 if TYPE_CHECKING:
     from cancelbot.decision import Decision
@@ -311,12 +320,14 @@ def _age(created: datetime | None) -> str:
 
 
 class TerminalShift:
-    """The shift's screens between tickets (queue.ShiftScreen): the queue, each ticket's card,
-    process / skip / quit, and one line per ticket done. The procedure's own screens are the
-    TerminalAgent's."""
+    """The shift's screens between entries (queue.ShiftScreen, and queue.WatchScreen for
+    --watch): the queue, each entry's card, process / skip / quit, one line per entry done;
+    while watching, what arrives, the bell, and the **q** that ends the shift. The
+    procedure's own screens are the TerminalAgent's."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self._keys = _Keys()
 
     def show_queue(self, queue) -> None:
         render_queue(self.console, queue)
@@ -325,7 +336,9 @@ class TerminalShift:
                   now: datetime) -> None:
         age = entry.age(now)
         left = time_left(entry, now)
-        head = Text.assemble((f"{number}/{count} · Ticket #{entry.id}", "bold"))
+        what = f"Ticket #{entry.id}" if entry.ticket is not None \
+            else f"Amazon request · order {entry.order_id}"
+        head = Text.assemble((f"{number}/{count} · {what}", "bold"))
         if age is not None:
             head.append(f" · received {duration(age)} ago · ")
             head.append_text(left)
@@ -333,10 +346,15 @@ class TerminalShift:
                 head.append(" left")
         self.console.print()
         self.console.rule(head, align="left", style="cyan")
-        self.console.print(Text(entry.ticket.subject or "(no subject)", style="bold"))
+        self.console.print(Text(entry.subject or "(no subject)", style="bold"))
         if ticket is not None:
             self.console.print(Text(f"From: {ticket.requester_name} <{ticket.requester_email}>",
                                     style="dim"), no_wrap=True, overflow="ellipsis")
+        if entry.triage is not None:
+            line = Text("GSTK: ", style="dim")
+            line.append_text(gstk_cell(entry))
+            line.append(f" · {entry.standing}", style="green" if entry.cancellable else "dim")
+            self.console.print(line)
 
     def next_action(self) -> str:
         while True:
@@ -356,14 +374,14 @@ class TerminalShift:
                                     style="yellow"))
 
     def skipped(self, entry, reason: str) -> None:
-        self.console.print(Text(f"#{entry.id} skipped: {reason}", style="dim"))
+        self.console.print(Text(f"{entry.label} skipped: {reason}", style="dim"))
 
     def show_result(self, result, outcome: Outcome | None) -> None:
         if outcome is not None and outcome.error is None:
             render_outcome(self.console, outcome)
             return
         style = {"needs_human": "yellow", "skipped": "dim", "failed": "red"}.get(result.kind, "")
-        self.console.print(Text(f"#{result.ticket_id} {result.kind.replace('_', ' ')}: "
+        self.console.print(Text(f"{result.label} {result.kind.replace('_', ' ')}: "
                                 f"{result.detail}", style=style))
 
     @contextmanager
@@ -373,3 +391,84 @@ class TerminalShift:
             return
         with self.console.status(escape(label) + "…"):
             yield
+
+    # -- watching (--watch) ----------------------------------------------------------------------
+
+    def arrived(self, entries, queue) -> None:
+        now = queue.now
+        for entry in entries:
+            line = Text("New: ", style="bold")
+            line.append(entry.label)
+            if entry.ticket is None:
+                line.append(f" {entry.order_id}")
+            line.append(" · GSTK ")
+            line.append_text(gstk_cell(entry))
+            age = entry.age(now)
+            line.append(f" · {entry.standing}"
+                        + (f" · received {duration(age)} ago" if age is not None else ""),
+                        style="green" if entry.cancellable else "dim")
+            line.append(f"\n     {entry.subject}", style="dim")
+            self.console.print(line, overflow="ellipsis")
+
+    def ring(self) -> None:
+        self.console.bell()
+
+    @contextmanager
+    def idle(self, queue, next_look: float) -> Iterator[None]:
+        label = (f"Nothing to do: watching for new requests (next look in {next_look:.0f} s). "
+                 "Press q to end the shift.")
+        with self._keys.reading():
+            if not self.console.is_terminal:
+                yield
+                return
+            with self.console.status(escape(label)):
+                yield
+
+    def key(self) -> str | None:
+        return self._keys.read()
+
+
+class _Keys:
+    """Single key presses without Enter while the shift waits: cbreak mode on POSIX terminals,
+    msvcrt on Windows. Not a terminal (a pipe, a test): no keys — Ctrl-C ends the wait."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        try:
+            fd = sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None
+        except (OSError, ValueError):  # no real stdin (replaced by a test runner)
+            fd = None
+        if fd is None or sys.platform == "win32":
+            self._fd = fd
+            try:
+                yield
+            finally:
+                self._fd = None
+            return
+        import termios
+        import tty
+
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            self._fd = fd
+            yield
+        finally:
+            self._fd = None
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    def read(self) -> str | None:
+        fd = self._fd
+        if fd is None:
+            return None
+        if sys.platform == "win32":
+            import msvcrt
+
+            return msvcrt.getwch() if msvcrt.kbhit() else None
+        import select
+
+        ready, _, _ = select.select([fd], [], [], 0)
+        return os.read(fd, 1).decode("utf-8", "replace") if ready else None
