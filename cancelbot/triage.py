@@ -136,7 +136,7 @@ class QueueSource:
             if previous is not None else {}
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cancelbot-amazon") as pool:
             # Amazon is asked while Freshdesk searches: neither waits for the other.
-            asked: Future[Discovery] | None = pool.submit(discover, search, journal) \
+            asked: Future[Discovery] | None = pool.submit(discover, search, journal, now=now) \
                 if search is not None and journal is not None and ask_amazon else None
             queue = find_queue(self.search, query=self.query, tag=self.tag,
                                agent_id=self.agent_id, journal=journal, now=now)
