@@ -217,3 +217,17 @@ def test_a_dry_run_shows_the_plan_and_changes_nothing(shop):
     assert outcome.error is None and outcome.branch == "cancel" and not outcome.actions
     assert outcome.planned[0].startswith("GSTK: cancel order GS-1048230")
     assert load(home)["gstk"] == before["gstk"] and agent.questions == []
+
+
+def test_history_lists_the_order_only_job_as_amazon(shop):
+    from typer.testing import CliRunner
+
+    from cancelbot.cli import app
+
+    home, transport = shop
+    handle(home, transport, ScriptedAgent([True]))
+    shown = CliRunner().invoke(app, ["history"])
+    assert shown.exit_code == 0, shown.output
+    rows = [line for line in shown.output.splitlines() if ORDER_AMAZON_ONLY in line]
+    assert rows and all(line.split()[2] == "Amazon" for line in rows), shown.output
+    assert "#None" not in shown.output

@@ -439,3 +439,15 @@ def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_re
     assert "#1010 skipped: another run is handling it (cancelbot: handling order " \
            "405-7730215-0081453: Camille started cancelbot on this ticket.)" \
            in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--watch", "--list"], "--watch goes with a shift"),
+    (["--watch", "--every", "5"], "--every"),
+])
+def test_watch_usage_errors_are_one_line_and_exit_2(home, args, says):
+    before = world(home)
+    result = run("queue", "--sandbox", *args)
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert world(home) == before
