@@ -112,8 +112,8 @@ def make_world(args: argparse.Namespace, seed: int) -> World:
     hours = rng.choices(range(24), weights=PROFILE, k=args.orders)
     for n, hour in enumerate(sorted(hours)):
         placed = hour * 3600 + rng.random() * 3600
-        picked = next((day * DAY + w for day in (0, 1, 2) for w in waves
-                       if day * DAY + w > placed))
+        picked = next(day * DAY + w for day in (0, 1, 2) for w in waves
+                      if day * DAY + w > placed)
         order = Order(f"40{n % 8 + 1}-{rng.randrange(10**7):07d}-{n:07d}", placed, picked)
         asks = rng.random() < args.share
         requested = placed + rng.expovariate(1 / (args.request_mean * 60))

@@ -34,6 +34,7 @@ from cancelbot import marketplaces
 from cancelbot.amazon_requests import Discovery, handle_request, parse_time
 from cancelbot.claims import HANDLING, REFUSED, other_runs
 from cancelbot.errors import (
+    CancelbotError,
     ChangedMeanwhile,
     Declined,
     ExitCode,
@@ -390,6 +391,9 @@ class WatchScreen(ShiftScreen, Protocol):
 
     def arrived(self, entries: Sequence[QueueEntry], queue: Queue) -> None: ...
     def ring(self) -> None: ...
+    def look_failed(self, problem: str) -> None:
+        """A look at the queue failed; the shift goes on with the queue it has."""
+        ...
     def idle(self, queue: Queue, next_look: float) -> AbstractContextManager[None]:
         """While the shift waits for work (`next_look` seconds to the next look)."""
         ...
@@ -545,7 +549,13 @@ class _Watching:
         return self.watch.next_look() <= 0
 
     def look(self, queue: Queue, taken: set[str]) -> Queue:
-        fresh = self.watch.look(queue)
+        try:
+            fresh = self.watch.look(queue)
+        except CancelbotError as exc:
+            # A look that fails (Freshdesk down a minute, the journal locked) is not the end
+            # of the shift: the next look tries again.
+            self.screen.look_failed(f"{exc}; trying again in {self.watch.every:.0f} s")
+            return queue
         new = [e for e in fresh.todo if e.key not in self.seen and e.key not in taken]
         self.seen.update(e.key for e in fresh.entries)
         if new:

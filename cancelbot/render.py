@@ -278,6 +278,8 @@ def render_shift(console: Console, shift: Shift) -> None:
     head.append(f" · {len(processed)} processed in {seconds(shift.seconds)}")
     if shift.median_seconds is not None:
         head.append(f" · median {seconds(shift.median_seconds)} per ticket")
+    if shift.arrived:
+        head.append(f" · {shift.arrived} arrived while watching")
     console.rule(head, align="left")
     counts = Table.grid(padding=(0, 2))
     counts.add_column()

@@ -413,6 +413,9 @@ class TerminalShift:
     def ring(self) -> None:
         self.console.bell()
 
+    def look_failed(self, problem: str) -> None:
+        self.console.print(Text(f"Could not look at the queue: {problem}", style="yellow"))
+
     @contextmanager
     def idle(self, queue, next_look: float) -> Iterator[None]:
         label = (f"Nothing to do: watching for new requests (next look in {next_look:.0f} s). "

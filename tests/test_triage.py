@@ -15,6 +15,7 @@ from fakes import (
     ScriptedAgent,
     add_order,
     add_ticket,
+    fast_retry,
     nothing_to_do,
 )
 
@@ -84,7 +85,7 @@ def world(isolated_env):
     transport = FaultyTransport(isolated_env)
     agent = ScriptedAgent()
     with Journal.open(isolated_env) as journal, \
-            open_services(settings, agent, transport=transport) as services:
+            open_services(settings, agent, transport=transport, retry=fast_retry()) as services:
         yield isolated_env, services, transport, agent, journal
 
 
@@ -129,6 +130,7 @@ class WatchingScreen:
         self.arrivals: list[list[str]] = []
         self.rings = 0
         self.idles = 0
+        self.failures: list[str] = []
 
     def show_queue(self, queue): ...
     def skipped(self, entry, reason): ...
@@ -149,6 +151,9 @@ class WatchingScreen:
 
     def ring(self):
         self.rings += 1
+
+    def look_failed(self, problem):
+        self.failures.append(problem)
 
     @contextmanager
     def idle(self, queue, next_look):
@@ -229,6 +234,24 @@ def test_a_watching_shift_asks_amazon_no_more_often_than_amazon_every(world):
     assert [at for at, asked in looks if asked] == [180, 360]
     assert [at for at, _ in looks] == [60, 120, 180, 240, 300, 360]
     assert shift.quit and not shift.interrupted and shift.exit_code == 0
+
+
+def test_a_look_that_fails_is_reported_and_the_watch_goes_on(world):
+    home, services, transport, agent, journal = world
+    nothing_to_do(home)
+    queue_source = source(services, journal)
+    day = Day([(30, lambda: setattr(transport, "fault", "503_storm")),
+                (90, lambda: (setattr(transport, "fault", ""),
+                              add_order(home, "405-1000000-0000002", "GS-2000002"),
+                              add_ticket(home, 1013, "405-1000000-0000002")))])
+    transport.match = lambda r: "search/tickets" in r.url.path
+    screen = WatchingScreen(stop_after=1)
+    watch = Watch(queue_source, every=60, clock=day.clock, sleep=day.sleep)
+    shift = run_shift(queue_source.build(), services, agent, screen, Options(),
+                      journal=journal, watch=watch, clock=day.clock)
+    assert len(screen.failures) == 1 and "trying again in 60 s" in screen.failures[0]
+    assert "Freshdesk" in screen.failures[0]
+    assert screen.arrivals == [["#1013"]] and shift.quit
 
 
 def test_the_seeded_request_moves_out_of_the_queue_once_the_warehouse_has_it(world):
