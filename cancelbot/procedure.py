@@ -16,7 +16,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 
-from cancelbot import branches, marketplaces
+from cancelbot import amazon_requests, branches, marketplaces
 from cancelbot.branches import Run
 from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
@@ -103,7 +103,7 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
         ticket = ahead.ticket
     else:
         with agent.busy("Fetching the ticket from Freshdesk"):
-            ticket = services.helpdesk.get_ticket(outcome.ticket_id)
+            ticket = services.helpdesk.get_ticket(claim.ticket_id)
     agent.show_ticket(ticket)
     ticket = outcome.ticket = claim.read(ticket)  # its whole thread
     if ticket.is_closed and claim.job is None:
@@ -227,6 +227,8 @@ def act_on_status(run: Run, found: Lookup) -> None:
     earlier, unsure = run.claim.resume()
     _show_resume(run, earlier, unsure)
     check_request(run, found, decision.branch)  # the order against the ticket; who may ask
+    if amazon_requests.close_if_handled(run, found):  # its request, handled from Amazon first
+        return
     if decision.branch is Branch.CANCEL:
         branches.cancel(run, gstk, found.amazon)
     elif decision.branch is Branch.CANNOT_CANCEL:
