@@ -97,10 +97,11 @@ def make_world(
     """The sandbox seed plus `counts[branch]` fresh tickets cloned from that branch's template,
     each with its own Amazon order (and GSTK order), so every run does the whole procedure.
     `feed_seconds`: how long Amazon takes over each feed, on the store's `VirtualClock`.
-    `only_clones` (or `seed_open=False`, the same): the seed's own tickets are closed, so a
-    queue holds the clones alone."""
+    `only_clones` (or `seed_open=False`, the same): the seed's own tickets are closed and its
+    orders carry no buyer's request on Amazon, so a queue holds the clones alone."""
     state = build_seed(datetime.now(timezone.utc))
     seeded = list(state["freshdesk"]["tickets"].values())
+    seeded_orders = list(state["amazon"]["orders"])
     by_branch: dict[str, list[int]] = {branch: [] for branch in counts}
     next_id = first_id
     for branch, count in counts.items():
@@ -108,8 +109,14 @@ def make_world(
             _clone_ticket(state, TEMPLATES[branch], next_id)
             by_branch[branch].append(next_id)
             next_id += 1
-    for ticket in seeded if only_clones or not seed_open else ():
-        ticket["status"] = 5
+    if only_clones or not seed_open:
+        for ticket in seeded:
+            ticket["status"] = 5
+        # …and Amazon shows no buyer's request on the seed's own orders, which the queue would
+        # otherwise find there (queue: requests no ticket names).
+        for order_id in seeded_orders:
+            for item in state["amazon"]["orders"][order_id]["order"].get("orderItems", []):
+                item.pop("cancellation", None)
     return World(MemoryStore(state, feed_seconds=feed_seconds), by_branch)
 
 

@@ -415,7 +415,8 @@ def load_dotenv() -> None:
 
 @app.command()
 def queue(
-    list_only: bool = typer.Option(False, "--list", help="Only list the queue, oldest first."),
+    list_only: bool = typer.Option(
+        False, "--list", help="Only list the queue, in the order the shift takes it."),
     json_out: bool = typer.Option(
         False, "--json", help="With --list: one JSON document on stdout (notes on stderr)."
     ),
@@ -423,6 +424,16 @@ def queue(
         False, "--yes", "-y",
         help="Handle every ticket as `process --yes` would, leave those needing a person, "
         "then print the summary.",
+    ),
+    watch: bool = typer.Option(
+        False, "--watch",
+        help="When the queue is empty, keep watching Freshdesk and Amazon: new requests show "
+        "as they arrive, the bell rings for one that can still be cancelled; q or Ctrl-C "
+        "ends the shift.",
+    ),
+    every: int = typer.Option(
+        60, "--every", min=10, max=3600, metavar="SECONDS",
+        help="With --watch: how often Freshdesk is looked at (Amazon: every 3 min at most).",
     ),
     query: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
         None, "--query",
@@ -441,10 +452,13 @@ def queue(
     ),
     debug: bool = _debug_option(),  # same as `cancelbot --debug …`
 ) -> None:
-    """Work through the open cancellation requests, oldest first: process, skip or quit.
+    """Work through the open cancellation requests: process, skip or quit.
 
-    Each ticket goes through exactly `cancelbot process`. Skips tickets assigned to another
-    agent or already handled; ends with a summary.
+    Requests that can still be cancelled (GSTK: awaiting preparation) come first, oldest
+    first; then the others by Amazon's 24-hour deadline. With SP-API set up, buyers' requests
+    that Amazon shows before their email reaches Freshdesk are in the queue too. Each ticket
+    goes through exactly `cancelbot process`. Skips tickets assigned to another agent or
+    already handled; ends with a summary.
 
     Example: cancelbot queue --sandbox
     """
@@ -453,9 +467,12 @@ def queue(
     with _errors_to_exit_codes(err, "`cancelbot queue` picks up what is left."):
         if json_out and not list_only:
             raise UsageError("--json goes with --list: the shift itself is a conversation")
+        if watch and list_only:
+            raise UsageError("--watch goes with a shift, not with --list")
         settings = _settings(sandbox)
         from cancelbot import render
-        from cancelbot.queue import find_queue, run_shift
+        from cancelbot.queue import Watch, run_shift
+        from cancelbot.triage import QueueSource
         from cancelbot.ui import TerminalAgent, TerminalShift
 
         screen_console = err if json_out else out
@@ -463,14 +480,18 @@ def queue(
         if settings.sandbox:
             screen_console.print(_sandbox_banner(settings))
         agent = TerminalAgent(out, assume_yes=yes)
-        with _journal_and_services(settings, agent, create=not list_only) as (journal, svc):
-            with agent.busy("Searching Freshdesk"):
-                found = find_queue(
-                    svc.helpdesk, query=query or settings.queue_query,
-                    tag=settings.queue_tag if tag is None else tag,
-                    agent_id=settings.freshdesk.agent_id, journal=journal,
-                    threads=list_only, lease=settings.claim_lease,
-                )
+        # The journal keeps Amazon's requests and its search watermark: a listing with SP-API
+        # needs it too; without, a listing does not create one just to read it.
+        needs_journal = not list_only or settings.amazon.automated
+        with _journal_and_services(settings, agent, create=needs_journal) as (journal, svc):
+            source = QueueSource(
+                svc, svc.helpdesk, query=query or settings.queue_query,
+                tag=settings.queue_tag if tag is None else tag,
+                agent_id=settings.freshdesk.agent_id, journal=journal,
+                threads=list_only, lease=settings.claim_lease,
+            )
+            with agent.busy("Searching Freshdesk and Amazon"):
+                found = source.build()
             if found.truncated:
                 err.print(render.warning(render.truncation_warning(found)))
             if json_out:
@@ -478,10 +499,11 @@ def queue(
                 return
             screen = TerminalShift(out)
             screen.show_queue(found)
-            if list_only or not found.todo:
+            if list_only or not (found.todo or watch):
                 return
             shift = run_shift(found, svc, agent, screen, _options(settings, sandbox, "{ticket}"),
-                              journal=journal, prefetch=prefetch)
+                              journal=journal, prefetch=prefetch,
+                              watch=Watch(source, every=float(every)) if watch else None)
         render.render_shift(out, shift)
         code = shift.exit_code
     raise typer.Exit(code)

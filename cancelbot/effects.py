@@ -46,9 +46,10 @@ def label(step: str) -> tuple[str, str]:
 
 
 class Effects:
-    """The changes of one job (`job_id`) on one ticket, each done at most once."""
+    """The changes of one job (`job_id`) on one ticket (or one order), each done at most once."""
 
-    def __init__(self, journal: Journal, ticket_id: int, job_id: str) -> None:
+    def __init__(self, journal: Journal, ticket_id: int | None, job_id: str) -> None:
+        # ticket_id None: an order-only job's changes (amazon_requests.py)
         self.journal = journal
         self.ticket_id = ticket_id
         self.job_id = job_id

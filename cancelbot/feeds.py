@@ -171,7 +171,7 @@ class FeedDesk:
 
     # -- one order, on the critical path of `cancelbot process` ---------------------------------
 
-    def prepare(self, ticket_id: int, order: AmazonOrder) -> Prepared | None:
+    def prepare(self, ticket_id: int | None, order: AmazonOrder) -> Prepared | None:
         """The feed document for `order` (and any order queued for the window), uploaded but
         not submitted; None when the window is closed (the order will wait queued anyway)."""
         if self.window_wait() > 0 or not order.items:
@@ -186,10 +186,11 @@ class FeedDesk:
                             ref=document_id, detail="document uploaded, not submitted")
         return Prepared(document_id, tuple(o.order_id for o in orders))
 
-    def cancel(self, ticket_id: int, order: AmazonOrder,
+    def cancel(self, ticket_id: int | None, order: AmazonOrder,
                prepared: Prepared | None = None) -> Sent:
         """Cancel `order` on Amazon unless some run already sent it: createFeed now when the
-        window is open, else queued. Never waits for Amazon to process the feed."""
+        window is open, else queued. Never waits for Amazon to process the feed. `ticket_id`
+        None: for an order-only job (a buyer's request found on Amazon, amazon_requests.py)."""
         row = self.journal.cancellation(order.order_id)
         if row is not None and row.state in ("sent", "done", "error"):
             return Sent(row.state, row.feed_id or "", row.result, earlier=True)
@@ -222,7 +223,7 @@ class FeedDesk:
             row = self._row(order.order_id)
         return Sent(row.state, row.feed_id or "", row.result)
 
-    def seen_cancelled(self, ticket_id: int, order_id: str) -> None:
+    def seen_cancelled(self, ticket_id: int | None, order_id: str) -> None:
         """The run's own lookup shows the order cancelled on Amazon: a send left queued or
         unsure by an earlier run is settled, never sent."""
         row = self.journal.cancellation(order_id)
@@ -231,7 +232,7 @@ class FeedDesk:
             self.journal.record(ticket_id, "amazon_feed", DONE, order_id=order_id,
                                 detail="the lookup shows it cancelled on Amazon")
 
-    def cancelled_by_hand(self, ticket_id: int, order_id: str) -> None:
+    def cancelled_by_hand(self, ticket_id: int | None, order_id: str) -> None:
         """The agent cancelled it in Seller Central after Amazon refused the feed."""
         self.journal.settle_cancellation(order_id, "done", "cancelled by hand in Seller Central")
         self.journal.record(ticket_id, "amazon_feed", DONE, order_id=order_id,
@@ -297,8 +298,8 @@ class FeedDesk:
         the reopened ticket by hand)."""
         found, open_tickets = [], refused_tickets(self.journal)
         for row in self.journal.cancellations("error"):
-            if row.ticket_id not in open_tickets:
-                continue
+            if row.ticket_id is None or row.ticket_id not in open_tickets:
+                continue  # an order-only job's refusal: told once, its request back in the queue
             if ask_helpdesk and self._reopened(row):
                 try:
                     if self.helpdesk.get_ticket(row.ticket_id).is_closed:
@@ -311,16 +312,18 @@ class FeedDesk:
     def _send_leftovers(self, report: FollowUp, leave_ticket: int | None) -> None:
         """Under the feeds lease: sends an earlier run left unsure, and queued orders."""
         sending = self.journal.cancellations("sending")
-        if sending and all(r.ticket_id != leave_ticket for r in sending):
+        if sending and (leave_ticket is None
+                        or all(r.ticket_id != leave_ticket for r in sending)):
             self._reconcile(sending)
             report.unresolved = self.journal.cancellations("sending")
             for row in report.unresolved:
                 report.warn(
                     f"cancelbot cannot tell whether Amazon received the cancellation of order "
-                    f"{row.order_id} (ticket #{row.ticket_id}) sent at {row.sent_at}: rerun "
-                    f"`cancelbot process {row.ticket_id}` to settle it.")
+                    f"{row.order_id} ({row.about}) sent at {row.sent_at}: rerun "
+                    f"`{row.rerun}` to settle it.")
         queued = self.journal.cancellations("queued")
-        if not queued or any(r.ticket_id == leave_ticket for r in queued):
+        if not queued or (leave_ticket is not None
+                          and any(r.ticket_id == leave_ticket for r in queued)):
             return
         if self.window_wait() > 0:
             return
@@ -328,7 +331,7 @@ class FeedDesk:
         if report.submitted:
             report.sent = queued
             report.info("Amazon: sent the cancellation of " + ", ".join(
-                f"{r.order_id} (ticket #{r.ticket_id})" for r in queued)
+                f"{r.order_id} ({r.about})" for r in queued)
                 + f", queued for the feed window, in one feed {report.submitted}.")
 
     def _due(self, feed: Feed, poll: float) -> bool:
@@ -529,33 +532,43 @@ class FeedDesk:
                                 detail=f"Amazon reported {row.result}, but shows it cancelled")
             return
         status = order.fulfillment_status.upper() if order is not None else ""
-        agent_id = handler(self.journal, row.ticket_id, row.order_id)
+        if row.ticket_id is None:
+            # An order-only job (amazon_requests.py): no ticket to note or reopen. The shift
+            # tells it; the buyer's ticket, when it comes, is not closed as handled
+            # (amazon_requests.handled_from_amazon) but asks for Amazon's cancel again.
+            report.refused.append(row)
+            report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} ({row.about}, feed "
+                        f"{row.feed_id or 'createFeed'}): {row.result}. Next: "
+                        f"{next_step(status, None)}")
+            return
+        ticket_id = row.ticket_id
+        agent_id = handler(self.journal, ticket_id, row.order_id)
         feed = row.feed_id or "createFeed"
-        effects = Effects(self.journal, row.ticket_id, f"feed-{feed}")
+        effects = Effects(self.journal, ticket_id, f"feed-{feed}")
         note = refusal_note(row, status, agent_id)
-        job = self.journal.last_job(row.ticket_id)
+        job = self.journal.last_job(ticket_id)
         if job is not None and job.order_id == row.order_id:
             note += " " + ref_tag(job.job_id)  # the ticket's own run: not "another run's" note
         helpdesk, problems = self.helpdesk, []
 
         def already_noted() -> str | None:
-            for c in cancelbot_notes(helpdesk.get_ticket(row.ticket_id)):
+            for c in cancelbot_notes(helpdesk.get_ticket(ticket_id)):
                 if f"feed {feed}" in c.body_text and row.order_id in c.body_text \
                         and c.body_text.startswith(ERROR_MARK):
                     return str(c.id)
             return None
 
         def reopen() -> str:
-            helpdesk.set_status(row.ticket_id, int(TicketStatus.OPEN), assign_to=agent_id)
+            helpdesk.set_status(ticket_id, int(TicketStatus.OPEN), assign_to=agent_id)
             return "" if agent_id is None else str(agent_id)
 
         # Each a change like any other: journaled, so a later follow-up never does it twice.
         for step, do, check in (
             (f"error_note {row.order_id}",
-             lambda: str(helpdesk.add_private_note(row.ticket_id, text_to_html(note))),
+             lambda: str(helpdesk.add_private_note(ticket_id, text_to_html(note))),
              already_noted),
             (f"reopen {row.order_id}", reopen,
-             lambda: "" if helpdesk.get_ticket(row.ticket_id).status == TicketStatus.OPEN
+             lambda: "" if helpdesk.get_ticket(ticket_id).status == TicketStatus.OPEN
              else None),
         ):
             try:
@@ -563,17 +576,17 @@ class FeedDesk:
             except CancelbotError as exc:
                 problems.append(str(exc))
         who = f" and assigned to agent {agent_id}" if agent_id is not None else ""
-        done = f"ticket #{row.ticket_id} reopened{who}" if not problems else (
-            f"could not update ticket #{row.ticket_id} ({problems[0]}): tried again later")
+        done = f"ticket #{ticket_id} reopened{who}" if not problems else (
+            f"could not update ticket #{ticket_id} ({problems[0]}): tried again later")
         report.refused.append(row)
-        report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, "
-                    f"feed {feed}): {row.result}. {done}. Next: {next_step(status, row.ticket_id)}")
+        report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{ticket_id}, "
+                    f"feed {feed}): {row.result}. {done}. Next: {next_step(status, ticket_id)}")
 
     def _unnoted(self, leave_ticket: int | None) -> list[Cancellation]:
         """Refusals of a feed whose note or reopening is not done yet (Freshdesk failed last
         time). A createFeed refused on the spot was shown to the agent then: no note."""
         rows = [r for r in self.journal.cancellations("error")
-                if r.feed_id and r.ticket_id != leave_ticket]
+                if r.feed_id and r.ticket_id is not None and r.ticket_id != leave_ticket]
         open_tickets = refused_tickets(self.journal) if rows else set()
         found = []
         for row in rows:
@@ -673,6 +686,8 @@ def refused_tickets(journal: Journal) -> set[int]:
     """Tickets with an Amazon refusal that no cancelbot run has finished since."""
     tickets = set()
     for row in journal.cancellations("error"):
+        if row.ticket_id is None:
+            continue  # an order-only job's: no ticket
         events = journal.history(row.ticket_id, limit=1_000)
         refusal = max((e.id for e in events if e.step == "amazon_feed" and e.phase == "error"
                        and e.order_id == row.order_id), default=None)
@@ -685,9 +700,9 @@ def refused_tickets(journal: Journal) -> set[int]:
     return tickets
 
 
-def next_step(status: str, ticket_id: int) -> str:
+def next_step(status: str, ticket_id: int | None) -> str:
     """What a person does next about a refused cancellation, for the order's status now."""
-    rerun = f"`cancelbot process {ticket_id}`"
+    rerun = "`cancelbot queue`" if ticket_id is None else f"`cancelbot process {ticket_id}`"
     if status in SHIPPED:
         return (f"the parcel has shipped: the buyer gets the cannot-cancel reply (they may "
                 f"refuse the parcel), which {rerun} offers.")

@@ -7,10 +7,17 @@ rerun resumes), the Amazon cancellations waiting for or inside a feed, and per-t
 that two processes on this computer never work on one ticket at once.
 
 Only ids and short step descriptions are stored: no message text, no buyer data, no secret.
+A job is a ticket's, or — ticket_id NULL — an *order-only* job: a buyer's cancellation request
+found on Amazon before any ticket named it (amazon_requests.py). The journal also keeps those
+requests until they are handled, and the watermark of the last Amazon search.
+
 The file is `journal.sqlite3` in the folder of the run's world (worlds.py:
 `<CANCELBOT_HOME>/worlds/<id>/`), so the sandbox and each real account keep apart. WAL mode and
 `BEGIN IMMEDIATE` transactions make it safe for several processes at once. The file and its
 companions are owner-only and never a symbolic link (private.py).
+
+Schema versions: 1 the first; 2 adds indexes; 3 makes ticket_id nullable (order-only jobs) and
+adds the amazon_requests and watermarks tables. A journal of 1 or 2 is upgraded in place.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,26 +41,32 @@ from cancelbot.errors import JournalError, TicketBusy
 
 FILE_NAME = "journal.sqlite3"
 LOCK_NAME = "journal.lock"
-SCHEMA_VERSION = 2
+ORDER_LOCK_NAME = "journal-orders.lock"  # order-only jobs: one byte per order (a hash of it)
+SCHEMA_VERSION = 3
 FEEDS_LOCK_KEY = 0  # byte 0 of the lock file; tickets use their own id (always >= 1)
 
+# ticket_id is NULL for an order-only job and its events and cancellation (schema 3).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
-    ticket_id INTEGER NOT NULL,
+    ticket_id INTEGER,
     order_id TEXT NOT NULL,
     branch TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('open', 'done', 'abandoned')),
     started_at TEXT NOT NULL,
     finished_at TEXT,
     agent TEXT NOT NULL,
-    version TEXT NOT NULL
+    version TEXT NOT NULL,
+    CHECK (ticket_id IS NOT NULL OR order_id != '')
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_open ON jobs (ticket_id) WHERE state = 'open';
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_open_order ON jobs (order_id)
+    WHERE state = 'open' AND ticket_id IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_by_order ON jobs (order_id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
-    ticket_id INTEGER NOT NULL,
+    ticket_id INTEGER,
     job_id TEXT NOT NULL DEFAULT '',
     step TEXT NOT NULL,
     phase TEXT NOT NULL,
@@ -73,7 +87,7 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 CREATE TABLE IF NOT EXISTS amazon_cancellations (
     order_id TEXT PRIMARY KEY,
-    ticket_id INTEGER NOT NULL,
+    ticket_id INTEGER,
     marketplace_id TEXT NOT NULL,
     item_ids TEXT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'done', 'error')),
@@ -91,6 +105,62 @@ CREATE TABLE IF NOT EXISTS feeds (
     created_at TEXT NOT NULL,
     checked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS amazon_requests (
+    order_id TEXT PRIMARY KEY,
+    marketplace_id TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    found_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+    closed_at TEXT,
+    closed_why TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS watermarks (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+# From schema 1 or 2: ticket_id becomes nullable in three tables. SQLite cannot relax a NOT NULL in
+# place, so each table is copied into its new shape (rowids and ids kept); _SCHEMA then adds
+# the indexes and the new tables.
+_UPGRADE_NULLABLE_TICKETS = """
+CREATE TABLE jobs_2 (
+    job_id TEXT PRIMARY KEY, ticket_id INTEGER, order_id TEXT NOT NULL, branch TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'done', 'abandoned')),
+    started_at TEXT NOT NULL, finished_at TEXT, agent TEXT NOT NULL, version TEXT NOT NULL,
+    CHECK (ticket_id IS NOT NULL OR order_id != '')
+);
+INSERT INTO jobs_2 (rowid, job_id, ticket_id, order_id, branch, state, started_at, finished_at,
+    agent, version) SELECT rowid, job_id, ticket_id, order_id, branch, state, started_at,
+    finished_at, agent, version FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_2 RENAME TO jobs;
+CREATE TABLE events_2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, ticket_id INTEGER,
+    job_id TEXT NOT NULL DEFAULT '', step TEXT NOT NULL, phase TEXT NOT NULL,
+    order_id TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '', agent TEXT NOT NULL, version TEXT NOT NULL,
+    pid INTEGER NOT NULL
+);
+INSERT INTO events_2 (id, at, ticket_id, job_id, step, phase, order_id, ref, detail, agent,
+    version, pid) SELECT id, at, ticket_id, job_id, step, phase, order_id, ref, detail, agent,
+    version, pid FROM events;
+DROP TABLE events;
+ALTER TABLE events_2 RENAME TO events;
+CREATE TABLE amazon_cancellations_2 (
+    order_id TEXT PRIMARY KEY, ticket_id INTEGER, marketplace_id TEXT NOT NULL,
+    item_ids TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'done', 'error')),
+    batch_id TEXT, message_id INTEGER, feed_id TEXT, result TEXT NOT NULL DEFAULT '',
+    queued_at TEXT NOT NULL, sent_at TEXT, finished_at TEXT
+);
+INSERT INTO amazon_cancellations_2 (rowid, order_id, ticket_id, marketplace_id, item_ids, state,
+    batch_id, message_id, feed_id, result, queued_at, sent_at, finished_at)
+    SELECT rowid, order_id, ticket_id, marketplace_id, item_ids, state, batch_id, message_id,
+    feed_id, result, queued_at, sent_at, finished_at FROM amazon_cancellations;
+DROP TABLE amazon_cancellations;
+ALTER TABLE amazon_cancellations_2 RENAME TO amazon_cancellations;
 """
 
 # Version 2 only adds indexes: one for each lookup that otherwise read a whole table. A journal
@@ -143,7 +213,7 @@ INTENT, DONE, FAILED = "intent", "done", "failed"
 class Event:
     id: int
     at: str
-    ticket_id: int
+    ticket_id: int | None  # None: an order-only job's
     job_id: str
     step: str
     phase: str
@@ -157,7 +227,7 @@ class Event:
 @dataclass(frozen=True)
 class Job:
     job_id: str
-    ticket_id: int
+    ticket_id: int | None  # None: an order-only job (a buyer's request found on Amazon)
     order_id: str
     branch: str
     state: str
@@ -171,7 +241,7 @@ class Cancellation:
     """One Amazon order to cancel through a feed, and where it stands."""
 
     order_id: str
-    ticket_id: int
+    ticket_id: int | None  # None: queued by an order-only job
     marketplace_id: str
     item_ids: tuple[str, ...]
     state: str  # queued, sending (createFeed may have applied), sent, done, error
@@ -181,6 +251,29 @@ class Cancellation:
     result: str
     queued_at: str
     sent_at: str | None
+
+    @property
+    def about(self) -> str:
+        """What asked for it, in a sentence: "ticket #1001", or an order-only job's request."""
+        return "the buyer's request on Amazon" if self.ticket_id is None \
+            else f"ticket #{self.ticket_id}"
+
+    @property
+    def rerun(self) -> str:
+        """The command that settles it."""
+        return "cancelbot queue" if self.ticket_id is None \
+            else f"cancelbot process {self.ticket_id}"
+
+
+@dataclass(frozen=True)
+class AmazonRequest:
+    """A buyer's cancellation request seen on Amazon, kept until cancelbot handles its order."""
+
+    order_id: str
+    marketplace_id: str
+    requested_at: str  # the order's lastUpdatedTime when the request was first seen
+    found_at: str
+    state: str  # open, closed
 
 
 @dataclass(frozen=True)
@@ -210,7 +303,7 @@ class Journal:
         self.path = path
         self.agent = agent or default_agent()
         self._lock = threading.RLock()
-        self._memory_leases: set[int] = set()
+        self._memory_leases: set[tuple[str, int]] = set()
         try:
             if path is not None:
                 private.private_folder(path.parent)
@@ -236,12 +329,15 @@ class Journal:
                     f"journal {path} was written by a newer cancelbot: upgrade cancelbot"
                 )
             if version < SCHEMA_VERSION:
+                upgrade = _UPGRADE_NULLABLE_TICKETS if version in (1, 2) else ""
                 with self._lock:
                     # executescript commits any open transaction first: the script has its own.
-                    # Both scripts are idempotent, so a version-1 journal gets the indexes alone,
-                    # and two processes upgrading at once do it once each, harmlessly.
+                    # A journal of 1 or 2 has its three tables copied into their nullable
+                    # shape (which drops their indexes); _SCHEMA and _INDEXES_V2 are idempotent
+                    # and (re)create tables and indexes. Two processes upgrading at once copy
+                    # twice, to the same result.
                     self._db.executescript(
-                        f"BEGIN IMMEDIATE;{_SCHEMA}{_INDEXES_V2}"
+                        f"BEGIN IMMEDIATE;{upgrade}{_SCHEMA}{_INDEXES_V2}"
                         f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
                     )
         except sqlite3.Error as exc:
@@ -338,6 +434,20 @@ class Journal:
                 self._unlock(ticket_id)
 
     @contextlib.contextmanager
+    def lease_order(self, order_id: str) -> Iterator[None]:
+        """Hold an order-only job's order for this process; TicketBusy when another has it."""
+        key = order_lock_key(order_id)
+        if not self._try_lock(key, ORDER_LOCK_NAME):
+            raise TicketBusy(
+                f"the Amazon request for order {order_id} is being processed by another "
+                "cancelbot on this computer: nothing changed; finish that one first"
+            )
+        try:
+            yield
+        finally:
+            self._unlock(key, ORDER_LOCK_NAME)
+
+    @contextlib.contextmanager
     def feeds_lease(self, wait: float = 0.0) -> Iterator[bool]:
         """Yield True while this process alone sends or settles Amazon feeds (False: busy)."""
         deadline = time.monotonic() + wait
@@ -349,17 +459,18 @@ class Journal:
             if got:
                 self._unlock(FEEDS_LOCK_KEY)
 
-    def _try_lock(self, key: int) -> bool:
-        if self.lock_path is None:
+    def _try_lock(self, key: int, name: str = LOCK_NAME) -> bool:
+        if self.path is None:
             with self._lock:
-                if key in self._memory_leases:
+                if (name, key) in self._memory_leases:
                     return False
-                self._memory_leases.add(key)
+                self._memory_leases.add((name, key))
                 return True
+        lock = self.path.with_name(name)
         try:
-            return locks.try_lock(self.lock_path, key)
+            return locks.try_lock(lock, key)
         except OSError as exc:
-            raise JournalError(f"lock file {self.lock_path}: {private.reason(exc)}") from exc
+            raise JournalError(f"lock file {lock}: {private.reason(exc)}") from exc
 
     def live_runs(self) -> list[int]:
         """Tickets another process is working on right now (0: one is following the feeds)."""
@@ -372,12 +483,12 @@ class Journal:
                 busy.append(key)
         return busy
 
-    def _unlock(self, key: int) -> None:
-        if self.lock_path is None:
+    def _unlock(self, key: int, name: str = LOCK_NAME) -> None:
+        if self.path is None:
             with self._lock:
-                self._memory_leases.discard(key)
+                self._memory_leases.discard((name, key))
             return
-        locks.unlock(self.lock_path, key)
+        locks.unlock(self.path.with_name(name), key)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -389,17 +500,39 @@ class Journal:
         rows = self._read(LAST_JOB, (int(ticket_id),))
         return _job(rows[0]) if rows else None
 
-    def start_job(self, ticket_id: int, order_id: str, branch: str) -> Job:
+    def open_order_job(self, order_id: str) -> Job | None:
+        """The unfinished order-only job of this order, if any."""
+        rows = self._read(
+            "SELECT * FROM jobs WHERE ticket_id IS NULL AND order_id = ? AND state = 'open'",
+            (order_id,),
+        )
+        return _job(rows[0]) if rows else None
+
+    def jobs_for_order(self, order_id: str) -> list[Job]:
+        """Every job about this order — a ticket's or order-only — newest first, abandoned ones
+        left out."""
+        rows = self._read(
+            "SELECT * FROM jobs WHERE order_id = ? AND state != 'abandoned' "
+            "ORDER BY started_at DESC, rowid DESC",
+            (order_id,),
+        )
+        return [_job(r) for r in rows]
+
+    def start_job(self, ticket_id: int | None, order_id: str, branch: str) -> Job:
+        """Open a ticket's job, or (ticket_id None) an order-only job."""
+        if ticket_id is None and not order_id:
+            raise ValueError("an order-only job needs its order id")
         job_id = uuid4().hex[:12]
         with self._write() as db:
             db.execute(
                 "INSERT INTO jobs VALUES (?, ?, ?, ?, 'open', ?, NULL, ?, ?)",
-                (job_id, int(ticket_id), order_id, branch, now_iso(), self.agent, __version__),
+                (job_id, _ticket(ticket_id), order_id, branch, now_iso(), self.agent,
+                 __version__),
             )
-        job = self.open_job(ticket_id)
-        if job is None:  # written just above, in this transaction's file: the journal lost it
-            raise JournalError(f"the journal lost the job it just opened for ticket #{ticket_id}")
-        return job
+        rows = self._read("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
+        if not rows:  # written just above, in this transaction's file: the journal lost it
+            raise JournalError(f"the journal lost the job it just opened ({job_id})")
+        return _job(rows[0])
 
     def update_job(self, job_id: str, *, branch: str | None = None,
                    state: str | None = None) -> None:
@@ -417,7 +550,7 @@ class Journal:
 
     def record(
         self,
-        ticket_id: int,
+        ticket_id: int | None,
         step: str,
         phase: str,
         *,
@@ -430,8 +563,8 @@ class Journal:
             db.execute(
                 "INSERT INTO events (at, ticket_id, job_id, step, phase, order_id, ref, detail, "
                 "agent, version, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), int(ticket_id), job_id, step, phase, order_id, str(ref), detail,
-                 self.agent, __version__, os.getpid()),
+                (now_iso(), _ticket(ticket_id), job_id, step, phase, order_id, str(ref),
+                 detail, self.agent, __version__, os.getpid()),
             )
 
     def step_state(self, job_id: str, step: str) -> Event | None:
@@ -507,14 +640,15 @@ class Journal:
         return sorted(rows.values(), key=lambda r: r.queued_at), total
 
     def queue_cancellation(
-        self, ticket_id: int, order_id: str, marketplace_id: str, item_ids: Sequence[str]
+        self, ticket_id: int | None, order_id: str, marketplace_id: str, item_ids: Sequence[str]
     ) -> Cancellation:
         """Queue the order for the next feed, unless it is already known; its row either way."""
         with self._write() as db:
             db.execute(
                 "INSERT OR IGNORE INTO amazon_cancellations (order_id, ticket_id, marketplace_id, "
                 "item_ids, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
-                (order_id, int(ticket_id), marketplace_id, json.dumps(list(item_ids)), now_iso()),
+                (order_id, _ticket(ticket_id), marketplace_id, json.dumps(list(item_ids)),
+                 now_iso()),
             )
         found = self.cancellation(order_id)
         if found is None:  # written just above: the journal lost it
@@ -589,6 +723,47 @@ class Journal:
                 (state, now_iso(), feed_id),
             )
 
+    # -- buyers' requests found on Amazon, and the search's watermark ----------------------------
+
+    def note_requests(self, found: Sequence[tuple[str, str, str]]) -> list[str]:
+        """Remember (order id, marketplace id, requested at) requests; the order ids that were
+        new. A request already known — open or closed — is left as it is."""
+        new = []
+        with self._write() as db:
+            for order_id, marketplace_id, requested_at in found:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO amazon_requests (order_id, marketplace_id, "
+                    "requested_at, found_at, state) VALUES (?, ?, ?, ?, 'open')",
+                    (order_id, marketplace_id, requested_at, now_iso()),
+                )
+                if cursor.rowcount:
+                    new.append(order_id)
+        return new
+
+    def open_requests(self) -> list[AmazonRequest]:
+        rows = self._read("SELECT * FROM amazon_requests WHERE state = 'open' "
+                          "ORDER BY requested_at, order_id")
+        return [AmazonRequest(r["order_id"], r["marketplace_id"], r["requested_at"],
+                              r["found_at"], r["state"]) for r in rows]
+
+    def close_request(self, order_id: str, why: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE amazon_requests SET state = 'closed', closed_at = ?, closed_why = ? "
+                "WHERE order_id = ? AND state = 'open'",
+                (now_iso(), why, order_id),
+            )
+
+    def watermark(self, name: str) -> str | None:
+        rows = self._read("SELECT value FROM watermarks WHERE name = ?", (name,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_watermark(self, name: str, value: str) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?)",
+                       (name, value, now_iso()))
+
+
 
 def _companions(path: Path) -> list[Path]:
     """The journal's files: the database, SQLite's write-ahead log and shared memory."""
@@ -596,8 +771,19 @@ def _companions(path: Path) -> list[Path]:
 
 
 def files(folder: Path) -> list[Path]:
-    """Every file of the journal in `folder`, the lock file included."""
-    return [*_companions(Path(folder) / FILE_NAME), Path(folder) / LOCK_NAME]
+    """Every file of the journal in `folder`, the lock files included."""
+    return [*_companions(Path(folder) / FILE_NAME), Path(folder) / LOCK_NAME,
+            Path(folder) / ORDER_LOCK_NAME]
+
+
+def order_lock_key(order_id: str) -> int:
+    """The byte of the order lock file for this order: a 31-bit hash (two orders sharing one
+    only make one of them wait)."""
+    return zlib.crc32(order_id.strip().encode("utf-8")) & 0x7FFFFFFF
+
+
+def _ticket(ticket_id: int | None) -> int | None:
+    return None if ticket_id is None else int(ticket_id)
 
 
 def _event(row: sqlite3.Row) -> Event:

@@ -60,17 +60,19 @@ def ticket_marketplace(ticket: Ticket | None) -> str | None:
 
 def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
             ticket: Ticket | None, *, ask_locale: bool = False, automated_only: bool = False,
+            ask_amazon: bool = True,
             busy: Callable[[str], AbstractContextManager[None]] | None = None) -> Lookup:
     """GSTK and Amazon for `order_id` (at once); with `ask_locale`, then the buyer's locale
     when the statuses call for a reply. `automated_only` (the read-ahead) leaves an assisted
-    side unread; `busy` shows a spinner over the automated calls (never over an assisted
-    question)."""
+    side unread; `ask_amazon` False (the queue's triage: GSTK's status is what orders it)
+    leaves Amazon unread too; `busy` shows a spinner over the automated calls (never over an
+    assisted question)."""
     relay = ticket_marketplace(ticket)
+    ask_amazon = ask_amazon and marketplace.automated
     spinner = busy("Looking the order up in GSTK and on Amazon") if busy else nullcontext()
     with spinner, ThreadPoolExecutor(max_workers=2) as pool:
         gstk_f = pool.submit(backoffice.find_order, order_id) if backoffice.automated else None
-        amazon_f = pool.submit(marketplace.get_order, order_id) if marketplace.automated \
-            else None
+        amazon_f = pool.submit(marketplace.get_order, order_id) if ask_amazon else None
         gstk = gstk_f.result() if gstk_f else None
         amazon = amazon_f.result() if amazon_f else None
     if not backoffice.automated and not automated_only:
@@ -79,8 +81,8 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
         marketplace_id = amazon.marketplace_id
     else:
         marketplace_id = relay or marketplaces.FRANCE  # our home, when nothing tells otherwise
-    found = Lookup(order_id, gstk, amazon, marketplace.automated, marketplace_id)
-    if ask_locale and marketplace.automated and gstk is not None and decide(
+    found = Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id)
+    if ask_locale and ask_amazon and gstk is not None and decide(
             gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
         found = dataclasses.replace(found, locale=buyer_locale(marketplace, order_id,
                                                                marketplace_id))

@@ -93,6 +93,7 @@ class AmazonOrder:
     items: tuple[AmazonItem, ...] = ()
     buyer_name: str = ""
     buyer_email: str = ""  # the buyer's relay address, when Amazon gives it (includedData BUYER)
+    last_updated: str = ""  # lastUpdatedTime (ISO 8601): a buyer's request updates the order
 
     @property
     def buyer_requested_cancel(self) -> bool:
@@ -101,6 +102,15 @@ class AmazonOrder:
     @property
     def is_cancelled(self) -> bool:
         return self.fulfillment_status.upper() == "CANCELLED"
+
+
+@dataclass(frozen=True)
+class OrderSearchPage:
+    """One page of SP-API searchOrders: the orders, and how to go on."""
+
+    orders: tuple[AmazonOrder, ...]
+    next_token: str | None  # None: the last page
+    last_updated_before: str  # the page covers updates until then ("" when Amazon omits it)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class Links:
 class Outcome:
     """What one run of the procedure read, decided, planned and did."""
 
-    ticket_id: int
+    ticket_id: int | None  # None: a buyer's request found on Amazon (amazon_requests.py)
     dry_run: bool = False
     rerun: str = ""  # the command that finishes this run
     # read

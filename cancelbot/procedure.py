@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 
-from cancelbot import branches, marketplaces
+from cancelbot import amazon_requests, branches, marketplaces
 from cancelbot.branches import Run
 from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
@@ -104,7 +104,7 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
         ticket = ahead.ticket
     else:
         with agent.busy("Fetching the ticket from Freshdesk"):
-            ticket = services.helpdesk.get_ticket(outcome.ticket_id)
+            ticket = services.helpdesk.get_ticket(claim.ticket_id)
     agent.show_ticket(ticket)
     ticket = outcome.ticket = claim.read(ticket)  # its whole thread
     if ticket.is_closed and claim.job is None:
@@ -220,17 +220,17 @@ def act_on_status(run: Run, found: Lookup) -> None:
     gstk = found.gstk
     decision = branches.after_refusal(run, found, decide(
         gstk.status if gstk else None, found.amazon_status, in_gstk=gstk is not None))
-    outcome.branch, outcome.reason, outcome.check = decision.branch.value, decision.reason, \
-        decision.check
-    outcome.decision = decision
+    outcome.decision, outcome.branch = decision, decision.branch.value
+    outcome.reason, outcome.check = decision.reason, decision.check
     agent.show_decision(decision)
     if decision.branch is Branch.NEEDS_HUMAN or gstk is None:
-        branches.needs_a_person(run, decision)
-        return
+        return branches.needs_a_person(run, decision)
     run.claim.check_others(run.ticket)
     earlier, unsure = run.claim.resume()
     _show_resume(run, earlier, unsure)
     check_request(run, found, decision.branch)  # the order against the ticket; who may ask
+    if amazon_requests.close_if_handled(run, found):  # its request, handled from Amazon first
+        return
     if decision.branch is Branch.CANCEL:
         branches.cancel(run, gstk, found.amazon)
     elif decision.branch is Branch.CANNOT_CANCEL:

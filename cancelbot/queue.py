@@ -1,14 +1,21 @@
-"""An agent's shift: the open cancellation requests, oldest first, one `process` after another.
+"""An agent's shift: the open cancellation requests, one `process` after another.
 
-    find_queue()   a Freshdesk search (30 tickets a page, 10 pages at most), kept to what looks
-                   like an Amazon cancellation request — its subject (FR/DE/EN/IT/ES), an Amazon
-                   sender, or the team's tag — oldest first, with what to skip and why; with
-                   `threads` (queue --list) each ticket's thread too: another run's claim (who,
-                   since when, stale or not) and why an earlier run left it to a person
-    run_shift()    each ticket through exactly `procedure.process`, the next one read ahead in
-                   the background (prefetch.py); process / skip / quit at each; a Shift at the end.
-                   Amazon's feeds are followed on a thread of the shift's (feeds.FeedFollower):
-                   the agent never waits for them
+    find_queue()       a Freshdesk search (30 tickets a page, 10 pages at most), kept to what
+                       looks like an Amazon cancellation request — its subject (FR/DE/EN/IT/ES),
+                       an Amazon sender, or the team's tag — oldest first, with what to skip and
+                       why; with `threads` (queue --list) each ticket's thread too: another run's
+                       claim (who, since when, stale or not) and why an earlier run left it to a
+                       person
+    in_triage_order()  the order a shift takes them in: requests that can still be cancelled
+                       first (GSTK "awaiting preparation", oldest request first), then the others
+                       by Amazon's 24-hour answer deadline (triage.py looks the orders up)
+    run_shift()        each entry through exactly `procedure.process` — or, for a buyer's
+                       request found on Amazon alone, `amazon_requests.handle_request` — the next
+                       one read ahead in the background (prefetch.py); process / skip / quit at
+                       each; with a `Watch`, new requests are picked up between entries and
+                       while the queue is empty, until **q** or Ctrl-C; a Shift at the end.
+                       Amazon's feeds are followed on a thread of the shift's
+                       (feeds.FeedFollower): the agent never waits for them
 
 Like the procedure, this never prints: the shift talks to a `ShiftScreen` (ui.py), the
 procedure to its `Agent`.
@@ -26,8 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, cast
 
+from cancelbot import marketplaces
+from cancelbot.amazon_requests import Discovery, handle_request, parse_time
 from cancelbot.claims import (
     HANDLING,
     NEEDS_HUMAN_TAG,
@@ -37,6 +46,7 @@ from cancelbot.claims import (
     person_note,
 )
 from cancelbot.errors import (
+    CancelbotError,
     ChangedMeanwhile,
     Declined,
     ExitCode,
@@ -45,8 +55,15 @@ from cancelbot.errors import (
     UsageError,
 )
 from cancelbot.feeds import POLL, FeedDesk, FeedFollower, refused_tickets, tell
-from cancelbot.journal import Journal
-from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket, TicketStatus
+from cancelbot.journal import AmazonRequest, Journal
+from cancelbot.models import (
+    Conversation,
+    FoundTicket,
+    OrderStatus,
+    SearchPage,
+    Ticket,
+    TicketStatus,
+)
 from cancelbot.outcome import Outcome
 from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Options, Services
 from cancelbot.prefetch import Prefetched, Prefetcher, read_now
@@ -84,19 +101,107 @@ class TicketSearch(Protocol):
 
 
 @dataclass(frozen=True)
+class Triage:
+    """What looking an entry's order up said (triage.py), and so where the entry stands."""
+
+    order_id: str | None  # None: no single order number (none, several, or unreadable)
+    gstk: OrderStatus | None = None  # None: unknown (no order, not in GSTK, lookup failed…)
+    gstk_label: str = ""  # GSTK's own words
+    why: str = ""  # why it is not known, when it is not
+    named: tuple[str, ...] = ()  # every order number the ticket names
+
+    @property
+    def cancellable(self) -> bool | None:
+        """True while the warehouse has not picked it; None when unknown."""
+        if self.gstk is None:
+            return None
+        return self.gstk is OrderStatus.AWAITING_PREPARATION
+
+
+@dataclass(frozen=True)
 class QueueEntry:
-    ticket: FoundTicket
-    matched_by: tuple[str, ...]  # "subject", "sender", "tag"
+    """A cancellation request: a Freshdesk ticket, or (`ticket` None) a buyer's request found
+    on Amazon that no ticket names yet (`request`)."""
+
+    ticket: FoundTicket | None
+    matched_by: tuple[str, ...] = ()  # "subject", "sender", "tag"; ("amazon",) for a request
     skip: str = ""  # why the shift leaves it alone; "" to do
+    request: AmazonRequest | None = None
+    triage: Triage | None = None  # None until its order was looked up
     stale_claim: str = ""  # another run's claim older than the lease: who, since when
     needs_person: str = ""  # why an earlier run left it to a person
 
     @property
-    def id(self) -> int:
-        return self.ticket.id
+    def id(self) -> int | None:
+        """The ticket's id; None for a request found on Amazon."""
+        return None if self.ticket is None else self.ticket.id
+
+    @property
+    def key(self) -> str:
+        """Tells entries apart across refreshes of the queue."""
+        if self.ticket is not None:
+            return f"ticket {self.ticket.id}"
+        return f"order {self.request.order_id if self.request else ''}"
+
+    @property
+    def source(self) -> str:
+        return "freshdesk" if self.ticket is not None else "amazon"
+
+    @property
+    def label(self) -> str:
+        """"#1001", or "Amazon" for a request no ticket names."""
+        return f"#{self.ticket.id}" if self.ticket is not None else "Amazon"
+
+    @property
+    def order_id(self) -> str | None:
+        if self.request is not None:
+            return self.request.order_id
+        return self.triage.order_id if self.triage is not None else None
+
+    @property
+    def cancellable(self) -> bool | None:
+        return self.triage.cancellable if self.triage is not None else None
+
+    @property
+    def subject(self) -> str:
+        if self.ticket is not None:
+            return self.ticket.subject
+        where = marketplaces.marketplace_label(self.request.marketplace_id) \
+            if self.request is not None else "Amazon"
+        return f"Order {self.order_id}: the buyer asked {where} to cancel (no ticket yet)"
+
+    @property
+    def url(self) -> str:
+        if self.ticket is not None:
+            return self.ticket.url
+        if self.request is None:
+            return ""
+        return marketplaces.seller_central_order_url(self.request.order_id,
+                                                     self.request.marketplace_id)
+
+    @property
+    def received_at(self) -> datetime | None:
+        """When the request was made: the ticket's creation, or the update on Amazon."""
+        if self.ticket is not None:
+            return self.ticket.created_at
+        return parse_time(self.request.requested_at) if self.request is not None else None
+
+    @property
+    def standing(self) -> str:
+        """Why the entry stands where it stands in the triage order, in a few words."""
+        triage = self.triage
+        if self.skip:
+            return "left alone"
+        if triage is None:
+            return "not looked up"
+        if self.cancellable:
+            return "first: can still be cancelled"
+        if triage.gstk is not None:
+            return f"{triage.gstk.value.replace('_', ' ')}: by the 24-h deadline"
+        return f"{triage.why or 'status unknown'}: by the 24-h deadline"
 
     def age(self, now: datetime) -> timedelta | None:
-        created = self.ticket.created_at
+        created = self.received_at
         return None if created is None else now - created
 
     def time_left(self, now: datetime) -> timedelta | None:
@@ -119,10 +224,29 @@ class Queue:
     entries: list[QueueEntry]
     agent_id: int | None = None
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    triaged: bool = False  # in triage order (triage.py), not Freshdesk's oldest first
+    discovery: Discovery | None = None  # the last look at Amazon; None: none (no SP-API)
 
     @property
     def todo(self) -> list[QueueEntry]:
         return [e for e in self.entries if not e.skip]
+
+
+def triage_key(entry: QueueEntry) -> tuple[int, datetime, str]:
+    """Cancellable first, oldest request first; then the rest by the 24-hour deadline (the
+    same order as their age); unknown counts as the rest; skipped entries last."""
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    received = entry.received_at
+    if entry.skip:
+        return 2, received or far, entry.key
+    if entry.cancellable:
+        return 0, received or far, entry.key
+    return 1, (received + RESPONSE_TIME) if received is not None else far, entry.key
+
+
+def in_triage_order(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
+    """The order a shift takes its entries in (see `triage_key`)."""
+    return sorted(entries, key=triage_key)
 
 
 def check_query(query: str) -> str:
@@ -196,17 +320,25 @@ def find_queue(
     if threads:
         todo = [e for e in entries if not e.skip]
         with ThreadPoolExecutor(max_workers=4) as pool:
-            read = dict(zip((e.id for e in todo),
-                            pool.map(lambda e: search.conversations(e.id), todo), strict=True))
-        entries = [_with_thread(e, read[e.id], agent_id, journal, lease) if e.id in read else e
-                   for e in entries]
+            read = dict(zip((e.key for e in todo),
+                            pool.map(lambda e: search.conversations(_ticket_id(e)), todo),
+                            strict=True))
+        entries = [_with_thread(e, read[e.key], agent_id, journal, lease) if e.key in read
+                   else e for e in entries]
     else:
         entries = [dataclasses.replace(e, needs_person="an earlier run left it to a person")
-                   if NEEDS_HUMAN_TAG in e.ticket.tags else e for e in entries]
+                   if e.ticket is not None and NEEDS_HUMAN_TAG in e.ticket.tags else e
+                   for e in entries]
     far = datetime.max.replace(tzinfo=timezone.utc)
-    entries.sort(key=lambda e: (e.ticket.created_at or far, e.id))
+    entries.sort(key=lambda e: (e.received_at or far, e.id or 0))
     return Queue(query, total, len(found), pages, truncated, entries, agent_id,
                  now or datetime.now(timezone.utc))
+
+
+def _ticket_id(entry: QueueEntry) -> int:
+    """The ticket of an entry find_queue made (always a Freshdesk ticket)."""
+    assert entry.ticket is not None
+    return entry.ticket.id
 
 
 def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | None) -> str:
@@ -226,6 +358,7 @@ def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | N
 def _with_thread(entry: QueueEntry, conversations: tuple[Conversation, ...],
                  agent_id: int | None, journal: Journal | None, lease: float) -> QueueEntry:
     found = entry.ticket
+    assert found is not None  # find_queue's entries are Freshdesk's
     ticket = Ticket(id=found.id, subject=found.subject, body_text="", status=found.status,
                     requester_email="", requester_name="", created_at=found.created_at,
                     conversations=conversations, responder_id=found.responder_id,
@@ -276,12 +409,16 @@ def skip_on_reading(
 
 @dataclass
 class TicketResult:
-    ticket_id: int
+    ticket_id: int | None  # None: a buyer's request found on Amazon
     url: str
     kind: str  # one of KINDS
     detail: str
     order_id: str = ""
     seconds: float | None = None  # from its screen to its end; None when not processed
+
+    @property
+    def label(self) -> str:
+        return f"#{self.ticket_id}" if self.ticket_id is not None else "Amazon"
 
 
 @dataclass
@@ -292,6 +429,7 @@ class Shift:
     quit: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    arrived: int = 0  # entries a watching shift picked up after it started
 
     def of(self, kind: str) -> list[TicketResult]:
         return [r for r in self.results if r.kind == kind]
@@ -326,6 +464,54 @@ class ShiftScreen(Protocol):
     def busy(self, label: str) -> AbstractContextManager[None]: ...
 
 
+class WatchScreen(ShiftScreen, Protocol):
+    """A watching shift's screen: also what arrives, the bell, and the keyboard while idle."""
+
+    def arrived(self, entries: Sequence[QueueEntry], queue: Queue) -> None: ...
+    def ring(self) -> None: ...
+    def look_failed(self, problem: str) -> None:
+        """A look at the queue failed; the shift goes on with the queue it has."""
+        ...
+    def idle(self, queue: Queue, next_look: float) -> AbstractContextManager[None]:
+        """While the shift waits for work (`next_look` seconds to the next look)."""
+        ...
+    def key(self) -> str | None:
+        """A key pressed since the last call (inside `idle`), without waiting; else None."""
+        ...
+
+
+@dataclass
+class Watch:
+    """How a shift keeps watching: `refresh(previous, ask_amazon)` builds the queue afresh
+    (triage.py); Freshdesk is looked at every `every` seconds, Amazon every `amazon_every`
+    at most (its usage plan decides too). `clock` and `sleep` are injectable for tests."""
+
+    refresh: Callable[[Queue, bool], Queue]
+    every: float = 60.0
+    amazon_every: float = 180.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    step: float = 0.25  # seconds between two looks at the keyboard while idle
+    last_look: float = field(default=0.0, init=False)
+    last_amazon: float | None = field(default=None, init=False)
+
+    def start(self, queue: Queue) -> None:
+        self.last_look = self.clock()
+        if queue.discovery is not None and queue.discovery.searched:
+            self.last_amazon = self.last_look
+
+    def next_look(self) -> float:
+        return max(0.0, self.last_look + self.every - self.clock())
+
+    def look(self, queue: Queue) -> Queue:
+        now = self.last_look = self.clock()
+        ask_amazon = self.last_amazon is None or now - self.last_amazon >= self.amazon_every
+        fresh = self.refresh(queue, ask_amazon)
+        if fresh.discovery is not None and fresh.discovery.searched:
+            self.last_amazon = now
+        return fresh
+
+
 def run_shift(
     queue: Queue,
     services: Services,
@@ -337,71 +523,105 @@ def run_shift(
     prefetch: bool = True,
     clock: Callable[[], float] = time.monotonic,
     feed_poll: float = POLL,
+    watch: Watch | None = None,
 ) -> Shift:
-    """Work through the queue. With a non-interactive agent (--yes) every ticket is processed
-    the way `process --yes` would; those needing a person are left for later. `options.rerun`
-    may hold `{ticket}`: each ticket's own rerun command.
+    """Work through the queue, in its order. With a non-interactive agent (--yes) every entry
+    is processed the way `process --yes` would; those needing a person are left for later.
+    `options.rerun` may hold `{ticket}`: each ticket's own rerun command.
 
-    Ctrl-C ends the shift (the Shift says so) instead of propagating: the summary still shows.
-    Each pending Amazon feed is looked at every `feed_poll` seconds, off the agent's way.
+    With `watch` (and a `WatchScreen`), the queue is looked at again between entries and while
+    it is empty: new entries are shown as they arrive (the bell rings for one that can still
+    be cancelled), and the shift ends with **q** (or Ctrl-C while waiting) — not when the
+    queue is empty. Ctrl-C ends the shift (the Shift says so) instead of propagating: the
+    summary still shows. Each pending Amazon feed is looked at every `feed_poll` seconds, off
+    the agent's way.
     """
     shift = Shift(queue)
     desk = FeedDesk(journal, services.feeds, services.helpdesk, agent) \
         if services.feeds is not None and journal is not None else None
+    shift.results = [TicketResult(e.id, e.url, SKIPPED, e.skip, e.order_id or "")
+                     for e in queue.entries if e.skip]
+    taken = {e.key for e in queue.entries if e.skip}  # taken up or left alone in this shift
+    finished: set[str] = set(taken)  # with a result
+    seen = {e.key for e in queue.entries}
+    journal = journal if journal is not None else Journal.memory()
+    watching = _Watching(watch, screen, seen) if watch is not None else None
+    if watching is not None:
+        watching.start(queue)
     follower = FeedFollower(desk, poll=feed_poll).start() if desk is not None else None
-    shift.results = [TicketResult(e.id, e.ticket.url, SKIPPED, e.skip) for e in queue.entries
-                     if e.skip]
-    todo = queue.todo
     reader = Prefetcher(services, enabled=prefetch)
     started = clock()
-    position = 0
+    number = 0
+    todo: list[QueueEntry] = []
     try:
-        if todo:
-            reader.start(todo[0].id)
-        for position, entry in enumerate(todo):
+        while True:
+            todo = [e for e in shift.queue.todo if e.key not in taken]
+            if not todo:
+                if watching is None:
+                    break
+                fresh = watching.wait_for_work(shift.queue, taken)
+                if fresh is None:
+                    shift.quit = True
+                    break
+                shift.queue = fresh
+                continue
             if follower is not None:
-                tell(agent, follower.news())  # between two tickets: what Amazon said meanwhile
-            with screen.busy(f"Reading ticket #{entry.id}"):
-                found = reader.take(entry.id) or read_now(services, entry.id)
-            # While the agent reads this one, the next two: one skipped when read (another
-            # run's note) must not leave the agent waiting for the one after it.
-            for ahead in todo[position + 1:position + 1 + LOOKAHEAD]:
-                reader.start(ahead.id)
+                tell(agent, follower.news())  # between two entries: what Amazon said meanwhile
+            entry = todo[0]
+            taken.add(entry.key)
+            number += 1
+            found: Prefetched | None = None
+            if entry.ticket is not None:
+                reader.start(entry.ticket.id)  # unless it is being read already
+                with screen.busy(f"Reading ticket #{entry.ticket.id}"):
+                    found = reader.take(entry.ticket.id) or read_now(services, entry.ticket.id)
+            # While the agent reads this one, the next two tickets: one skipped when read
+            # (another run's note) must not leave the agent waiting for the one after it.
+            for ahead in todo[1:1 + LOOKAHEAD]:
+                if ahead.ticket is not None:
+                    reader.start(ahead.ticket.id)
             reason = skip_on_reading(found.ticket, queue.agent_id, journal,
-                                     options.claim_lease) if found.ticket else ""
+                                     options.claim_lease) \
+                if found is not None and found.ticket else ""
             if reason:
-                shift.results.append(TicketResult(entry.id, entry.ticket.url, SKIPPED, reason))
+                shift.results.append(TicketResult(entry.id, entry.url, SKIPPED, reason,
+                                                  entry.order_id or ""))
+                finished.add(entry.key)
                 screen.skipped(entry, reason)
                 continue
             shown = clock()
-            screen.show_card(position + 1, len(todo), entry, found.ticket,
+            screen.show_card(number, number + len(todo) - 1, entry,
+                             found.ticket if found is not None else None,
                              datetime.now(timezone.utc))
             action = screen.next_action() if agent.interactive else "process"
             if action == "quit":
                 shift.quit = True
-                shift.not_reached = todo[position:]
+                shift.not_reached = todo
                 break
             if action == "skip":
-                shift.results.append(
-                    TicketResult(entry.id, entry.ticket.url, SKIPPED, "you skipped it"))
-                continue
-            if follower is not None:
-                follower.working_on(entry.id)
-            result, outcome = _process_one(entry, found, services, agent, options, journal,
-                                           desk)
-            if follower is not None:
-                follower.working_on(None)
-                follower.wake()  # a feed may have gone out, or an order wait for the window
-            result.seconds = clock() - shown
-            shift.results.append(result)
-            screen.show_result(result, outcome)
+                shift.results.append(TicketResult(entry.id, entry.url, SKIPPED,
+                                                  "you skipped it", entry.order_id or ""))
+            else:
+                if follower is not None:
+                    follower.working_on(entry.id)
+                result, outcome = _process_one(entry, found, services, agent, options, journal,
+                                               desk)
+                if follower is not None:
+                    follower.working_on(None)
+                    follower.wake()  # a feed may have gone out, or an order wait for the window
+                result.seconds = clock() - shown
+                shift.results.append(result)
+                screen.show_result(result, outcome)
+            finished.add(entry.key)
+            if watching is not None and watching.due():
+                shift.queue = watching.look(shift.queue, taken)
     except KeyboardInterrupt:
         shift.interrupted = True
-        done = {r.ticket_id for r in shift.results}
-        shift.not_reached = [e for e in todo[position:] if e.id not in done]
+        shift.not_reached = [e for e in todo if e.key not in finished]
     finally:
         reader.close(wait=not shift.interrupted)
         shift.seconds = clock() - started
+        shift.arrived = watching.arrived if watching is not None else 0
         if follower is not None:
             tell(agent, follower.close())
             _left_with_amazon(agent, follower.desk)
@@ -421,19 +641,77 @@ def _left_with_amazon(agent: Agent, desk: FeedDesk) -> None:
                    "feeds` (or the next run) sends them in one feed.")
 
 
+class _Watching:
+    """The watching part of a shift: when to look again, what arrived, the bell, the keys."""
+
+    def __init__(self, watch: Watch, screen: ShiftScreen, seen: set[str]) -> None:
+        self.watch = watch
+        self.screen = cast("WatchScreen", screen)
+        self.seen = seen
+        self.arrived = 0
+
+    def start(self, queue: Queue) -> None:
+        self.watch.start(queue)
+
+    def due(self) -> bool:
+        return self.watch.next_look() <= 0
+
+    def look(self, queue: Queue, taken: set[str]) -> Queue:
+        try:
+            fresh = self.watch.look(queue)
+        except CancelbotError as exc:
+            # A look that fails (Freshdesk down a minute, the journal locked) is not the end
+            # of the shift: the next look tries again.
+            self.screen.look_failed(f"{exc}; trying again in {self.watch.every:.0f} s")
+            return queue
+        new = [e for e in fresh.todo if e.key not in self.seen and e.key not in taken]
+        self.seen.update(e.key for e in fresh.entries)
+        if new:
+            self.arrived += len(new)
+            self.screen.arrived(new, fresh)
+            if any(e.cancellable for e in new):
+                self.screen.ring()  # once a look, however many arrived
+        return fresh
+
+    def wait_for_work(self, queue: Queue, taken: set[str]) -> Queue | None:
+        """Look again every `every` seconds until there is something to do: the new queue,
+        or None when the agent ends the shift (q, or Ctrl-C while waiting)."""
+        watch = self.watch
+        try:
+            while True:
+                with self.screen.idle(queue, watch.next_look()):
+                    while watch.next_look() > 0:
+                        if (self.screen.key() or "").lower() == "q":
+                            return None
+                        watch.sleep(min(watch.step, watch.next_look()))
+                queue = self.look(queue, taken)
+                if any(e.key not in taken for e in queue.todo):
+                    return queue
+        except KeyboardInterrupt:
+            return None  # nothing in progress: Ctrl-C while waiting is the end of the shift
+
+
 def _process_one(
     entry: QueueEntry, found: Prefetched | None, services: Services, agent: Agent,
-    options: Options, journal: Journal | None, desk: FeedDesk | None = None,
+    options: Options, journal: Journal, desk: FeedDesk | None = None,
 ) -> tuple[TicketResult, Outcome | None]:
     def result(kind: str, detail: str, order_id: str = "") -> TicketResult:
-        return TicketResult(entry.id, entry.ticket.url, kind, detail, order_id)
+        return TicketResult(entry.id, entry.url, kind, detail, order_id or entry.order_id or "")
 
-    mine = dataclasses.replace(options, rerun=options.rerun.replace("{ticket}", str(entry.id)))
-    outcome = process(entry.id, services, agent, mine, journal, ahead=found, feeds=desk)
+    if entry.ticket is None:
+        if entry.request is None:  # an entry is a ticket or a request: a bug, not a state
+            raise ValueError("a queue entry without ticket or request")
+        outcome = handle_request(entry.request.order_id, services, agent,
+                                 dataclasses.replace(options, rerun="cancelbot queue"), journal)
+    else:
+        ticket_id = entry.ticket.id
+        mine = dataclasses.replace(options, rerun=options.rerun.replace("{ticket}",
+                                                                        str(ticket_id)))
+        outcome = process(ticket_id, services, agent, mine, journal, ahead=found, feeds=desk)
     error = outcome.error
     # Changed while the agent read it, or another run claimed it first: shown afresh.
     if isinstance(error, (ChangedMeanwhile, TicketBusy)) and found is not None:
-        agent.warn(f"{error}. Reading ticket #{entry.id} again.")
+        agent.warn(f"{error}. Reading ticket {entry.label} again.")
         return _process_one(entry, None, services, agent, options, journal, desk)
     if outcome.interrupted:
         raise KeyboardInterrupt  # the shift ends, with its summary
@@ -452,10 +730,11 @@ def _classify(entry: QueueEntry, outcome: Outcome) -> TicketResult:
     elif not outcome.actions:
         kind, detail = SKIPPED, "nothing was changed"
     elif outcome.branch == "cannot_cancel":
-        kind, detail = MESSAGED, f"{outcome.reason}; reply in {outcome.language}"
+        language = f"; reply in {outcome.language}" if outcome.language else ""
+        kind, detail = MESSAGED, f"{outcome.reason}{language}"
     else:
         kind, detail = CANCELLED, outcome.reason
-    return TicketResult(entry.id, entry.ticket.url, kind, detail, outcome.order_id)
+    return TicketResult(entry.id, entry.url, kind, detail, outcome.order_id)
 
 
 def _fold(text: str) -> str:

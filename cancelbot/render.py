@@ -163,28 +163,35 @@ def interrupted_message(outcome: Outcome) -> str:
 
 
 def queue_document(queue: Queue) -> dict[str, Any]:
-    """`queue --list --json`."""
+    """`queue --list --json`: the entries in the order the shift takes them."""
     now = queue.now
     tickets = []
     for entry in queue.entries:
         t = entry.ticket
         age, left = entry.age(now), entry.time_left(now)
+        received = entry.received_at
+        triage = entry.triage
         tickets.append({
-            "ticket_id": t.id,
-            "subject": t.subject,
-            "url": t.url,
-            "created_at": t.created_at.isoformat().replace("+00:00", "Z") if t.created_at
-            else None,
+            "ticket_id": entry.id,
+            "subject": entry.subject,
+            "url": entry.url,
+            "created_at": received.isoformat().replace("+00:00", "Z") if received else None,
             "age_minutes": None if age is None else int(age.total_seconds() // 60),
             "minutes_left": None if left is None else int(left.total_seconds() // 60),
             "urgent": entry.urgent(now),
             "matched_by": list(entry.matched_by),
-            "responder_id": t.responder_id,
-            "tags": list(t.tags),
+            "responder_id": t.responder_id if t is not None else None,
+            "tags": list(t.tags) if t is not None else [],
             "skip": entry.skip or None,
             "stale_claim": entry.stale_claim or None,
             "needs_person": entry.needs_person or None,
+            "order_id": entry.order_id,
+            "source": entry.source,
+            "gstk_status": triage.gstk.value if triage is not None and triage.gstk else None,
+            "cancellable": entry.cancellable,
+            "why": entry.standing,
         })
+    discovery = queue.discovery
     return {
         "query": queue.query,
         "total": queue.total,
@@ -196,6 +203,12 @@ def queue_document(queue: Queue) -> dict[str, Any]:
         "tickets": tickets,
         "stale_claims": sum(1 for e in queue.entries if e.stale_claim),
         "needs_person": sum(1 for e in queue.entries if e.needs_person),
+        "amazon_search": None if discovery is None else {
+            "searched": discovery.searched,
+            "new": list(discovery.new),
+            "next_in_seconds": round(discovery.next_in),
+            "problem": discovery.problem or None,
+        },
     }
 
 
@@ -206,50 +219,99 @@ def truncation_warning(queue: Queue) -> str:
             "status:2 AND tag:'amazon'.")
 
 
+GSTK_SHORT = {"awaiting_preparation": "awaiting", "in_preparation": "in prep.",
+              "prepared": "prepared", "shipped": "shipped", "cancelled": "cancelled"}
+
+
+def gstk_cell(entry: QueueEntry) -> Text:
+    """The entry's GSTK status in a word: green while it can still be cancelled."""
+    triage = entry.triage
+    if triage is None or triage.gstk is None:
+        return Text("?", style="dim")
+    return Text(GSTK_SHORT[triage.gstk.value], style="bold green" if entry.cancellable else "")
+
+
+def discovery_line(queue: Queue) -> Text | None:
+    """What the look at Amazon found, in one line (None when there is no SP-API)."""
+    found = queue.discovery
+    if found is None:
+        return None
+    amazon = sum(1 for e in queue.entries if e.ticket is None)
+    line = Text("Amazon: ", style="dim")
+    line.append(f"{amazon} buyer's request(s) no ticket names yet · ", style="dim")
+    if found.searched:
+        line.append("searched just now", style="dim")
+    else:
+        line.append(f"next search in {duration(timedelta(seconds=found.next_in))} "
+                    "(Amazon allows one every 3 min)", style="dim")
+    if found.problem:
+        line.append(f"\n{found.problem}", style="yellow")
+    return line
+
+
 def render_queue(console: Console, queue: Queue) -> None:
     now = queue.now
     todo, skipped = len(queue.todo), len(queue.entries) - len(queue.todo)
+    amazon = discovery_line(queue)
     if not queue.entries:
         console.print(Text(f"No open cancellation request (search {queue.query!r}: "
                            f"{queue.read} ticket(s) read, none looks like one)."))
+        if amazon is not None:
+            console.print(amazon)
         return
     stale = sum(1 for e in queue.entries if e.stale_claim)
     person = sum(1 for e in queue.entries if e.needs_person)
+    order = ("cancellable first, then by Amazon's 24-h answer deadline" if queue.triaged
+             else "oldest first · Amazon expects an answer within 24 h")
     console.print(Text.assemble(
         (f"{todo} to do", "bold"),
         f" · {skipped} skipped",
         (f" · {stale} with a stale claim", "red") if stale else "",
         (f" · {person} left to a person", "red") if person else "",
-        " · oldest first · Amazon expects an answer within 24 h",
+        f" · {order}",
     ))
-    rows: list[tuple[Text, Text, Text, QueueEntry]] = []
+    if amazon is not None:
+        console.print(amazon)
+    rows: list[tuple[Text, Text, Text, Text, QueueEntry]] = []
     for entry in queue.entries:
         age = entry.age(now)
-        rows.append((Text(f"#{entry.id}", style=f"link {entry.ticket.url}" if entry.ticket.url
-                          else ""),
+        url = entry.url
+        rows.append((Text(entry.label, style=f"link {url}" if url else ""),
+                     gstk_cell(entry) if queue.triaged else Text(""),
                      Text(f"{duration(age)} ago" if age is not None else "?"),
                      time_left(entry, now), entry))
     # The subject is cut to what is left of the line (Rich's own no-wrap collapsing would
     # squeeze the narrow columns away first).
-    plain = [(row[0].plain, row[1].plain, row[2].plain) for row in rows]
+    titles = ("Ticket", "GSTK", "Received", "Left") if queue.triaged \
+        else ("Ticket", "Received", "Left")
+    plain = [tuple(cell.plain for cell in row[:4] if queue.triaged or cell is not row[1])
+             for row in rows]
     fixed = [max(len(title), *(len(cells[i]) for cells in plain))
-             for i, title in enumerate(("Ticket", "Received", "Left"))]
-    room = max(20, console.width - sum(fixed) - 8)
+             for i, title in enumerate(titles)]
+    room = max(20, console.width - sum(fixed) - 2 * len(titles) - 2)
     table = Table(box=None, padding=(0, 1), header_style="bold")
     table.add_column("Ticket", no_wrap=True, overflow="fold")
+    if queue.triaged:
+        table.add_column("GSTK", no_wrap=True, overflow="fold")
     table.add_column("Received", no_wrap=True, justify="right", overflow="fold")
     table.add_column("Left", no_wrap=True, justify="right", overflow="fold")
     table.add_column("Subject", overflow="fold")
-    for ticket, age_text, left, entry in rows:
-        subject = Text(entry.ticket.subject or "(no subject)", style="dim" if entry.skip else "")
+    for label, gstk, age_text, left, entry in rows:
+        subject = Text(entry.subject or "(no subject)", style="dim" if entry.skip else "")
         subject.truncate(room, overflow="ellipsis")
         if entry.skip:
             subject.append(f"\nskip: {entry.skip}", style="yellow")
+        elif queue.triaged:
+            why = Text(entry.standing, style="green" if entry.cancellable else "dim")
+            why.truncate(room, overflow="ellipsis")
+            subject.append("\n")
+            subject.append_text(why)
         if entry.stale_claim:
             subject.append(f"\nstale claim: {entry.stale_claim}", style="red")
         if entry.needs_person:
             subject.append(f"\nneeds a person: {entry.needs_person}", style="red")
-        table.add_row(ticket, age_text, left, subject)
+        cells = (label, gstk, age_text, left) if queue.triaged else (label, age_text, left)
+        table.add_row(*cells, subject)
     console.print(table)
 
 
@@ -263,6 +325,8 @@ def render_shift(console: Console, shift: Shift) -> None:
     head.append(f" · {len(processed)} processed in {seconds(shift.seconds)}")
     if shift.median_seconds is not None:
         head.append(f" · median {seconds(shift.median_seconds)} per ticket")
+    if shift.arrived:
+        head.append(f" · {shift.arrived} arrived while watching")
     console.rule(head, align="left")
     counts = Table.grid(padding=(0, 2))
     counts.add_column(overflow="fold")
@@ -285,7 +349,7 @@ def render_shift(console: Console, shift: Shift) -> None:
         if result.url:
             detail.append("\n")
             detail.append_text(linkified(result.url, style="dim"))
-        lines.add_row(Text(f"#{result.ticket_id}", style="bold"),
+        lines.add_row(Text(result.label, style="bold"),
                       Text(KIND_LABELS[result.kind].lower(), style=KIND_STYLES[result.kind]),
                       detail)
     console.print(lines)
@@ -293,8 +357,8 @@ def render_shift(console: Console, shift: Shift) -> None:
         left = Text("Not reached: ", style="dim")
         for n, entry in enumerate(shift.not_reached):
             left.append(", " if n else "")
-            left.append(f"#{entry.id}", style=f"link {entry.ticket.url}" if entry.ticket.url
-                        else "")
+            name = entry.label if entry.ticket is not None else f"Amazon {entry.order_id}"
+            left.append(name, style=f"link {entry.url}" if entry.url else "")
         left.append(" — `cancelbot queue` shows them again.", style="dim")
         console.print(left)
     if shift.interrupted:
@@ -375,7 +439,9 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
     cut: on a narrow terminal each value stands on its own line, under its label."""
     console.print()
     title = _("Dry run — nothing changed") if outcome.dry_run else _("Summary")
-    rows: list[tuple[str, Text]] = [(_("Ticket"), Text(f"#{outcome.ticket_id}"))]
+    rows: list[tuple[str, Text]] = [
+        (_("Ticket"), Text(f"#{outcome.ticket_id}")) if outcome.ticket_id is not None
+        else (_("Request"), Text(_("the buyer's, on Amazon (no ticket yet)")))]
     if outcome.order_id:
         rows.append((_("Order"), Text(outcome.order_id)))
     if outcome.branch:
@@ -430,7 +496,8 @@ def render_history(console: Console, events: Sequence[Event], ticket_id: int | N
               "queued": "yellow"}
     for e in events:
         ref = " · ".join(part for part in (e.ref, e.detail) if part)
-        cells = [Text(e.at[:19].replace("T", " ")), Text(f"#{e.ticket_id}"), Text(e.order_id),
+        cells = [Text(e.at[:19].replace("T", " ")), Text(_ticket(e.ticket_id)),
+                 Text(e.order_id),
                  Text(e.step), Text(e.phase, style=styles.get(e.phase, "")), Text(ref)]
         table.add_row(*cells, *([] if by_one else [Text(e.agent)]))
     if by_one and events[0].agent:
@@ -447,8 +514,10 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
     if follow_up.busy:
         console.print(Text("Another cancelbot is handling the feeds right now: showing the "
                            "journal as it is.", style="yellow"))
+    listed = {row.order_id for row in refused}  # in red below
     for level, text in follow_up.news:
-        if not text.startswith("AMAZON DID NOT CANCEL"):  # listed in red below
+        if not (text.startswith("AMAZON DID NOT CANCEL")
+                and any(f"order {order_id} " in text for order_id in listed)):
             console.print(Text(text, style="yellow" if level == "warn" else ""))
     if not cancellations:
         console.print("No Amazon cancellation in the journal.")
@@ -462,7 +531,8 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
               "error": ("NOT CANCELLED", "bold red")}
     for row in cancellations:
         label, style = states.get(row.state, (row.state, ""))
-        table.add_row(Text(row.order_id), Text(f"#{row.ticket_id}"), Text(label, style=style),
+        table.add_row(Text(row.order_id), Text(_ticket(row.ticket_id)),
+                      Text(label, style=style),
                       Text(row.feed_id or ""), Text((row.sent_at or row.queued_at).replace(
                           "T", " ").rstrip("Z")), Text(row.result))
     console.print(table)
@@ -475,6 +545,11 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
             f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
             f"{row.feed_id or '—'}): {row.result}. The ticket is open again with a note saying "
             f"what to do: `cancelbot process {row.ticket_id}` offers it.", style="bold red"))
+
+
+def _ticket(ticket_id: int | None) -> str:
+    """A journal row's ticket; "Amazon" for an order-only job (a buyer's request on Amazon)."""
+    return "Amazon" if ticket_id is None else f"#{ticket_id}"
 
 
 _URL = re.compile(r"https?://[^\s<>()\"']+")

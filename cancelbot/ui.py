@@ -8,6 +8,8 @@ from outside (ticket subjects and bodies, order titles, GSTK labels) is only eve
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +30,7 @@ from cancelbot.render import (
     KIND_LABELS,
     STATUS_WORDS,
     duration,
+    gstk_cell,
     linkified,
     render_outcome,
     render_queue,
@@ -377,12 +380,14 @@ def _ticket_status(code: int) -> str:
 
 
 class TerminalShift:
-    """The shift's screens between tickets (queue.ShiftScreen): the queue, each ticket's card,
-    process / skip / quit, and one line per ticket done. The procedure's own screens are the
-    TerminalAgent's."""
+    """The shift's screens between entries (queue.ShiftScreen, and queue.WatchScreen for
+    --watch): the queue, each entry's card, process / skip / quit, one line per entry done;
+    while watching, what arrives, the bell, and the **q** that ends the shift. The
+    procedure's own screens are the TerminalAgent's."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        self._keys = _Keys()
 
     def show_queue(self, queue) -> None:
         render_queue(self.console, queue)
@@ -391,8 +396,11 @@ class TerminalShift:
                   now: datetime) -> None:
         age = entry.age(now)
         left = time_left(entry, now)
-        head = Text.assemble((_("{number}/{count} · Ticket #{id}").format(
-            number=number, count=count, id=entry.id), "bold"))
+        title = _("{number}/{count} · Ticket #{id}").format(
+            number=number, count=count, id=entry.id) if entry.ticket is not None \
+            else _("{number}/{count} · Amazon request · order {order}").format(
+                number=number, count=count, order=entry.order_id)
+        head = Text.assemble((title, "bold"))
         if age is not None:
             head.append(" · " + _("received {duration} ago").format(duration=duration(age))
                         + " · ")
@@ -402,11 +410,16 @@ class TerminalShift:
                 head.append(" " + _("left"))
         self.console.print()
         self.console.rule(head, align="left", style="cyan")
-        self.console.print(Text(excerpt(entry.ticket.subject or _("(no subject)"), 300),
+        self.console.print(Text(excerpt(entry.subject or _("(no subject)"), 300),
                                 style="bold"))
         if ticket is not None:
             sender = excerpt(f"{ticket.requester_name} <{ticket.requester_email}>", 300)
             self.console.print(Text(_("From: ") + sender, style="dim"), overflow="fold")
+        if entry.triage is not None:
+            line = Text(_("GSTK: "), style="dim")
+            line.append_text(gstk_cell(entry))
+            line.append(f" · {entry.standing}", style="green" if entry.cancellable else "dim")
+            self.console.print(line)
 
     def next_action(self) -> str:
         # Enter is never an answer here: at every question of cancelbot, Enter alone changes
@@ -429,15 +442,18 @@ class TerminalShift:
                                     style="yellow"))
 
     def skipped(self, entry, reason: str) -> None:
-        self.console.print(Text(_("#{id} skipped: {reason}").format(id=entry.id, reason=reason),
-                                style="dim"))
+        said = _("#{id} skipped: {reason}").format(id=entry.id, reason=reason) \
+            if entry.ticket is not None else _("Amazon request · order {order} skipped: "
+                                               "{reason}").format(order=entry.order_id,
+                                                                  reason=reason)
+        self.console.print(Text(said, style="dim"))
 
     def show_result(self, result, outcome: Outcome | None) -> None:
         if outcome is not None and outcome.error is None:
             render_outcome(self.console, outcome)
             return
         style = {"needs_human": "yellow", "skipped": "dim", "failed": "red"}.get(result.kind, "")
-        self.console.print(Text(f"#{result.ticket_id} {_(KIND_LABELS[result.kind])}: "
+        self.console.print(Text(f"{result.label} {_(KIND_LABELS[result.kind])}: "
                                 f"{result.detail}", style=style))
 
     @contextmanager
@@ -447,3 +463,89 @@ class TerminalShift:
             return
         with self.console.status(escape(label) + "…"):
             yield
+
+    # -- watching (--watch) ----------------------------------------------------------------------
+
+    def arrived(self, entries, queue) -> None:
+        now = queue.now
+        for entry in entries:
+            line = Text(_("New: "), style="bold")
+            line.append(entry.label)
+            if entry.ticket is None:
+                line.append(f" {entry.order_id}")
+            line.append(" · " + _("GSTK") + " ")
+            line.append_text(gstk_cell(entry))
+            age = entry.age(now)
+            line.append(f" · {entry.standing}"
+                        + (" · " + _("received {duration} ago").format(duration=duration(age))
+                           if age is not None else ""),
+                        style="green" if entry.cancellable else "dim")
+            line.append(f"\n     {entry.subject}", style="dim")
+            self.console.print(line, overflow="ellipsis")
+
+    def ring(self) -> None:
+        self.console.bell()
+
+    def look_failed(self, problem: str) -> None:
+        self.console.print(Text(_("Could not look at the queue: {problem}").format(
+            problem=problem), style="yellow"))
+
+    @contextmanager
+    def idle(self, queue, next_look: float) -> Iterator[None]:
+        label = _("Nothing to do: watching for new requests (next look in {seconds} s). "
+                  "Press q to end the shift.").format(seconds=f"{next_look:.0f}")
+        with self._keys.reading():
+            if not self.console.is_terminal:
+                yield
+                return
+            with self.console.status(escape(label)):
+                yield
+
+    def key(self) -> str | None:
+        return self._keys.read()
+
+
+class _Keys:
+    """Single key presses without Enter while the shift waits: cbreak mode on POSIX terminals,
+    msvcrt on Windows. Not a terminal (a pipe, a test): no keys — Ctrl-C ends the wait."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        try:
+            fd = sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None
+        except (OSError, ValueError):  # no real stdin (replaced by a test runner)
+            fd = None
+        if fd is None or sys.platform == "win32":
+            self._fd = fd
+            try:
+                yield
+            finally:
+                self._fd = None
+            return
+        import termios
+        import tty
+
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)
+            self._fd = fd
+            yield
+        finally:
+            self._fd = None
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    def read(self) -> str | None:
+        fd = self._fd
+        if fd is None:
+            return None
+        if sys.platform == "win32":
+            import msvcrt
+
+            return msvcrt.getwch() if msvcrt.kbhit() else None
+        import select
+
+        ready, _writable, _failed = select.select([fd], [], [], 0)
+        return os.read(fd, 1).decode("utf-8", "replace") if ready else None

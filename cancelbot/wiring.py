@@ -13,6 +13,7 @@ from cancelbot.services.http import RatePacer, RetryPolicy
 
 RATE_FILE = "freshdesk-rate.json"  # the account's last Freshdesk rate reading
 TOKEN_FILE = "lwa-token.json"  # the LWA access token of the account's SP-API app
+SEARCH_PLAN_FILE = "spapi-search-orders.json"  # searchOrders' usage plan (token bucket)
 
 
 def timeout_for(settings: Settings) -> httpx.Timeout:
@@ -33,6 +34,11 @@ def open_services(
     from cancelbot.services.assisted import AssistedBackOffice, AssistedMarketplace
     from cancelbot.services.freshdesk import FreshdeskClient
     from cancelbot.services.gstk import GstkClient
+    from cancelbot.services.usage_plan import (
+        SEARCH_ORDERS_BURST,
+        SEARCH_ORDERS_RATE,
+        TokenBucket,
+    )
     from cancelbot.statuses import StatusTable
 
     if transport is None and settings.sandbox:
@@ -74,6 +80,11 @@ def open_services(
                 timeout=timeout,
                 retry=retry,
                 token_cache=None if state_dir is None else state_dir / TOKEN_FILE,
+                # searchOrders' budget is the seller account's: shared by every process of
+                # this world (the sandbox's is its own, in memory).
+                search_plan=TokenBucket(
+                    SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST,
+                    state_file=None if state_dir is None else state_dir / SEARCH_PLAN_FILE),
             ))
         else:
             marketplace = AssistedMarketplace(agent)

@@ -5,7 +5,9 @@ transport, and counters.
 and asked. `FaultyTransport` wraps `SandboxTransport(home)`: it logs every request, runs hooks
 before or after chosen ones, and breaks one kind of request in one way. `Counts` reads what
 actually happened from the sandbox's state (and, for PUTs, from the log of requests the sandbox
-applied) so "exactly once" is counted on the fake, not on our own journal.
+applied) so "exactly once" is counted on the fake, not on our own journal. `add_order`,
+`add_ticket` and `nothing_to_do` change the sandbox's world the way a day does: a new order
+(and its buyer's request on Amazon), a new email, an empty queue.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from cancelbot.journal import Journal
 from cancelbot.ports import Options
 from cancelbot.procedure import process
 from cancelbot.sandbox import load
+from cancelbot.sandbox.state import StateStore
 from cancelbot.sandbox.transport import SandboxTransport
 from cancelbot.services.http import RetryPolicy
 from cancelbot.wiring import open_services
@@ -34,6 +38,76 @@ AGENT_ID = 48000000001  # the sandbox's agent
 ORDER_1001 = "402-3815274-6120358"
 GSTK_1001 = "GS-1048213"
 ORDER_1002 = "302-5521908-4417736"
+ORDER_AMAZON_ONLY = "403-6618204-5193342"  # a buyer's request no seeded ticket names
+GSTK_AMAZON_ONLY = "GS-1048230"
+AWAITING, IN_PREPARATION = "En attente de préparation", "En cours de préparation"
+
+
+# -- the sandbox's world, changed the way the day changes it ----------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_order(home: Path, order_id: str, gstk_id: str, gstk_status: str = AWAITING, *,
+              requested_minutes_ago: float | None = 5.0, fulfillment: str = "UNSHIPPED") -> None:
+    """A new order in GSTK and on Amazon (a copy of the seed's Amazon-only one); with
+    `requested_minutes_ago`, the buyer asked Amazon to cancel it that long ago."""
+    now = datetime.now(timezone.utc)
+    with StateStore(home).update() as state:
+        order = copy.deepcopy(state["amazon"]["orders"][ORDER_AMAZON_ONLY])
+        body = order["order"]
+        body["orderId"] = order_id
+        body["fulfillment"]["fulfillmentStatus"] = fulfillment
+        body["createdTime"] = _iso(now - timedelta(hours=1))
+        updated = now - timedelta(minutes=requested_minutes_ago or 50)
+        body["lastUpdatedTime"] = _iso(updated)
+        for n, item in enumerate(body["orderItems"], start=1):
+            item["orderItemId"] = f"{order_id.replace('-', '')[-13:]}{n}"
+            if requested_minutes_ago is None:
+                item.pop("cancellation", None)
+        state["amazon"]["orders"][order_id] = order
+        state["gstk"]["orders"][gstk_id] = {
+            "id": gstk_id, "marketplace_order_id": order_id, "status": gstk_status,
+            "updated_at": _iso(now - timedelta(minutes=50)), "history": []}
+
+
+def add_ticket(home: Path, ticket_id: int, order_id: str, *, minutes_ago: float = 3.0) -> None:
+    """A new open ticket: Amazon's email about `order_id` (a copy of ticket 1001's)."""
+    now = datetime.now(timezone.utc)
+    with StateStore(home).update() as state:
+        tickets = state["freshdesk"]["tickets"]
+        ticket = copy.deepcopy(tickets["1001"])
+        text = (f"Le client a demandé l'annulation de la commande suivante : N° de commande : "
+                f"{order_id}")
+        ticket.update(
+            id=ticket_id, status=2, responder_id=None, conversations=[],
+            subject=f"Demande d'annulation de commande (Commande : {order_id})",
+            description=f"<p>{text}</p>", description_text=text,
+            created_at=_iso(now - timedelta(minutes=minutes_ago)),
+            updated_at=_iso(now - timedelta(minutes=minutes_ago)),
+        )
+        # From the order's buyer (through Amazon's relay) when the sandbox knows the order:
+        # anyone else would be a requester who does not match the order.
+        buyer = state["amazon"]["orders"].get(order_id, {}).get("order", {}).get("buyer") or {}
+        if buyer.get("buyerEmail"):
+            contact_id = 48012000000 + ticket_id
+            state["freshdesk"]["contacts"][str(contact_id)] = {
+                "id": contact_id, "name": buyer.get("buyerName", ""),
+                "email": buyer["buyerEmail"], "mobile": None, "phone": None}
+            ticket["requester_id"] = contact_id
+        tickets[str(ticket_id)] = ticket
+
+
+def nothing_to_do(home: Path) -> None:
+    """Every ticket resolved and every order past picking: an empty queue."""
+    with StateStore(home).update() as state:
+        for ticket in state["freshdesk"]["tickets"].values():
+            ticket["status"] = 4
+        for order in state["gstk"]["orders"].values():
+            if order["status"] == AWAITING:
+                order["status"] = IN_PREPARATION
 
 
 class Crash(BaseException):

@@ -161,6 +161,7 @@ def test_get_order_parses_the_official_example_and_sends_the_documented_request(
                 quantity=3,
             ),
         ),
+        last_updated="2024-12-25T16:30:00Z",
     )
     [request] = fake.sp_requests()
     assert request.method == "GET"
@@ -888,3 +889,103 @@ def test_a_link_in_place_of_the_token_cache_is_not_followed(fake, tmp_path, capl
     assert len(again.lwa_requests()) == 1, "the linked cache was not used"
     assert any("symbolic link" in r.getMessage() for r in caplog.records)
     assert not cache.is_symlink() and target.read_bytes() == good.read_bytes()
+
+
+# -- searchOrders: buyers' requests, within the usage plan -----------------------------------
+
+SEARCH_URL = f"{ENDPOINT}/orders/2026-01-01/orders"
+
+
+def search_page(*orders: dict, next_token: str | None = None,
+                before: str = "2024-12-25T15:00:00Z", **headers: str) -> httpx.Response:
+    body: dict = {"orders": list(orders), "lastUpdatedBefore": before}
+    if next_token:
+        body["pagination"] = {"nextToken": next_token}
+    return httpx.Response(200, json=body, headers=headers)
+
+
+def test_search_orders_sends_the_documented_request_and_reads_the_official_example(fake):
+    official = load("searchOrders_200_example_order0.json")
+    fake.on("GET", SEARCH_URL, search_page(official, next_token="2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"))
+    with make_client(fake) as client:
+        page = client.search_orders("2024-12-25T00:00:00Z", page_token="abc=")
+    [request] = fake.sp_requests()
+    assert parse_qs(request.url.query.decode()) == {
+        "lastUpdatedAfter": ["2024-12-25T00:00:00Z"],
+        "fulfillmentStatuses": ["PENDING,UNSHIPPED"],  # not shipped yet, csv like includedData
+        "includedData": ["CANCELLATION,FULFILLMENT"],
+        "maxResultsPerPage": ["100"],
+        "paginationToken": ["abc="],
+    }
+    [order] = page.orders
+    assert (order.order_id, order.fulfillment_status, order.last_updated) == (
+        "123-4567890-1234567", "SHIPPED", "2024-12-25T14:45:00Z")
+    assert order.buyer_requested_cancel, "item 0: cancellationRequest.requester BUYER"
+    assert order.items[0].cancelled_by == "MERCHANT"
+    assert page.next_token == "2YgYW55IGNhcm5hbCBwbGVhc3VyZS4"
+    assert page.last_updated_before == "2024-12-25T15:00:00Z"
+
+
+def test_the_rate_amazon_announces_replaces_the_default(fake):
+    fake.on("GET", SEARCH_URL, search_page(**{"x-amzn-RateLimit-Limit": "0.02"}))
+    with make_client(fake) as client:
+        client.search_orders("2024-12-25T00:00:00Z")
+        assert client.search_plan.rate == 0.02
+
+
+def test_search_orders_keeps_to_its_usage_plan_across_processes(fake, tmp_path):
+    from cancelbot.services.usage_plan import TokenBucket
+
+    clock = Clock()
+    fake.on("GET", SEARCH_URL, search_page())
+    state = tmp_path / "spapi-search-orders.json"
+
+    def client_of_another_process() -> AmazonClient:  # one plan, two processes
+        plan = TokenBucket(1 / 180, 2, state_file=state, clock=clock)
+        return make_client(fake, search_plan=plan, clock=clock)
+
+    with client_of_another_process() as first, client_of_another_process() as second:
+        first.search_orders("2024-12-25T00:00:00Z")
+        second.search_orders("2024-12-25T00:00:00Z")  # the burst: 2
+        for client in (first, second):
+            with pytest.raises(RateLimited, match="one search every 3 min; the next one in 180"):
+                client.search_orders("2024-12-25T00:00:00Z")
+        assert len(fake.sp_requests()) == 2, "refused here: nothing sent to Amazon"
+        assert second.search_ready_in() == pytest.approx(180)
+        clock.now += 180
+        second.search_orders("2024-12-25T00:00:00Z")
+        assert first.search_ready_in() == pytest.approx(180), "the token went to the other one"
+    assert len(fake.sp_requests()) == 3
+
+
+def test_amazons_429_empties_the_plan_and_is_not_waited_out_inside_the_call(fake, tmp_path):
+    from cancelbot.services.usage_plan import TokenBucket
+
+    clock, sleeps = Clock(), []
+    fake.on("GET", SEARCH_URL, httpx.Response(429, json={"errors": [{"code": "QuotaExceeded"}]}),
+            search_page())
+    plan = TokenBucket(1 / 180, 20, state_file=tmp_path / "plan.json", clock=clock)
+    with make_client(fake, sleeps, search_plan=plan, clock=clock) as client:
+        with pytest.raises(RateLimited, match="usage plan is spent"):
+            client.search_orders("2024-12-25T00:00:00Z")
+        assert sleeps == [] and len(fake.sp_requests()) == 1
+        assert client.search_ready_in() == pytest.approx(180), "Amazon's count, not ours"
+        with pytest.raises(RateLimited):
+            client.search_orders("2024-12-25T00:00:00Z")
+        assert len(fake.sp_requests()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
+def test_a_link_in_place_of_the_search_plan_is_neither_believed_nor_written_through(tmp_path):
+    from cancelbot.services.usage_plan import TokenBucket
+
+    clock = Clock()
+    target = tmp_path / "elsewhere.json"
+    target.write_text('{"tokens": 0, "at": 0}')
+    state = tmp_path / "spapi-search-orders.json"
+    state.symlink_to(target)
+    plan = TokenBucket(1 / 180, 2, state_file=state, clock=clock)
+    assert plan.take() == 0.0, "the linked level (empty) was not believed"
+    assert not state.is_symlink() and target.read_text() == '{"tokens": 0, "at": 0}'
+    assert TokenBucket(1 / 180, 2, state_file=state, clock=clock).take() == 0.0
+    assert TokenBucket(1 / 180, 2, state_file=state, clock=clock).take() > 0, "its own file kept"

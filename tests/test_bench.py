@@ -104,3 +104,22 @@ def test_the_virtual_clock_moves_on_without_waiting() -> None:
     before = clock()
     clock.advance(180)
     assert 180 <= clock() - before < 190
+
+
+def test_the_simulated_day_drives_the_real_queue_and_discovery(monkeypatch) -> None:
+    """One buyer asks at 10:05 to cancel an order the 10:30 wave will pick; Amazon's email
+    reaches Freshdesk at 10:40. Oldest first, from Freshdesk, cannot save it; the watching
+    shift that searches Amazon can. (The day is built by hand: nothing random is asserted.)"""
+    from bench import day
+
+    def one_order(args, seed):
+        order = day.Order("402-1234567-0000001", placed=10 * 3600, picked=10.5 * 3600,
+                          requested=10 * 3600 + 300, emailed=10 * 3600 + 2400)
+        return day.World({order.order_id: order}, {10_000: order.order_id})
+
+    monkeypatch.setattr(day, "make_world", one_order)
+    args = day.parse([])
+    results = {way: day.measure(day.simulate(args, 1, way), args.hours) for way in day.WAYS}
+    assert [(r.cancellable, r.saved) for r in results.values()] == [(1, 0), (1, 0), (1, 1)]
+    [minutes] = results["c"].minutes
+    assert 4 <= minutes <= 10, "seen on Amazon 2 min later, a search, the bell, the cancel"

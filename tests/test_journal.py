@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from cancelbot import sandbox
 from cancelbot.cli import app
 from cancelbot.errors import JournalError, TicketBusy
-from cancelbot.journal import FILE_NAME, Journal
+from cancelbot.journal import _INDEXES_V2, FILE_NAME, SCHEMA_VERSION, Journal
 from cancelbot.sandbox import load
 
 HOLD_LEASE = """
@@ -134,3 +134,90 @@ def test_history_shows_each_change_of_a_ticket(tmp_path: Path, monkeypatch) -> N
     assert "#1002" in runner.invoke(app, ["history", "--sandbox"]).output
     bad = runner.invoke(app, ["history", "abc", "--sandbox"])
     assert bad.exit_code == 2 and "positive whole number" in bad.output
+
+
+# The journal as cancelbot wrote it before order-only jobs (schema 1): ticket_id NOT NULL.
+SCHEMA_1 = """
+CREATE TABLE jobs (job_id TEXT PRIMARY KEY, ticket_id INTEGER NOT NULL, order_id TEXT NOT NULL,
+    branch TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('open', 'done', 'abandoned')),
+    started_at TEXT NOT NULL, finished_at TEXT, agent TEXT NOT NULL, version TEXT NOT NULL);
+CREATE UNIQUE INDEX jobs_one_open ON jobs (ticket_id) WHERE state = 'open';
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    ticket_id INTEGER NOT NULL, job_id TEXT NOT NULL DEFAULT '', step TEXT NOT NULL,
+    phase TEXT NOT NULL, order_id TEXT NOT NULL DEFAULT '', ref TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '', agent TEXT NOT NULL, version TEXT NOT NULL,
+    pid INTEGER NOT NULL);
+CREATE TABLE leases (ticket_id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, agent TEXT NOT NULL,
+    since TEXT NOT NULL);
+CREATE TABLE amazon_cancellations (order_id TEXT PRIMARY KEY, ticket_id INTEGER NOT NULL,
+    marketplace_id TEXT NOT NULL, item_ids TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN
+    ('queued', 'sending', 'sent', 'done', 'error')), batch_id TEXT, message_id INTEGER,
+    feed_id TEXT, result TEXT NOT NULL DEFAULT '', queued_at TEXT NOT NULL, sent_at TEXT,
+    finished_at TEXT);
+CREATE TABLE feeds (feed_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('pending',
+    'done', 'fatal', 'cancelled')), created_at TEXT NOT NULL, checked_at TEXT);
+INSERT INTO jobs VALUES ('a1b2c3d4e5f6', 1001, '402-3815274-6120358', 'cancel', 'open',
+    '2026-11-27T09:00:00Z', NULL, 'camille', '0.1.0');
+INSERT INTO events (at, ticket_id, job_id, step, phase, order_id, ref, detail, agent, version,
+    pid) VALUES ('2026-11-27T09:00:01Z', 1001, 'a1b2c3d4e5f6', 'gstk_cancel', 'done',
+    '402-3815274-6120358', 'GS-1048213', '', 'camille', '0.1.0', 42);
+INSERT INTO amazon_cancellations (order_id, ticket_id, marketplace_id, item_ids, state,
+    queued_at) VALUES ('402-3815274-6120358', 1001, 'A13V1IB3VIYZZH', '["1"]', 'queued',
+    '2026-11-27T09:00:02Z');
+PRAGMA user_version = 1;
+"""
+
+
+# Schema 2 (main's): schema 1 and its indexes, ticket_id still NOT NULL.
+SCHEMA_2 = SCHEMA_1.replace("PRAGMA user_version = 1;", _INDEXES_V2 + "PRAGMA user_version = 2;")
+
+
+@pytest.mark.parametrize("old", [SCHEMA_1, SCHEMA_2], ids=["schema-1", "schema-2"])
+def test_a_journal_of_a_previous_schema_is_upgraded_keeping_every_row(tmp_path: Path,
+                                                                       old: str) -> None:
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        db.executescript(old)
+    with Journal.open(tmp_path) as journal:
+        job = journal.open_job(1001)
+        assert job is not None and job.job_id == "a1b2c3d4e5f6"
+        [event] = journal.history(1001)
+        assert (event.step, event.ref) == ("gstk_cancel", "GS-1048213")
+        assert journal.cancellation("402-3815274-6120358").state == "queued"
+        # What schema 1 could not hold: a job, an event and a cancellation without a ticket.
+        order_job = journal.start_job(None, "403-6618204-5193342", "cancel")
+        journal.record(None, "gstk_cancel", "intent", job_id=order_job.job_id,
+                       order_id="403-6618204-5193342")
+        journal.queue_cancellation(None, "403-6618204-5193342", "A13V1IB3VIYZZH", ["1"])
+        assert journal.open_order_job("403-6618204-5193342") == order_job
+        assert journal.history()[-1].ticket_id is None
+        journal.record(1001, "note", "intent", job_id=job.job_id)
+        assert journal.history(1001)[-1].id == 3, "ids go on from the copied rows"
+    with sqlite3.connect(tmp_path / FILE_NAME) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        # schema 2's indexes survive the copy of their tables; schema 3's are added
+        assert {"jobs_by_ticket", "cancellations_by_state", "feeds_by_state", "jobs_one_open",
+                "jobs_by_order", "jobs_one_open_order"} <= indexes
+        nullable = {r[1]: r[3] for r in db.execute("PRAGMA table_info(events)")}
+        assert nullable["ticket_id"] == 0, "NOT NULL dropped"
+
+
+def test_order_only_jobs_one_open_per_order_and_one_process_per_order(tmp_path: Path) -> None:
+    with Journal.open(tmp_path) as journal:
+        first = journal.start_job(None, "403-6618204-5193342", "cancel")
+        with pytest.raises(sqlite3.IntegrityError):
+            journal.start_job(None, "403-6618204-5193342", "cancel")
+        journal.start_job(1012, "403-6618204-5193342", "already_cancelled")  # its ticket's
+        assert [j.ticket_id for j in journal.jobs_for_order("403-6618204-5193342")] == [
+            1012, None]
+        assert journal.open_order_job("403-6618204-5193342") == first
+        with pytest.raises(ValueError):
+            journal.start_job(None, "", "cancel")
+        with journal.lease_order("403-6618204-5193342"):
+            with pytest.raises(TicketBusy, match="Amazon request for order 403"), \
+                    journal.lease_order("403-6618204-5193342"):
+                pass
+            with journal.lease_order("402-3815274-6120358"):  # another order: free
+                pass
+        with journal.lease_order("403-6618204-5193342"):  # let go: free again
+            pass

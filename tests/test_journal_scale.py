@@ -77,7 +77,7 @@ def test_a_version_1_journal_gains_the_indexes_and_keeps_its_rows(tmp_path: Path
         assert [e.ref for e in journal.history(1001)] == ["1"]
     with sqlite3.connect(tmp_path / FILE_NAME) as db:
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert INDEXES <= names
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from fakes import as_found
+from fakes import as_found, journal_dir, nothing_to_do
 from typer.testing import CliRunner
 
 from cancelbot import sandbox
@@ -215,12 +215,27 @@ def test_search_pages_on_the_wire(home):
 
 # -- the command: --list and --json --------------------------------------------------------------
 
-def test_list_shows_the_queue_oldest_first_with_time_left(home):
+# The sandbox's queue in the order a shift takes it: GSTK "awaiting preparation" first, oldest
+# request first (1007: GSTK awaits, Amazon disagrees — a person looks, early), with the request
+# found on Amazon alone among them; then the others by the 24-hour deadline, unknown included.
+TRIAGED = ["#1009", "#1007", "#1001", "#1012", "Amazon", "#1011", "#1010", "#1008", "#1006",
+           "#1005", "#1004", "#1003", "#1002"]
+
+
+def listed(stdout: str) -> list[str]:
+    return [line.split()[0] for line in stdout.splitlines()
+            if line.strip().startswith(("#", "Amazon "))]
+
+
+def test_list_shows_the_queue_in_triage_order_with_gstk_status_and_time_left(home):
     result = run("queue", "--list", "--sandbox")
     assert result.exit_code == 0, result.output
-    ids = [line.split()[0] for line in result.stdout.splitlines() if line.strip().startswith("#")]
-    assert ids == [f"#{n}" for n in range(1011, 1000, -1)] + ["#1012"]
-    assert "late 5 h" in result.stdout and "12 to do" in result.stdout
+    assert listed(result.stdout) == TRIAGED
+    assert "late 5 h" in result.stdout and "13 to do" in result.stdout
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()
+            if line.strip().startswith(("#", "Amazon "))}
+    assert rows["#1009"] == rows["Amazon"] == "awaiting" and rows["#1011"] == "shipped"
+    assert rows["#1005"] == "?" and "no order number in the ticket" in result.stdout
     assert "\x1b[" not in result.output, "no colour when stdout is not a terminal"
     assert world(home)["freshdesk"]["tickets"]["1001"]["conversations"] == []
 
@@ -238,13 +253,26 @@ def test_list_json_is_one_document_on_stdout(home):
     doc = json.loads(result.stdout)
     assert "Sandbox" in result.stderr
     assert list(doc) == ["query", "total", "read", "truncated", "to_do", "skipped",
-                         "generated_at", "tickets", "stale_claims", "needs_person"]
-    first = doc["tickets"][0]
-    assert first["ticket_id"] == 1011 and first["urgent"] is True and first["minutes_left"] < 0
-    assert set(first) == {"ticket_id", "subject", "url", "created_at", "age_minutes",
-                          "minutes_left", "urgent", "matched_by", "responder_id", "tags", "skip",
-                          "stale_claim", "needs_person"}
-    assert first["subject"].startswith("[bold red]URGENT[/]"), "data, not markup"
+                         "generated_at", "tickets", "stale_claims", "needs_person",
+                         "amazon_search"]
+    by_id = {t["ticket_id"]: t for t in doc["tickets"]}
+    late = by_id[1011]
+    assert late["urgent"] is True and late["minutes_left"] < 0
+    assert set(late) == {"ticket_id", "subject", "url", "created_at", "age_minutes",
+                         "minutes_left", "urgent", "matched_by", "responder_id", "tags", "skip",
+                         "stale_claim", "needs_person", "order_id", "source", "gstk_status",
+                         "cancellable", "why"}
+    assert late["subject"].startswith("[bold red]URGENT[/]"), "data, not markup"
+    assert (late["order_id"], late["source"], late["gstk_status"], late["cancellable"]) == (
+        "408-5518230-2290417", "freshdesk", "shipped", False)
+    assert [t["ticket_id"] for t in doc["tickets"]][:4] == [1009, 1007, 1001, 1012]
+    no_number = by_id[1005]
+    assert no_number["order_id"] is None and no_number["cancellable"] is None
+    [amazon] = [t for t in doc["tickets"] if t["source"] == "amazon"]
+    assert amazon["ticket_id"] is None and amazon["cancellable"] is True
+    assert amazon["order_id"] == "403-6618204-5193342" and amazon["skip"] is None
+    assert amazon["stale_claim"] is None and amazon["needs_person"] is None
+    assert doc["amazon_search"]["searched"] is True
 
 
 def test_json_without_list_is_a_usage_error(home):
@@ -265,28 +293,32 @@ def test_a_ticket_assigned_to_another_agent_is_listed_as_skipped(home, monkeypat
     doc = json.loads(run("queue", "--list", "--json", "--sandbox").stdout)
     skips = {t["ticket_id"]: t["skip"] for t in doc["tickets"]}
     assert skips[1010] == "assigned to agent 42" and skips[1011] is None
-    assert doc["to_do"] == 11 and doc["skipped"] == 1
+    assert doc["to_do"] == 12 and doc["skipped"] == 1
+    assert doc["tickets"][-1]["ticket_id"] == 1010, "left alone: listed last"
 
 
 # -- the shift ----------------------------------------------------------------------------------
 
 def test_a_shift_processes_skips_and_quits(home):
-    # 1011 cannot cancel (reply), 1010 skipped, 1009 cancel, then quit at 1008.
-    result = run("queue", "--sandbox", input="p\ny\ns\np\ny\nq\n")
-    assert result.exit_code == 0, result.output
+    # 1009 cancel, 1007 needs a human, 1001 and 1012 skipped, the request found on Amazon
+    # cancelled, then quit at 1011.
+    result = run("queue", "--sandbox", input="p\ny\np\ns\ns\np\ny\nq\n")
+    assert result.exit_code == 4, result.output  # 1007 needs a person
     state = world(home)
     tickets = state["freshdesk"]["tickets"]
-    assert tickets["1011"]["status"] == 4 and tickets["1009"]["status"] == 5
-    assert tickets["1010"]["status"] == 2 and tickets["1010"]["conversations"] == []
-    assert tickets["1008"]["status"] == 2
+    assert tickets["1009"]["status"] == 5 and tickets["1007"]["status"] == 2
+    assert tickets["1001"]["status"] == 2 and tickets["1001"]["conversations"] == []
+    assert tickets["1011"]["status"] == 2
     assert state["gstk"]["orders"]["GS-1048054"]["status"] == "Annulée"
+    assert state["gstk"]["orders"]["GS-1048230"]["status"] == "Annulée", "found on Amazon"
     summary = result.stdout[result.stdout.index("Shift summary"):]
-    assert "2 processed" in summary and "median" in summary
-    for label, count in (("Cancelled", 1), ("Messaged", 1), ("Needs a human", 0),
-                         ("Skipped", 1), ("Failed", 0), ("Not reached (you quit)", 9)):
+    assert "3 processed" in summary and "median" in summary
+    for label, count in (("Cancelled", 2), ("Messaged", 0), ("Needs a human", 1),
+                         ("Skipped", 2), ("Failed", 0), ("Not reached (you quit)", 8)):
         assert any(line.split(label)[-1].strip() == str(count)
                    for line in summary.splitlines() if line.startswith(label)), label
-    assert f"{FD}/a/tickets/1011" in summary and "you skipped it" in summary
+    assert f"{FD}/a/tickets/1009" in summary and "you skipped it" in summary
+    assert "sellercentral.amazon.fr/orders-v3/order/403-6618204-5193342" in summary
 
 
 def test_a_declined_confirmation_in_a_shift_changes_nothing(home):
@@ -305,15 +337,14 @@ def test_end_of_input_at_the_prompt_quits_with_a_summary(home):
 
 def test_a_ticket_handled_by_another_run_is_skipped_when_read(home):
     def note(state):
-        state["freshdesk"]["tickets"]["1011"]["conversations"].append({
-            "id": 1, "body": "<p>cancelbot: order 408-5518230-2290417 can no longer be "
-            "cancelled.</p>", "body_text": "cancelbot: order 408-5518230-2290417 can no "
-            "longer be cancelled.", "private": True, "incoming": False,
-            "created_at": "2026-11-27T09:00:00Z"})
+        state["freshdesk"]["tickets"]["1009"]["conversations"].append({
+            "id": 1, "body": "<p>cancelbot: order 402-1234567-7654321 cancelled in GSTK.</p>",
+            "body_text": "cancelbot: order 402-1234567-7654321 cancelled in GSTK.",
+            "private": True, "incoming": False, "created_at": "2026-11-27T09:00:00Z"})
     edit_world(home, note)
     result = run("queue", "--sandbox", input="q\n")
-    assert "#1011 skipped: already handled (cancelbot: order 408" in result.stdout
-    assert "2/12 · Ticket #1010" in result.stdout
+    assert "#1009 skipped: already handled (cancelbot: order 402" in result.stdout
+    assert "2/13 · Ticket #1007" in result.stdout
 
 
 def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):
@@ -323,11 +354,15 @@ def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):
     tickets = world(home)["freshdesk"]["tickets"]
     done = {t for t, v in tickets.items() if v["status"] in (4, 5)}
     assert done == {"1011", "1009", "1008", "1004", "1002", "1001"}
+    assert world(home)["gstk"]["orders"]["GS-1048230"]["status"] == "Annulée", "Amazon's"
+    # #1012 set aside (pending) is out of Freshdesk's queue, but its buyer asked Amazon too:
+    # found there, and cancelled as a request no queued ticket names.
+    assert world(home)["gstk"]["orders"]["GS-1048229"]["status"] == "Annulée", "1012's"
     # The Seller Central message cannot be confirmed by --yes: untouched, left for a person.
     assert tickets["1003"]["status"] == 2
     assert not [c for c in tickets["1003"]["conversations"] if not c["incoming"]]
     summary = result.stdout[result.stdout.index("Shift summary"):]
-    assert "Needs a human  5" in summary and "Cancelled      3" in summary
+    assert "Needs a human  5" in summary and "Cancelled      5" in summary
 
 
 def test_queue_yes_same_result_without_prefetch(home, isolated_env):
@@ -336,7 +371,8 @@ def test_queue_yes_same_result_without_prefetch(home, isolated_env):
     first = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
     sandbox.reset(home)
     without_late_refusal(home)
-    (home / "journal.sqlite3").unlink(missing_ok=True)
+    for name in ("journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm"):
+        (journal_dir(home) / name).unlink(missing_ok=True)
     without = run("queue", "--sandbox", "--yes", "--no-prefetch")
     second = {k: v["status"] for k, v in world(home)["freshdesk"]["tickets"].items()}
     assert with_prefetch.exit_code == without.exit_code == 4
@@ -344,10 +380,26 @@ def test_queue_yes_same_result_without_prefetch(home, isolated_env):
 
 
 def test_an_empty_queue_says_so(home):
-    edit_world(home, lambda s: [t.update(status=4) for t in s["freshdesk"]["tickets"].values()])
+    nothing_to_do(home)  # every ticket resolved, every order past picking
     result = run("queue", "--sandbox")
     assert result.exit_code == 0, result.output
     assert "No open cancellation request" in result.stdout
+    assert "Amazon: 0 buyer's request(s) no ticket names yet" in result.stdout
+
+
+def test_requests_on_amazon_whose_tickets_were_closed_by_hand_stay_while_cancellable(home):
+    # Every ticket resolved in Freshdesk, nothing cancelled: the buyers who asked Amazon are
+    # still waiting, and the orders still awaiting preparation are in the queue.
+    edit_world(home, lambda s: [t.update(status=4) for t in s["freshdesk"]["tickets"].values()])
+    doc = json.loads(run("queue", "--list", "--json", "--sandbox").stdout)
+    # Past picking (1004's order, in preparation) the answer goes through the ticket; 1009's
+    # request (30 h ago) is older than the first search's day of look-back.
+    assert {(t["order_id"], t["gstk_status"]) for t in doc["tickets"]} == {
+        ("402-3815274-6120358", "awaiting_preparation"),  # 1001's
+        ("403-6618204-5193342", "awaiting_preparation"),  # no ticket ever
+        ("406-3318752-9047216", "awaiting_preparation"),  # 1012's
+    }
+    assert {t["source"] for t in doc["tickets"]} == {"amazon"}
 
 
 def test_shift_exit_codes_and_median():
@@ -403,3 +455,15 @@ def test_with_prefetch_every_ticket_is_read_ahead_even_after_one_skipped_when_re
     assert "#1010 skipped: another run is handling it (cancelbot: handling order " \
            "405-7730215-0081453: Camille started cancelbot on this ticket.)" \
            in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--watch", "--list"], "--watch goes with a shift"),
+    (["--watch", "--every", "5"], "--every"),
+])
+def test_watch_usage_errors_are_one_line_and_exit_2(home, args, says):
+    before = world(home)
+    result = run("queue", "--sandbox", *args)
+    assert result.exit_code == 2, result.output
+    assert says in result.output and "Traceback" not in result.output
+    assert world(home) == before

@@ -1,5 +1,6 @@
-"""A real shift in a pseudo-terminal: `cancelbot queue --sandbox`, two tickets processed, one
-skipped, then quit — as an agent types it, colours and spinners included."""
+"""A real shift in a pseudo-terminal: `cancelbot queue --sandbox`, two tickets processed, three
+skipped, then quit — as an agent types it, colours and spinners included; and a watching shift
+ended by one key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import sys
 
 import pytest
+from fakes import nothing_to_do
 
 from cancelbot import sandbox
 
@@ -39,20 +41,27 @@ def spawn(home, *args: str, **env_extra: str):
 
 def test_a_shift_processes_two_skips_one_and_quits(home):
     child = spawn(home, "queue", "--sandbox")
-    child.expect(r"1/12 · Ticket #1011")
-    child.expect(r"\[q\]uit: ")
-    child.send("p\r")  # cannot cancel: the French reply through Amazon's relay
-    child.expect(r"Send this reply to the buyer\? \[y\]es · \[e\]dit · \[l\]anguage · \[N\]o")
-    child.send("y\r")
-    child.expect(r"2/12 · Ticket #1010")
-    child.expect(r"\[q\]uit: ")
-    child.send("s\r")
-    child.expect(r"3/12 · Ticket #1009")
+    # Triage: what can still be cancelled first — 1009, 1007, 1001, 1012 and the request found
+    # on Amazon — then the rest by the 24-hour deadline, 1011 first.
+    child.expect(r"1/13 · Ticket #1009")
     child.expect(r"\[q\]uit: ")
     child.send("p\r")  # awaiting preparation: cancel everywhere
     child.expect(r"Cancel this order in GSTK and on Amazon, and close the ticket\? \[y/N\]")
     child.send("y\r")
-    child.expect(r"4/12 · Ticket #1008")
+    child.expect(r"2/13 · Ticket #1007")
+    child.expect(r"\[q\]uit: ")
+    child.send("s\r")
+    for card in (r"3/13 · Ticket #1001", r"4/13 · Ticket #1012",
+                 r"5/13 · Amazon request · order 403-6618204-5193342"):
+        child.expect(card)
+        child.expect(r"\[q\]uit: ")
+        child.send("s\r")
+    child.expect(r"6/13 · Ticket #1011")
+    child.expect(r"\[q\]uit: ")
+    child.send("p\r")  # cannot cancel: the French reply through Amazon's relay
+    child.expect(r"Send this reply to the buyer\? \[y\]es · \[e\]dit · \[l\]anguage · \[N\]o")
+    child.send("y\r")
+    child.expect(r"7/13 · Ticket #1010")
     child.expect(r"\[q\]uit: ")
     child.send("q\r")
     child.expect(pexpect.EOF)
@@ -63,16 +72,30 @@ def test_a_shift_processes_two_skips_one_and_quits(home):
     summary = screen[screen.index("Shift summary"):]
     counts = dict(re.findall(r"^(Cancelled|Messaged|Needs a human|Skipped|Failed|Not reached "
                              r"\(you quit\)) +(\d+)$", summary, flags=re.M))
-    assert counts == {"Cancelled": "1", "Messaged": "1", "Needs a human": "0", "Skipped": "1",
-                      "Failed": "0", "Not reached (you quit)": "9"}
+    assert counts == {"Cancelled": "1", "Messaged": "1", "Needs a human": "0", "Skipped": "4",
+                      "Failed": "0", "Not reached (you quit)": "7"}
     assert re.search(r"2 processed in .* · median \d+ s per ticket", summary)
-    assert "#1010 skipped" in summary and "you skipped it" in summary
+    assert re.search(r"#1007 +skipped +you skipped it", summary)
+    assert re.search(r"Amazon +skipped +you skipped it", summary)
     assert "https://sandbox.freshdesk.invalid/a/tickets/1009" in summary
     assert max(len(line) for line in summary.splitlines()) <= 80
 
     tickets = json.loads(sandbox.state_path(home).read_text("utf-8"))["freshdesk"]["tickets"]
     assert (tickets["1011"]["status"], tickets["1010"]["status"], tickets["1009"]["status"],
-            tickets["1008"]["status"]) == (4, 2, 5, 2)
+            tickets["1007"]["status"]) == (4, 2, 5, 2)
+
+
+def test_a_watching_shift_waits_on_an_empty_queue_and_q_ends_it(home):
+    nothing_to_do(home)
+    child = spawn(home, "queue", "--sandbox", "--watch", "--every", "10")
+    child.expect("No open cancellation request")
+    child.expect(r"watching for new requests \(next look in \d+ s\)\. Press q")
+    child.send("q")  # one key, no Enter
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    screen = plain(child.before)
+    assert "Shift summary · 0 processed" in screen and "Not reached" not in screen
 
 
 def test_in_a_terminal_links_are_hyperlinks_and_no_color_turns_colours_off(home):

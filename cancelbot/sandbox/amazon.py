@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -104,6 +105,46 @@ def get_order(request: httpx.Request, store: StateStore, order_id: str) -> httpx
     return json_response(200, {"order": _order_view(entry["order"], included)})
 
 
+@spapi.route("GET", r"/orders/2026-01-01/orders")
+def search_orders(request: httpx.Request, store: StateStore) -> httpx.Response:
+    """searchOrders by lastUpdatedAfter (or createdAfter), fulfillmentStatuses, includedData and
+    pages; like Amazon, only updates at least two minutes old are served."""
+    params = request.url.params
+    since = {k: params.get(k, "") for k in ("lastUpdatedAfter", "createdAfter")}
+    if bool(since["lastUpdatedAfter"]) == bool(since["createdAfter"]):
+        return _errors(400, "InvalidInput", "Exactly one of createdAfter and lastUpdatedAfter "
+                                            "is required")
+    field, after = ("lastUpdatedTime", since["lastUpdatedAfter"]) if since["lastUpdatedAfter"] \
+        else ("createdTime", since["createdAfter"])
+    statuses = _csv(params.get_list("fulfillmentStatuses"))
+    size = params.get("maxResultsPerPage", "100")
+    if not size.isdigit() or not 1 <= int(size) <= 100:
+        return _errors(400, "InvalidInput", "maxResultsPerPage must be between 1 and 100")
+    token = params.get("paginationToken", "0")
+    if not token.isdigit():
+        return _errors(400, "InvalidInput", "Invalid paginationToken")
+    before = now_iso(datetime.now(timezone.utc) - timedelta(minutes=2))
+    orders = sorted(
+        (entry["order"] for entry in store.read()["amazon"]["orders"].values()
+         if after <= entry["order"][field] <= before
+         and (not statuses or entry["order"]["fulfillment"]["fulfillmentStatus"] in statuses)),
+        key=lambda o: (o[field], o["orderId"]),
+    )
+    start, count = int(token), int(size)
+    included = _csv(params.get_list("includedData"))
+    body: dict[str, Any] = {
+        "orders": [_order_view(o, included) for o in orders[start:start + count]],
+        "lastUpdatedBefore": before,
+    }
+    if start + count < len(orders):
+        body["pagination"] = {"nextToken": str(start + count)}
+    return json_response(200, body)
+
+
+def _csv(values: list[str]) -> set[str]:
+    return {part.strip().upper() for value in values for part in value.split(",") if part.strip()}
+
+
 @spapi.route("GET", r"/messaging/v1/orders/([^/]+)/attributes")
 def get_attributes(request: httpx.Request, store: StateStore, order_id: str) -> httpx.Response:
     if not request.url.params.get("marketplaceIds"):
@@ -170,7 +211,7 @@ def create_feed(request: httpx.Request, store: StateStore) -> httpx.Response:
         queue_feed(
             state,
             {"feedId": feed_id, "feedType": feed_type, "marketplaceIds": marketplaces},
-            document_id, store.clock(), _feed_seconds(store),
+            str(document_id), store.clock(), _feed_seconds(store),
         )
     return json_response(202, {"feedId": feed_id})
 

@@ -146,6 +146,14 @@ ORDERS = (
           buyer_cancel_reason="Ordered by mistake", placed_hours_ago=4, late_refusal=True),
 )
 
+# A buyer's cancellation request that Amazon shows but no ticket names yet (its email has not
+# reached Freshdesk): `cancelbot queue --sandbox` finds it through searchOrders.
+AMAZON_ONLY = (
+    Order("403-6618204-5193342", "fr", "UNSHIPPED", ("GS-1048230", AWAITING),
+          "Hugo Lambert", "v7c2k9mq4xw8z1t@marketplace.amazon.fr", (CAUDALIE,),
+          buyer_cancel_reason="Ordered by mistake", placed_hours_ago=1.5),
+)
+
 _AMAZON_FR_FOOTER = (
     "<p>Si la commande n'a pas encore été expédiée, annulez-la depuis la page Gérer les "
     "commandes de Seller Central avec le motif « Annulation demandée par l'acheteur ». Si elle a "
@@ -394,7 +402,7 @@ def build_seed(now: datetime) -> dict[str, Any]:
 
     gstk_orders: dict[str, Any] = {}
     amazon_orders: dict[str, Any] = {}
-    for order in ORDERS:
+    for order in (*ORDERS, *AMAZON_ONLY):
         placed = now - timedelta(hours=order.placed_hours_ago)
         marketplace_id, marketplace_name, locale = MARKETPLACES[order.marketplace]
         if order.gstk is not None:

@@ -28,8 +28,8 @@ import httpx
 
 from cancelbot import __version__
 from cancelbot.config import AmazonSettings
-from cancelbot.errors import AuthError, BadResponse, ConfigError
-from cancelbot.models import AmazonItem, AmazonOrder
+from cancelbot.errors import AuthError, BadResponse, ConfigError, RateLimited
+from cancelbot.models import AmazonItem, AmazonOrder, OrderSearchPage
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
     MB,
@@ -39,6 +39,7 @@ from cancelbot.services.http import (
     check_base_url,
     parse_json_object,
 )
+from cancelbot.services.usage_plan import SEARCH_ORDERS_BURST, SEARCH_ORDERS_RATE, TokenBucket
 from cancelbot.text import has_controls, hide_secrets, keep_secret, visible
 
 SERVICE = "Amazon"
@@ -54,6 +55,12 @@ MESSAGING_PATH = "/messaging/v1/orders"
 # BUYER: the buyer's relay address, to tell the order's buyer from anyone else writing in
 # (v2026-01-01 needs no Restricted Data Token for it; without the role Amazon leaves it out).
 ORDER_INCLUDED_DATA = "FULFILLMENT,CANCELLATION,BUYER"
+# searchOrders for buyers' cancellation requests: orders not shipped yet (PENDING: placed, not
+# ready to ship; UNSHIPPED: ready, nothing shipped), with their items' cancellation requests.
+SEARCH_FULFILLMENT_STATUSES = ("PENDING", "UNSHIPPED")
+SEARCH_INCLUDED_DATA = "CANCELLATION,FULFILLMENT"
+SEARCH_PAGE_SIZE = 100
+SEARCH_TOKEN_LIMIT = 4096  # characters of a nextToken sent back to Amazon, at most
 FEED_CONTENT_TYPE = "text/xml; charset=UTF-8"
 FEED_TYPE = "POST_ORDER_ACKNOWLEDGEMENT_DATA"
 CANCEL_REASON = "BuyerCanceled"
@@ -97,8 +104,11 @@ class AmazonClient(OwnsServiceClient):
         retry: RetryPolicy | None = None,
         token_cache: Path | None = None,
         clock: Callable[[], float] = time.time,
+        search_plan: TokenBucket | None = None,
     ) -> None:
         self._settings = settings
+        # searchOrders' usage plan; wiring.py keeps it in CANCELBOT_HOME for every process.
+        self.search_plan = search_plan or TokenBucket(SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST)
         self._token_cache = Path(token_cache) if token_cache is not None else None
         self._clock = clock
         self._token: _Token | None = None
@@ -138,6 +148,42 @@ class AmazonClient(OwnsServiceClient):
         if response.status_code == 404:
             return None
         return parse_order(parse_json_object(SERVICE, response, what), what)
+
+    def search_ready_in(self) -> float:
+        """Seconds before searchOrders' usage plan allows a call (0.0: now)."""
+        return self.search_plan.ready_in()
+
+    def search_orders(self, last_updated_after: str, *,
+                      page_token: str | None = None) -> OrderSearchPage:
+        """searchOrders: the orders not shipped yet updated since `last_updated_after` (ISO
+        8601), with their cancellation requests. Paced by the usage plan across processes:
+        RateLimited at once, nothing sent, when it allows no call now."""
+        what = "searchOrders"
+        wait = self.search_plan.take()
+        if wait > 0:
+            raise RateLimited(SERVICE, f"{what}: Amazon allows about one search every "
+                                       f"{1 / self.search_plan.rate / 60:.0f} min; the next "
+                                       f"one in {wait:.0f} s", status=429)
+        params = [
+            ("lastUpdatedAfter", last_updated_after),
+            ("fulfillmentStatuses", ",".join(SEARCH_FULFILLMENT_STATUSES)),
+            ("includedData", SEARCH_INCLUDED_DATA),
+            ("maxResultsPerPage", str(SEARCH_PAGE_SIZE)),
+        ]
+        if page_token:
+            params.append(("paginationToken", page_token))
+        # Commas written literally, as for getOrder's includedData (csv arrays).
+        query = "&".join(f"{k}={quote(v, safe=',:')}" for k, v in params)
+        response = self._sp(
+            "GET", f"{ORDERS_PATH}?{query}", ok=(200, 429), what=what,
+            forbidden_hint="the app may lack the Inventory and Order Tracking role",
+        )
+        self.search_plan.observe(response)
+        if response.status_code == 429:
+            raise RateLimited(SERVICE, f"{what}: Amazon's usage plan is spent; try again in a "
+                                       "few minutes", status=429,
+                              request_id=response.headers.get("x-amzn-RequestId") or None)
+        return parse_search_page(parse_json_object(SERVICE, response, what), what)
 
     # -- Messaging -----------------------------------------------------------------------------
 
@@ -532,6 +578,29 @@ def parse_order(data: dict[str, Any], what: str = "getOrder") -> AmazonOrder:
         items=tuple(items),
         buyer_name=text(buyer, "buyerName", "order.buyer.buyerName"),
         buyer_email=text(buyer, "buyerEmail", "order.buyer.buyerEmail").strip(),
+        last_updated=text(order, "lastUpdatedTime", "order.lastUpdatedTime"),
+    )
+
+
+def parse_search_page(data: dict[str, Any], what: str = "searchOrders") -> OrderSearchPage:
+    """An `OrderSearchPage` from a SearchOrdersResponse (each order read as getOrder's is)."""
+    raw = data.get("orders")
+    if not isinstance(raw, list):
+        raise BadResponse(SERVICE, f"{what}: the answer has no list of orders")
+    orders = []
+    for n, order in enumerate(raw):
+        if not isinstance(order, dict):
+            raise BadResponse(SERVICE, f"{what}: orders[{n}] is not an object")
+        orders.append(parse_order({"order": order}, f"{what} orders[{n}]"))
+    pagination = data.get("pagination")
+    token = pagination.get("nextToken") if isinstance(pagination, dict) else None
+    if isinstance(token, str) and (len(token) > SEARCH_TOKEN_LIMIT or has_controls(token)):
+        raise BadResponse(SERVICE, f"{what}: the next page's token is not one cancelbot sends")
+    before = data.get("lastUpdatedBefore")
+    return OrderSearchPage(
+        tuple(orders),
+        token if isinstance(token, str) and token else None,
+        before[:64] if isinstance(before, str) else "",
     )
 
 

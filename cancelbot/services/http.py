@@ -308,17 +308,17 @@ class RatePacer:
                 return None
             data = json.loads(raw)
         except (OSError, ValueError, RecursionError, StateError) as exc:
-            self._ignore(str(exc) if isinstance(exc, StateError) else type(exc).__name__)
-            return None
-        fields = data.get if isinstance(data, dict) else None
-        values = [fields(k) for k in ("total", "reading", "remaining")] if fields else []
-        window_from = fields("window_from") if fields else None
-        numbers = [v for v in values if type(v) is int]
-        if len(numbers) != 3 or not isinstance(window_from, (int, float)) \
-                or isinstance(window_from, bool):
-            self._ignore("not a rate reading")
-            return None
-        total, reading, remaining = numbers
+            return self._ignore(str(exc) if isinstance(exc, StateError) else type(exc).__name__)
+        if not isinstance(data, dict):
+            return self._ignore("not a rate reading")
+        values = [v for v in (data.get(k) for k in ("total", "reading", "remaining"))
+                  if type(v) is int]
+        raw_from = data.get("window_from")
+        if len(values) != 3 or isinstance(raw_from, bool) \
+                or not isinstance(raw_from, (int, float)):
+            return self._ignore("not a rate reading")
+        total, reading, remaining = values
+        window_from = float(raw_from)
         # Calls sent since the reading count against it (`remaining` may go below zero once the
         # window is over). A window cannot start in the future (1 s of slack for the clock):
         # the wait would outlast the window.
@@ -329,7 +329,8 @@ class RatePacer:
             return None
         return total, reading, remaining, float(window_from)
 
-    def _ignore(self, why: str) -> None:
+    def _ignore(self, why: str) -> tuple[int, int, int, float] | None:
+        """Warn once that the reading is not used; None (no reading)."""
         if not self._warned:
             self._warned = True
             log.warning("cancelbot: ignoring the Freshdesk rate reading %s (%s)",
