@@ -37,7 +37,6 @@ from cancelbot.errors import (
     CancelbotError,
     Declined,
     ExitCode,
-    Incomplete,
     NeedsHuman,
     OrderMovedOn,
     RateLimited,
@@ -427,23 +426,11 @@ class _Request:
 
     def stopped(self, exc: CancelbotError) -> None:
         """As the procedure's: after a change, the error says what was done and how to go on."""
-        outcome = self.outcome
-        unsure = outcome.unsure = self.unsure()
         if self.job is not None and self.effects is not None and not self.effects.changes():
             self.journal.update_job(self.job.job_id, state="abandoned")  # stopped before any
-        if isinstance(exc, Incomplete) or not (outcome.actions or unsure):
-            outcome.stop(exc)
-            return
-        said = [str(exc).rstrip(".")]
-        if outcome.actions:
-            said.append("Already done — " + "; ".join(f"{a.system}: {a.what}"
-                                                      for a in outcome.actions))
-        if unsure:
-            said.append("Not known yet whether this went through — " + "; ".join(unsure))
-        error = Incomplete(". ".join(said) + f". The request stays in `{RERUN}`: taking it "
-                           "again re-checks each of these before doing anything.")
-        error.__cause__ = exc
-        outcome.stop(error)
+        self.outcome.stop_part_way(exc, self.unsure(),
+                                   f"The request stays in `{RERUN}`: taking it again re-checks "
+                                   "each of these before doing anything.")
 
 
 # -- its ticket, arriving later -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cancelbot.decision import Decision
-from cancelbot.errors import CancelbotError, ExitCode
+from cancelbot.errors import CancelbotError, ExitCode, Incomplete
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 
 # How Amazon was looked up.
@@ -81,3 +81,20 @@ class Outcome:
     def stop(self, error: CancelbotError) -> None:
         self.error = error
         self.exit_code = error.exit_code
+
+    def stop_part_way(self, exc: CancelbotError, unsure: list[str], finish: str) -> None:
+        """The run stopped on `exc`. Before any change that is the error; after one, an
+        Incomplete says what was done, what is not known yet, and `finish`: how to go on."""
+        self.unsure = unsure
+        if isinstance(exc, Incomplete) or not (self.actions or unsure):
+            self.stop(exc)
+            return
+        said = [str(exc).rstrip(".")]
+        if self.actions:
+            said.append("Already done — " + "; ".join(f"{a.system}: {a.what}"
+                                                      for a in self.actions))
+        if unsure:
+            said.append("Not known yet whether this went through — " + "; ".join(unsure))
+        error = Incomplete(". ".join(said) + ". " + finish)
+        error.__cause__ = exc
+        self.stop(error)

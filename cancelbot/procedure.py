@@ -19,7 +19,7 @@ from cancelbot import amazon_requests, branches, marketplaces
 from cancelbot.branches import Run
 from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
-from cancelbot.errors import CancelbotError, Declined, ExitCode, Incomplete
+from cancelbot.errors import CancelbotError, Declined, ExitCode
 from cancelbot.feeds import FeedDesk, FollowUp, tell
 from cancelbot.i18n import N_, _
 from cancelbot.journal import Journal
@@ -32,7 +32,8 @@ from cancelbot.prefetch import Prefetched, check_unchanged
 from cancelbot.requester import check_request
 from cancelbot.when import clock_time
 
-MOVES = (N_("Read the ticket"), N_("Find the order number"), N_("Look up the order"), N_("Act on its status"))  # noqa: E501
+MOVES = (N_("Read the ticket"), N_("Find the order number"), N_("Look up the order"),
+         N_("Act on its status"))
 
 
 def process(
@@ -283,18 +284,6 @@ def _stopped(outcome: Outcome, claim: TicketClaim | None, exc: CancelbotError) -
     how to finish."""
     if claim is not None:
         claim.withdraw_if_idle()  # stopped before any change: leave the ticket as found
-    unsure = claim.unsure() if claim is not None else []
-    outcome.unsure = unsure
-    if isinstance(exc, Incomplete) or not (outcome.actions or unsure):
-        outcome.stop(exc)
-        return
-    said = [str(exc).rstrip(".")]
-    if outcome.actions:
-        said.append("Already done — " + "; ".join(f"{a.system}: {a.what}"
-                                                  for a in outcome.actions))
-    if unsure:
-        said.append("Not known yet whether this went through — " + "; ".join(unsure))
-    error = Incomplete(". ".join(said) + f". Rerun `{outcome.rerun}` to finish: it checks each "
-                       "of these against Freshdesk, GSTK and Amazon before doing anything.")
-    error.__cause__ = exc
-    outcome.stop(error)
+    outcome.stop_part_way(exc, claim.unsure() if claim is not None else [],
+                          f"Rerun `{outcome.rerun}` to finish: it checks each of these against "
+                          "Freshdesk, GSTK and Amazon before doing anything.")
