@@ -199,6 +199,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+FAILURES: list[str] = []  # the last words of every child that exited non-zero, for the report
+
+
 def run_child(
     command: list[str], env: dict[str, str], cwd: Path, timeout: float = CHILD_TIMEOUT
 ) -> tuple[int, float, float | None]:
@@ -223,9 +226,13 @@ def run_child(
                 rss = None
         finally:
             watchdog.cancel()
-        if child.returncode not in (0,) and os.environ.get("BENCH_SHOW_FAILURES"):
+        if child.returncode not in (0,):
             out.seek(0)
-            sys.stderr.write(out.read().decode("utf-8", "replace")[-3000:])
+            said = out.read().decode("utf-8", "replace")
+            FAILURES.append(f"{' '.join(command[-3:])} → exit {child.returncode}: "
+                            + " ".join(said.split())[-600:])
+            if os.environ.get("BENCH_SHOW_FAILURES"):
+                sys.stderr.write(said[-3000:])
     return child.returncode, wall, rss
 
 
@@ -526,6 +533,7 @@ def rate(args: argparse.Namespace, work: Path) -> dict:
         "queued_for_window": queued,
         "tickets": args.rate_tickets, "agents": args.agents, "exit_codes": dict(Counter(codes)),
         "done": done, "freshdesk_calls": calls, "429s": refused, "wall": wall,
+        "failures": list(FAILURES),
         "budget": f"{budget.total} per {budget.window:g} s", "windows": len(windows),
         "min_windows": math.ceil(calls / budget.total), "calls_per_window": [u for _, u in windows],
         "unused_in_full_windows": unused, "idle_between_windows": sum(gaps), "floor": floor,

@@ -321,7 +321,7 @@ class Journal:
             )
             self._db.row_factory = sqlite3.Row
             if path is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
+                self._wal()
             self._db.execute("PRAGMA synchronous=FULL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -344,6 +344,23 @@ class Journal:
             raise JournalError(f"journal {path}: {exc}") from exc
         except OSError as exc:
             raise JournalError(f"journal {path}: {exc.strerror or exc}") from exc
+
+    def _wal(self, wait: float = 15.0) -> None:
+        """Write-ahead logging, which lets several processes work at once. Switching a new
+        journal to it takes the file for a moment and SQLite does not wait for that: two
+        windows opening a fresh journal together would see 'database is locked' at once.
+        Within `wait` seconds the switch is tried again (it is a no-op once made)."""
+        deadline = time.monotonic() + wait
+        delay = 0.01
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     @classmethod
     def open(cls, folder: Path, *, agent: str = "") -> Journal:
