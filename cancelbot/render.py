@@ -21,6 +21,7 @@ from rich.text import Text
 from cancelbot.i18n import N_, _
 from cancelbot.models import OrderStatus
 from cancelbot.text import hide_secrets, visible
+from cancelbot.when import duration
 
 if TYPE_CHECKING:
     from cancelbot.doctor import Report
@@ -59,17 +60,6 @@ MARKS = {"ok": ("✓", "green"), "failed": ("✗", "bold red"), "warning": ("!",
 
 
 # -- durations ------------------------------------------------------------------------------
-
-
-def duration(span: timedelta) -> str:
-    """"45 min", "19 h 05", "3 d 4 h": short enough for a table at 80 columns."""
-    minutes = int(abs(span.total_seconds()) // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, rest = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {rest:02d}"
-    return f"{hours // 24} d {hours % 24} h"
 
 
 def time_left(entry: QueueEntry, now: datetime) -> Text:
