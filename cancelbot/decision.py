@@ -57,10 +57,11 @@ def _decision(branch: Branch, why: str, look: str = "", **params: str) -> Decisi
 
 
 def _words(status: OrderStatus) -> str:
-    return _STATUS_WORDS[status]
+    return STATUS_WORDS[status]
 
 
-_STATUS_WORDS = {
+# How a GSTK status reads on screen (the codes stay in JSON); render.py shows them too.
+STATUS_WORDS = {
     OrderStatus.AWAITING_PREPARATION: N_("awaiting preparation"),
     OrderStatus.IN_PREPARATION: N_("in preparation"),
     OrderStatus.PREPARED: N_("prepared"),

@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 from cancelbot.i18n import N_, _
-from cancelbot.models import OrderStatus
 from cancelbot.text import hide_secrets, visible
 from cancelbot.when import duration
 
@@ -44,13 +43,6 @@ BRANCH_WORDS = {
     "already_cancelled": N_("already cancelled"),
     "needs_human": N_("needs a human"),
     "already_done": N_("already done"),
-}
-STATUS_WORDS = {
-    OrderStatus.AWAITING_PREPARATION: N_("awaiting preparation"),
-    OrderStatus.IN_PREPARATION: N_("in preparation"),
-    OrderStatus.PREPARED: N_("prepared"),
-    OrderStatus.SHIPPED: N_("shipped"),
-    OrderStatus.CANCELLED: N_("cancelled"),
 }
 KIND_STYLES = {"cancelled": "green", "messaged": "cyan", "needs_human": "yellow",
                "skipped": "dim", "failed": "red"}

@@ -21,6 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from cancelbot.decision import STATUS_WORDS
 from cancelbot.errors import Declined, NeedsHuman, UsageError
 from cancelbot.i18n import N_, _, ngettext
 from cancelbot.languages import LANGUAGE_NAMES
@@ -28,7 +29,6 @@ from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
 from cancelbot.render import (
     BRANCH_WORDS,
     KIND_LABELS,
-    STATUS_WORDS,
     duration,
     gstk_cell,
     linkified,

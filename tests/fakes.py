@@ -514,3 +514,26 @@ def only_the_claim_withdrawn(log: Sequence[str]) -> bool:
     notes = [w for w in writes if w.startswith("POST") and w.endswith("/notes")]
     deletes = [w for w in writes if w.startswith("DELETE") and "/conversations/" in w]
     return len(notes) == len(deletes) <= 1 and len(writes) == len(notes) + len(deletes)
+
+
+def two_laptops(home: Path, wires: Sequence[httpx.BaseTransport], *, join: float = 60,
+                agent_id: int | None = AGENT_ID) -> list[object]:
+    """Ticket 1001 processed with --yes by two computers at once (two journals, one world):
+    each one's Outcome, or the error it stopped with (the loser's is the point)."""
+    import threading
+
+    outcomes: list[object] = [None, None]
+
+    def laptop(n: int) -> None:
+        try:
+            outcomes[n] = run(home, 1001, ScriptedAgent(yes=True), wires[n],
+                              journal_home=home / f"laptop-{n}", agent_id=agent_id)
+        except Exception as exc:  # noqa: BLE001 - the loser's error is the point
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=laptop, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(join)
+    return outcomes

@@ -25,6 +25,7 @@ from fakes import (
     counts,
     journal_dir,
     run,
+    two_laptops,
 )
 
 from cancelbot import sandbox
@@ -162,20 +163,7 @@ def test_two_computers_with_delays_at_every_claim_step_act_once_in_50_trials(tmp
         rng = random.Random(trial)
         wires = [FaultyTransport(home, freshdesk, before=jitter(rng, lock),
                                  after=jitter(rng, lock)) for _ in range(2)]
-        outcomes: list[object] = [None, None]
-
-        def laptop(n: int, home: Path = home, wires=wires, outcomes=outcomes) -> None:
-            try:
-                outcomes[n] = run(home, 1001, ScriptedAgent(yes=True), wires[n],
-                                  journal_home=home / f"laptop-{n}")
-            except Exception as exc:  # noqa: BLE001 - the loser's error is the point
-                outcomes[n] = exc
-
-        threads = [threading.Thread(target=laptop, args=(n,)) for n in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        outcomes = two_laptops(home, wires)
         acted = [o for o in outcomes if not isinstance(o, Exception) and o.actions]
         # The other run changed nothing: it stopped (another run has it), found the ticket
         # finished, or left it to a person once the first run's changes showed.

@@ -17,6 +17,7 @@ from fakes import (
     counts,
     journal_dir,
     run,
+    two_laptops,
 )
 
 from cancelbot.errors import Declined, NeedsHuman, TicketBusy
@@ -164,20 +165,7 @@ def test_two_computers_claiming_at_once_one_proceeds(tmp_path: Path) -> None:
             barrier.wait()  # both runs have read the ticket and are about to claim it
 
     wires = [FaultyTransport(tmp_path, lambda r: True, before=both_claiming) for _ in range(2)]
-    outcomes: list[object] = [None, None]
-
-    def laptop(n: int) -> None:
-        try:
-            outcomes[n] = run(tmp_path, 1001, ScriptedAgent(yes=True), wires[n],
-                              journal_home=tmp_path / f"laptop-{n}", agent_id=None)
-        except Exception as exc:  # noqa: BLE001 - the loser's error is the point
-            outcomes[n] = exc
-
-    threads = [threading.Thread(target=laptop, args=(n,)) for n in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
+    outcomes = two_laptops(tmp_path, wires, join=20, agent_id=None)
     busy = [o for o in outcomes if isinstance(o, TicketBusy)]
     done = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(busy) == 1 and len(done) == 1, outcomes
