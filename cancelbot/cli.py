@@ -23,6 +23,45 @@ from cancelbot.errors import CancelbotError, ExitCode, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+def _usage(command: Any, ctx: Any, formatter: Any) -> None:
+    """The usage line with its prefix in the agent's language (the Click bundled with Typer
+    writes "Usage:" without gettext), and a required argument named plainly: Typer 0.2x
+    writes it {TICKET_ID}, which reads like something to type with its braces."""
+    from cancelbot.i18n import help_word
+
+    pieces = [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+              for piece in command.collect_usage_pieces(ctx)]
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=help_word("Usage:") + " ")
+
+
+def _help_option(option: Any) -> Any:
+    from cancelbot.i18n import help_word
+
+    if option is not None:  # --help's own line, also written without gettext
+        option.help = help_word("Show this message and exit.")
+    return option
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line and --help line speak the agent's language."""
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _usage(self, ctx, formatter)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    """The same for `cancelbot`, `cancelbot sandbox` and `cancelbot templates`."""
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _usage(self, ctx, formatter)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _help_option(super().get_help_option(ctx))
+
+
 app = typer.Typer(
     name="cancelbot",
     no_args_is_help=True,
@@ -30,11 +69,13 @@ app = typer.Typer(
     # Locals hold API keys: never print them in a traceback.
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    cls=_Group,
 )
 sandbox_app = typer.Typer(
     help="The embedded sandbox: simulated Freshdesk, GSTK and Amazon.\n\n"
     "Example: cancelbot sandbox list",
     no_args_is_help=True,
+    cls=_Group,
 )
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -149,16 +190,7 @@ def _settings(sandbox: bool):
     return load_settings(sandbox=sandbox or is_sandbox())
 
 
-class _PlainUsage(typer.core.TyperCommand):
-    """A usage line that names a required argument plainly (`process [OPTIONS] TICKET_ID`):
-    Typer 0.2x writes it {TICKET_ID}, which reads like something to type with its braces."""
-
-    def collect_usage_pieces(self, ctx) -> list[str]:
-        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
-                for piece in super().collect_usage_pieces(ctx)]
-
-
-@app.command(cls=_PlainUsage)
+@app.command(cls=_Command)
 def process(
     ticket_id: str = typer.Argument(..., metavar="TICKET_ID",
                                     help="The Freshdesk ticket number."),
@@ -238,7 +270,7 @@ def _journal_agent(settings) -> str:
     return ""
 
 
-@app.command()
+@app.command(cls=_Command)
 def history(
     ticket_id: Optional[str] = typer.Argument(  # noqa: UP045 - Typer reads the annotation
         None, metavar="TICKET_ID", help="Only this ticket (default: every ticket)."
@@ -296,7 +328,7 @@ def _say_how_many_shown(err: Console, shown: int, total: int, what: str) -> None
                   "more.[/dim]")
 
 
-@app.command()
+@app.command(cls=_Command)
 def feeds(
     sandbox: bool = typer.Option(
         False, "--sandbox", help="Use the embedded sandbox instead of the real services."
@@ -363,7 +395,7 @@ def escape_path(path) -> str:
     return escape(str(path))
 
 
-@sandbox_app.command("list")
+@sandbox_app.command("list", cls=_Command)
 def sandbox_list(debug: bool = _debug_option()) -> None:
     """List the sandbox tickets and the branch each one exercises.
 
@@ -391,7 +423,7 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
                                f"Amazon {row['amazon_status']}"))
 
 
-@sandbox_app.command("reset")
+@sandbox_app.command("reset", cls=_Command)
 def sandbox_reset(debug: bool = _debug_option()) -> None:
     """Put the sandbox back to its seeded state, and forget what its journal remembered.
 
@@ -413,7 +445,7 @@ def load_dotenv() -> None:
     load_dotenv_file()
 
 
-@app.command()
+@app.command(cls=_Command)
 def queue(
     list_only: bool = typer.Option(
         False, "--list", help="Only list the queue, in the order the shift takes it."),
@@ -538,7 +570,7 @@ def _journal_and_services(settings, agent, *, create: bool = True) -> Iterator[t
         yield journal, services
 
 
-@app.command()
+@app.command(cls=_Command)
 def doctor(
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     sandbox: bool = typer.Option(
@@ -573,11 +605,12 @@ templates_app = typer.Typer(
     help="The buyer replies: list the templates, preview one.\n\n"
     "Example: cancelbot templates preview --lang de",
     no_args_is_help=True,
+    cls=_Group,
 )
 app.add_typer(templates_app, name="templates")
 
 
-@templates_app.command("list")
+@templates_app.command("list", cls=_Command)
 def templates_list(debug: bool = _debug_option()) -> None:
     """List the reply templates: language, file, whether it renders, where it is used.
 
@@ -593,7 +626,7 @@ def templates_list(debug: bool = _debug_option()) -> None:
         render.render_templates(out, str(folder), messages.catalogue(folder))
 
 
-@templates_app.command("preview")
+@templates_app.command("preview", cls=_Command)
 def templates_preview(
     lang: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
         None, "--lang", help="The language (default: every language there is a template for)."

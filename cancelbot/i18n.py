@@ -101,6 +101,19 @@ def N_(message: str) -> str:
     return message
 
 
+@lru_cache(maxsize=4)
+def _help_translations(language: str) -> gettext.NullTranslations:
+    if language == DEFAULT:
+        return gettext.NullTranslations()
+    return gettext.translation("messages", LOCALE_DIR, languages=[language], fallback=True)
+
+
+def help_word(message: str) -> str:
+    """One of Click's own words that its bundled copy in Typer writes without gettext
+    ("Usage:", --help's line): from the same `messages` catalogue as Typer's words."""
+    return _help_translations(screen_language()).gettext(message)
+
+
 def install_for_help() -> None:
     """Click's and Typer's own words (usage, option headings) in the agent's language."""
     language = screen_language()

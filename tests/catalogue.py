@@ -32,6 +32,7 @@ HELP_WORDS = (
     "No such command {name!r}.", "No such option: {name}", "Got unexpected extra argument ({args})",
     "Missing command.", "{value!r} is not one of {choices}.",
     "Option {name!r} requires an argument.", "Aborted!",
+    "required", "default: {default}", "env var: {var}",
 )
 
 

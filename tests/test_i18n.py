@@ -111,3 +111,23 @@ def test_with_lang_c_the_screens_are_english(home, monkeypatch):
     monkeypatch.setenv("LANG", "C")
     result = CliRunner().invoke(app, ["process", "1001", "--sandbox", "--dry-run"])
     assert "Step 1/4 · Read the ticket" in result.output
+
+
+def test_french_help_of_every_command_has_no_click_english(tmp_path):
+    """Every command's --help in French, Click's own words included: its bundled copy in
+    Typer writes "Usage:" and --help's line without gettext; Typer's "[required]" is ours."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CANCELBOT_", "LC_"))}
+    env.update(LANG="fr_FR.UTF-8", LANGUAGE="", CANCELBOT_HOME=str(tmp_path), COLUMNS="200")
+    for command in ([], ["process"], ["history"], ["feeds"], ["queue"], ["doctor"],
+                    ["sandbox"], ["sandbox", "list"], ["templates"], ["templates", "preview"]):
+        done = subprocess.run([sys.executable, "-m", "cancelbot", *command, "--help"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("Utilisation : cancelbot"), (command, done.stdout[:80])
+        for english in ("Usage:", "Show this message and exit.", "[required]", "default:"):
+            assert english not in done.stdout, (command, english)
+        assert "Affiche cette aide et quitte." in done.stdout, command
