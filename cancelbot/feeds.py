@@ -52,10 +52,12 @@ from cancelbot.errors import (
     RateLimited,
     ServiceError,
 )
+from cancelbot.i18n import N_, _, note_
 from cancelbot.journal import DONE, FAILED, INTENT, Cancellation, Feed, Journal
 from cancelbot.models import AmazonItem, AmazonOrder, TicketStatus
 from cancelbot.ports import Agent, Feeds, Helpdesk
 from cancelbot.text import text_to_html, visible
+from cancelbot.when import clock_time
 
 FINISHED = ("DONE", "CANCELLED", "FATAL")
 SHIPPED = ("SHIPPED", "PARTIALLY_SHIPPED")
@@ -114,12 +116,17 @@ class FollowUp:
     unresolved: list[Cancellation] = field(default_factory=list)
     busy: bool = False  # another cancelbot process was handling the feeds
     news: list[tuple[str, str]] = field(default_factory=list)  # ("info" | "warn", text)
+    refusals: set[str] = field(default_factory=set)  # the news that tell a refusal
 
     def info(self, text: str) -> None:
         self.news.append(("info", text))
 
     def warn(self, text: str) -> None:
         self.news.append(("warn", text))
+
+    def refusal(self, text: str) -> None:
+        self.warn(text)
+        self.refusals.add(text)
 
 
 def tell(agent: Agent, news: Sequence[tuple[str, str]]) -> None:
@@ -275,7 +282,8 @@ class FeedDesk:
                     self._refused(row, report)
         for feed_id, order_id, state in report.settled:
             if state == "done":
-                report.info(f"Amazon processed feed {feed_id}: order {order_id} cancelled.")
+                report.info(_("Amazon processed feed {feed}: order {order} cancelled.").format(
+                    feed=feed_id, order=order_id))
         return report
 
     def next_due(self, poll: float | None = None) -> float | None:
@@ -317,10 +325,11 @@ class FeedDesk:
             self._reconcile(sending)
             report.unresolved = self.journal.cancellations("sending")
             for row in report.unresolved:
-                report.warn(
-                    f"cancelbot cannot tell whether Amazon received the cancellation of order "
-                    f"{row.order_id} ({row.about}) sent at {row.sent_at}: rerun "
-                    f"`{row.rerun}` to settle it.")
+                report.warn(_(
+                    "cancelbot cannot tell whether Amazon received the cancellation of order "
+                    "{order} ({about}) sent at {time}: rerun `{command}` to settle it.").format(
+                    order=row.order_id, about=row.about, time=clock_time(row.sent_at),
+                    command=row.rerun))
         queued = self.journal.cancellations("queued")
         if not queued or (leave_ticket is not None
                           and any(r.ticket_id == leave_ticket for r in queued)):
@@ -330,9 +339,10 @@ class FeedDesk:
         report.submitted = self._submit_queued(None, report) or ""
         if report.submitted:
             report.sent = queued
-            report.info("Amazon: sent the cancellation of " + ", ".join(
-                f"{r.order_id} ({r.about})" for r in queued)
-                + f", queued for the feed window, in one feed {report.submitted}.")
+            report.info(_("Amazon: sent the cancellation of {orders}, queued for the feed "
+                          "window, in one feed {feed}.").format(
+                orders=", ".join(f"{r.order_id} ({r.about})" for r in queued),
+                feed=report.submitted))
 
     def _due(self, feed: Feed, poll: float) -> bool:
         seen = _parse_time(feed.checked_at or feed.created_at)
@@ -356,8 +366,8 @@ class FeedDesk:
                     return feed.feed_id, data, self.marketplace.get_feed_result(document_id)
                 return feed.feed_id, data, ""
             except CancelbotError as exc:
-                report.warn(f"Could not check Amazon feed {feed.feed_id} ({exc}); "
-                            "cancelbot looks again later.")
+                report.warn(_("Could not check Amazon feed {feed} ({problem}); cancelbot looks "
+                              "again later.").format(feed=feed.feed_id, problem=exc))
                 return feed.feed_id, None, ""
 
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cancelbot-feed") as pool:
@@ -424,8 +434,9 @@ class FeedDesk:
         for r in rows:
             self.journal.record(r.ticket_id, "amazon_feed", "queued", order_id=r.order_id,
                                 detail="Amazon's feed limit (429): sent when the window opens")
-        report.info(f"Amazon's feed limit is reached: the cancellation of {label} waits for "
-                    "the window and goes out in one feed (cancelbot feeds, or the next run).")
+        report.info(_("Amazon's feed limit is reached: the cancellation of {orders} waits for "
+                      "the window and goes out in one feed (cancelbot feeds, or the next run)."
+                      ).format(orders=label))
 
     def _reconcile(self, rows: list[Cancellation]) -> None:
         """Rows whose createFeed may have applied: find out from Amazon, never by resending."""
@@ -537,9 +548,10 @@ class FeedDesk:
             # tells it; the buyer's ticket, when it comes, is not closed as handled
             # (amazon_requests.handled_from_amazon) but asks for Amazon's cancel again.
             report.refused.append(row)
-            report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} ({row.about}, feed "
-                        f"{row.feed_id or 'createFeed'}): {row.result}. Next: "
-                        f"{next_step(status, None)}")
+            report.refusal(_("AMAZON DID NOT CANCEL order {order} ({about}, feed {feed}): "
+                             "{result}. Next: {next}").format(
+                order=row.order_id, about=row.about, feed=row.feed_id or "createFeed",
+                result=row.result, next=next_step(status, None, _)))
             return
         ticket_id = row.ticket_id
         agent_id = handler(self.journal, ticket_id, row.order_id)
@@ -575,12 +587,16 @@ class FeedDesk:
                 effects.run(step, do, recheck=check, order_id=row.order_id, detail=f"feed {feed}")
             except CancelbotError as exc:
                 problems.append(str(exc))
-        who = f" and assigned to agent {agent_id}" if agent_id is not None else ""
-        done = f"ticket #{ticket_id} reopened{who}" if not problems else (
-            f"could not update ticket #{ticket_id} ({problems[0]}): tried again later")
+        done = (_("ticket #{ticket} reopened and assigned to agent {agent}") if agent_id
+                is not None else _("ticket #{ticket} reopened")) if not problems else _(
+            "could not update ticket #{ticket} ({problem}): tried again later")
+        done = done.format(ticket=ticket_id, agent=agent_id, problem=problems[0] if problems
+                           else "")
         report.refused.append(row)
-        report.warn(f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{ticket_id}, "
-                    f"feed {feed}): {row.result}. {done}. Next: {next_step(status, ticket_id)}")
+        report.refusal(_("AMAZON DID NOT CANCEL order {order} (ticket #{ticket}, feed {feed}): "
+                         "{result}. {done}. Next: {next}").format(
+            order=row.order_id, ticket=ticket_id, feed=feed, result=row.result, done=done,
+            next=next_step(status, ticket_id, _)))
 
     def _unnoted(self, leave_ticket: int | None) -> list[Cancellation]:
         """Refusals of a feed whose note or reopening is not done yet (Freshdesk failed last
@@ -700,25 +716,36 @@ def refused_tickets(journal: Journal) -> set[int]:
     return tickets
 
 
-def next_step(status: str, ticket_id: int | None) -> str:
-    """What a person does next about a refused cancellation, for the order's status now."""
+def next_step(status: str, ticket_id: int | None,
+              translate: Callable[[str], str] = note_) -> str:
+    """What a person does next about a refused cancellation, for the order's status now (in
+    the team's language for a note, `translate=_` for the screen)."""
     rerun = "`cancelbot queue`" if ticket_id is None else f"`cancelbot process {ticket_id}`"
     if status in SHIPPED:
-        return (f"the parcel has shipped: the buyer gets the cannot-cancel reply (they may "
-                f"refuse the parcel), which {rerun} offers.")
-    if status in ("PENDING", "UNSHIPPED"):
-        return (f"still unshipped: cancel it by hand in Seller Central, then {rerun} closes the "
-                "ticket.")
-    return f"look at the order in Seller Central, then run {rerun}."
+        text = translate(N_("the parcel has shipped: the buyer gets the cannot-cancel reply "
+                            "(they may refuse the parcel), which {command} offers."))
+    elif status in ("PENDING", "UNSHIPPED"):
+        text = translate(N_("still unshipped: cancel it by hand in Seller Central, then "
+                            "{command} closes the ticket."))
+    else:
+        text = translate(N_("look at the order in Seller Central, then run {command}."))
+    return text.format(command=rerun)
 
 
 def refusal_note(row: Cancellation, status: str, agent_id: int | None) -> str:
-    now = f"Amazon now shows it {status}" if status else "Amazon's status now is unknown"
-    who = f", assigned to agent {agent_id}" if agent_id is not None else ""
-    return (f"{ERROR_MARK} order {row.order_id} (feed {row.feed_id or 'createFeed'}): "
-            f"{row.result}. {now}. Next step: {next_step(status, row.ticket_id)} GSTK says "
-            "Annulée but Amazon has not cancelled the order: the parcel may ship. The ticket "
-            f"is open again{who}.")
+    """The private note on a ticket whose cancellation Amazon refused (the team's language);
+    it starts with ERROR_MARK, which finds it again, in every language."""
+    now = note_("Amazon now shows it {status}").format(status=status) if status \
+        else note_("Amazon's status now is unknown")
+    body = (note_("order {order} (feed {feed}): {result}. {now}. Next step: {next} GSTK says "
+                  "Annulée but Amazon has not cancelled the order: the parcel may ship. The "
+                  "ticket is open again, assigned to agent {agent}.") if agent_id is not None
+            else note_("order {order} (feed {feed}): {result}. {now}. Next step: {next} GSTK "
+                       "says Annulée but Amazon has not cancelled the order: the parcel may "
+                       "ship. The ticket is open again."))
+    return ERROR_MARK + " " + body.format(
+        order=row.order_id, feed=row.feed_id or "createFeed", result=row.result, now=now,
+        next=next_step(status, row.ticket_id), agent=agent_id)
 
 
 def _order(row: Cancellation) -> AmazonOrder:

@@ -18,9 +18,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cancelbot.i18n import N_, _
+from cancelbot.i18n import N_, _, ngettext
 from cancelbot.text import hide_secrets, visible
-from cancelbot.when import duration
+from cancelbot.when import clock_time, duration
 
 if TYPE_CHECKING:
     from cancelbot.doctor import Report
@@ -59,8 +59,8 @@ def time_left(entry: QueueEntry, now: datetime) -> Text:
     if left is None:
         return Text("?", style="dim")
     style = "bold red" if entry.urgent(now) else ""
-    return Text(f"late {duration(left)}" if left.total_seconds() < 0 else duration(left),
-                style=style)
+    return Text(_("late {duration}").format(duration=duration(left))
+                if left.total_seconds() < 0 else duration(left), style=style)
 
 
 def seconds(value: float) -> str:
@@ -195,14 +195,14 @@ def queue_document(queue: Queue) -> dict[str, Any]:
 
 
 def truncation_warning(queue: Queue) -> str:
-    return (f"Freshdesk counts {queue.total} tickets for {queue.query!r} but its search stops "
-            f"at 10 pages of 30: only {queue.read} were read, newest first, so the oldest may "
-            "be missing. Narrow the query (--query, CANCELBOT_QUEUE_QUERY), e.g. "
-            "status:2 AND tag:'amazon'.")
+    return _("Freshdesk counts {total} tickets for {query!r} but its search stops at 10 pages "
+             "of 30: only {read} were read, newest first, so the oldest may be missing. Narrow "
+             "the query (--query, CANCELBOT_QUEUE_QUERY), e.g. status:2 AND tag:'amazon'."
+             ).format(total=queue.total, query=queue.query, read=queue.read)
 
 
-GSTK_SHORT = {"awaiting_preparation": "awaiting", "in_preparation": "in prep.",
-              "prepared": "prepared", "shipped": "shipped", "cancelled": "cancelled"}
+GSTK_SHORT = {"awaiting_preparation": N_("awaiting"), "in_preparation": N_("in prep."),
+              "prepared": N_("prepared"), "shipped": N_("shipped"), "cancelled": N_("cancelled")}
 
 
 def gstk_cell(entry: QueueEntry) -> Text:
@@ -210,7 +210,8 @@ def gstk_cell(entry: QueueEntry) -> Text:
     triage = entry.triage
     if triage is None or triage.gstk is None:
         return Text("?", style="dim")
-    return Text(GSTK_SHORT[triage.gstk.value], style="bold green" if entry.cancellable else "")
+    return Text(_(GSTK_SHORT[triage.gstk.value]),
+                style="bold green" if entry.cancellable else "")
 
 
 def discovery_line(queue: Queue) -> Text | None:
@@ -219,13 +220,15 @@ def discovery_line(queue: Queue) -> Text | None:
     if found is None:
         return None
     amazon = sum(1 for e in queue.entries if e.ticket is None)
-    line = Text("Amazon: ", style="dim")
-    line.append(f"{amazon} buyer's request(s) no ticket names yet · ", style="dim")
+    line = Text(_("Amazon: "), style="dim")
+    line.append(ngettext("{count} buyer's request no ticket names yet",
+                         "{count} buyers' requests no ticket names yet", amazon).format(
+        count=amazon) + " · ", style="dim")
     if found.searched:
-        line.append("searched just now", style="dim")
+        line.append(_("searched just now"), style="dim")
     else:
-        line.append(f"next search in {duration(timedelta(seconds=found.next_in))} "
-                    "(Amazon allows one every 3 min)", style="dim")
+        line.append(_("next search in {duration} (Amazon allows one every 3 min)").format(
+            duration=duration(timedelta(seconds=found.next_in))), style="dim")
     if found.problem:
         line.append(f"\n{found.problem}", style="yellow")
     return line
@@ -236,20 +239,25 @@ def render_queue(console: Console, queue: Queue) -> None:
     todo, skipped = len(queue.todo), len(queue.entries) - len(queue.todo)
     amazon = discovery_line(queue)
     if not queue.entries:
-        console.print(Text(f"No open cancellation request (search {queue.query!r}: "
-                           f"{queue.read} ticket(s) read, none looks like one)."))
+        console.print(Text(ngettext(
+            "No open cancellation request (search {query!r}: {count} ticket read, it does not "
+            "look like one).",
+            "No open cancellation request (search {query!r}: {count} tickets read, none looks "
+            "like one).", queue.read).format(query=queue.query, count=queue.read)))
         if amazon is not None:
             console.print(amazon)
         return
     stale = sum(1 for e in queue.entries if e.stale_claim)
     person = sum(1 for e in queue.entries if e.needs_person)
-    order = ("cancellable first, then by Amazon's 24-h answer deadline" if queue.triaged
-             else "oldest first · Amazon expects an answer within 24 h")
+    order = (_("cancellable first, then by Amazon's 24-h answer deadline") if queue.triaged
+             else _("oldest first · Amazon expects an answer within 24 h"))
     console.print(Text.assemble(
-        (f"{todo} to do", "bold"),
-        f" · {skipped} skipped",
-        (f" · {stale} with a stale claim", "red") if stale else "",
-        (f" · {person} left to a person", "red") if person else "",
+        (_("{count} to do").format(count=todo), "bold"),
+        " · " + ngettext("{count} skipped", "{count} skipped", skipped).format(count=skipped),
+        (" · " + ngettext("{count} with a stale claim", "{count} with a stale claim",
+                          stale).format(count=stale), "red") if stale else "",
+        (" · " + ngettext("{count} left to a person", "{count} left to a person",
+                          person).format(count=person), "red") if person else "",
         f" · {order}",
     ))
     if amazon is not None:
@@ -260,38 +268,41 @@ def render_queue(console: Console, queue: Queue) -> None:
         url = entry.url
         rows.append((Text(entry.label, style=f"link {url}" if url else ""),
                      gstk_cell(entry) if queue.triaged else Text(""),
-                     Text(f"{duration(age)} ago" if age is not None else "?"),
+                     Text(_("{duration} ago").format(duration=duration(age))
+                          if age is not None else "?"),
                      time_left(entry, now), entry))
     # The subject is cut to what is left of the line (Rich's own no-wrap collapsing would
     # squeeze the narrow columns away first).
-    titles = ("Ticket", "GSTK", "Received", "Left") if queue.triaged \
-        else ("Ticket", "Received", "Left")
+    titles = (_("Ticket"), "GSTK", _("Received"), _("Left")) if queue.triaged \
+        else (_("Ticket"), _("Received"), _("Left"))
     plain = [tuple(cell.plain for cell in row[:4] if queue.triaged or cell is not row[1])
              for row in rows]
     fixed = [max(len(title), *(len(cells[i]) for cells in plain))
              for i, title in enumerate(titles)]
     room = max(20, console.width - sum(fixed) - 2 * len(titles) - 2)
     table = Table(box=None, padding=(0, 1), header_style="bold")
-    table.add_column("Ticket", no_wrap=True, overflow="fold")
+    table.add_column(titles[0], no_wrap=True, overflow="fold")
     if queue.triaged:
         table.add_column("GSTK", no_wrap=True, overflow="fold")
-    table.add_column("Received", no_wrap=True, justify="right", overflow="fold")
-    table.add_column("Left", no_wrap=True, justify="right", overflow="fold")
-    table.add_column("Subject", overflow="fold")
+    table.add_column(titles[-2], no_wrap=True, justify="right", overflow="fold")
+    table.add_column(titles[-1], no_wrap=True, justify="right", overflow="fold")
+    table.add_column(_("Subject"), overflow="fold")
     for label, gstk, age_text, left, entry in rows:
-        subject = Text(entry.subject or "(no subject)", style="dim" if entry.skip else "")
+        subject = Text(entry.subject or _("(no subject)"), style="dim" if entry.skip else "")
         subject.truncate(room, overflow="ellipsis")
         if entry.skip:
-            subject.append(f"\nskip: {entry.skip}", style="yellow")
+            subject.append("\n" + _("skip: {reason}").format(reason=entry.skip), style="yellow")
         elif queue.triaged:
             why = Text(entry.standing, style="green" if entry.cancellable else "dim")
             why.truncate(room, overflow="ellipsis")
             subject.append("\n")
             subject.append_text(why)
         if entry.stale_claim:
-            subject.append(f"\nstale claim: {entry.stale_claim}", style="red")
+            subject.append("\n" + _("stale claim: {who}").format(who=entry.stale_claim),
+                           style="red")
         if entry.needs_person:
-            subject.append(f"\nneeds a person: {entry.needs_person}", style="red")
+            subject.append("\n" + _("needs a person: {why}").format(why=entry.needs_person),
+                           style="red")
         cells = (label, gstk, age_text, left) if queue.triaged else (label, age_text, left)
         table.add_row(*cells, subject)
     console.print(table)
@@ -303,22 +314,28 @@ def render_queue(console: Console, queue: Queue) -> None:
 def render_shift(console: Console, shift: Shift) -> None:
     console.print()
     processed = [r for r in shift.results if r.seconds is not None]
-    head = Text("Shift summary", style="bold")
-    head.append(f" · {len(processed)} processed in {seconds(shift.seconds)}")
+    head = Text(_("Shift summary"), style="bold")
+    head.append(" · " + ngettext("{count} processed in {time}", "{count} processed in {time}",
+                                 len(processed)).format(count=len(processed),
+                                                        time=seconds(shift.seconds)))
     if shift.median_seconds is not None:
-        head.append(f" · median {seconds(shift.median_seconds)} per ticket")
+        head.append(" · " + _("median {time} per ticket").format(
+            time=seconds(shift.median_seconds)))
     if shift.arrived:
-        head.append(f" · {shift.arrived} arrived while watching")
+        head.append(" · " + ngettext("{count} arrived while watching",
+                                     "{count} arrived while watching", shift.arrived).format(
+            count=shift.arrived))
     console.rule(head, align="left")
     counts = Table.grid(padding=(0, 2))
     counts.add_column(overflow="fold")
     counts.add_column(justify="right", overflow="fold")
     for kind, label in KIND_LABELS.items():
         n = len(shift.of(kind))
-        counts.add_row(Text(label, style=KIND_STYLES[kind] if n else "dim"), str(n))
+        counts.add_row(Text(_(label), style=KIND_STYLES[kind] if n else "dim"), str(n))
     if shift.not_reached:
-        why = " (interrupted)" if shift.interrupted else " (you quit)" if shift.quit else ""
-        counts.add_row(Text(f"Not reached{why}", style="dim"), str(len(shift.not_reached)))
+        why = _("Not reached (interrupted)") if shift.interrupted \
+            else _("Not reached (you quit)") if shift.quit else _("Not reached")
+        counts.add_row(Text(why, style="dim"), str(len(shift.not_reached)))
     console.print(counts)
     if shift.results or shift.not_reached:
         console.print()
@@ -332,20 +349,20 @@ def render_shift(console: Console, shift: Shift) -> None:
             detail.append("\n")
             detail.append_text(linkified(result.url, style="dim"))
         lines.add_row(Text(result.label, style="bold"),
-                      Text(KIND_LABELS[result.kind].lower(), style=KIND_STYLES[result.kind]),
+                      Text(_(KIND_LABELS[result.kind]).lower(), style=KIND_STYLES[result.kind]),
                       detail)
     console.print(lines)
     if shift.not_reached:
-        left = Text("Not reached: ", style="dim")
+        left = Text(_("Not reached: "), style="dim")
         for n, entry in enumerate(shift.not_reached):
             left.append(", " if n else "")
             name = entry.label if entry.ticket is not None else f"Amazon {entry.order_id}"
             left.append(name, style=f"link {entry.url}" if entry.url else "")
-        left.append(" — `cancelbot queue` shows them again.", style="dim")
+        left.append(" — " + _("`cancelbot queue` shows them again."), style="dim")
         console.print(left)
     if shift.interrupted:
-        console.print(Text("Interrupted: the ticket in progress changed nothing after its "
-                           "last confirmed step; `cancelbot queue` picks up what is left.",
+        console.print(Text(_("Interrupted: the ticket in progress changed nothing after its "
+                             "last confirmed step; `cancelbot queue` picks up what is left."),
                            style="yellow"))
 
 
@@ -367,7 +384,8 @@ def doctor_document(report: Report) -> dict[str, Any]:
 
 
 def render_doctor(console: Console, report: Report) -> None:
-    title = f"cancelbot {report.version} · doctor" + (" · sandbox" if report.sandbox else "")
+    title = f"cancelbot {report.version} · doctor" + (" · " + _("sandbox") if report.sandbox
+                                                       else "")
     console.print(Text(title, style="bold"))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, overflow="fold")
@@ -375,10 +393,11 @@ def render_doctor(console: Console, report: Report) -> None:
     grid.add_column(ratio=1, overflow="fold")
     for check in report.checks:
         mark, style = MARKS[check.status]
-        grid.add_row(Text(mark, style=style), Text(check.name, style="bold"),
+        grid.add_row(Text(mark, style=style), Text(_(check.name), style="bold"),
                      linkified(check.detail))
     console.print(grid)
-    verdict = "Ready." if report.ok else "Something a configured service needs is broken (✗)."
+    verdict = _("Ready.") if report.ok \
+        else _("Something a configured service needs is broken (✗).")
     console.print(Text(verdict, style="green" if report.ok else "bold red"))
 
 
@@ -386,17 +405,19 @@ def render_doctor(console: Console, report: Report) -> None:
 
 
 def render_templates(console: Console, folder: str, rows: list[dict[str, Any]]) -> None:
-    console.print(Text.assemble(("Reply templates", "bold"), f" in {folder}"))
+    console.print(Text.assemble((_("Reply templates"), "bold"),
+                                " " + _("in {folder}").format(folder=folder)))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True, overflow="fold")
     grid.add_column(ratio=1, overflow="fold")
     for row in rows:
         mark, style = MARKS["ok" if row["renders"] else "failed"]
-        used = ", ".join(row["marketplaces"]) or "only with --lang or the buyer's locale"
+        used = ", ".join(row["marketplaces"]) or _("only with --lang or the buyer's locale")
         text = Text.assemble((f"{mark} ", style), (row["language"], "bold"),
                              f" ({row['name']})")
-        detail = Text(f"{row['path']}\nused for: {used}, and every buyer whose language on "
-                      f"Amazon is {row['name']}")
+        detail = Text(row["path"] + "\n" + _(
+            "used for: {marketplaces}, and every buyer whose language on Amazon is {language}"
+        ).format(marketplaces=used, language=_(row["name"])))
         if row["error"]:
             detail.append(f"\n{row['error']}", style="red")
         grid.add_row(text, detail)
@@ -494,39 +515,45 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
     """`cancelbot feeds`: what was just done, where every cancellation stands, and in red each
     refusal whose ticket nobody has handled yet."""
     if follow_up.busy:
-        console.print(Text("Another cancelbot is handling the feeds right now: showing the "
-                           "journal as it is.", style="yellow"))
+        console.print(Text(_("Another cancelbot is handling the feeds right now: showing the "
+                             "journal as it is."), style="yellow"))
     listed = {row.order_id for row in refused}  # in red below
     for level, text in follow_up.news:
-        if not (text.startswith("AMAZON DID NOT CANCEL")
-                and any(f"order {order_id} " in text for order_id in listed)):
+        if not (text in follow_up.refusals
+                and any(f" {order_id} " in text for order_id in listed)):
             console.print(Text(text, style="yellow" if level == "warn" else ""))
     if not cancellations:
-        console.print("No Amazon cancellation in the journal.")
+        console.print(_("No Amazon cancellation in the journal."))
         return
     table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
-    for name in ("Order", "Ticket", "State", "Feed", "Since (UTC)", "Amazon's answer"):
+    for name in (_("Order"), _("Ticket"), _("State"), _("Feed"), _("Since"),
+                 _("Amazon's answer")):
         table.add_column(name, overflow="fold")
-    states = {"done": ("cancelled", "green"), "sent": ("sent, Amazon processing", "yellow"),
-              "queued": ("queued (feed window)", "yellow"),
-              "sending": ("unsure: rerun its ticket", "bold red"),
-              "error": ("NOT CANCELLED", "bold red")}
+    states = {"done": (_("cancelled"), "green"),
+              "sent": (_("sent, Amazon processing"), "yellow"),
+              "queued": (_("queued (feed window)"), "yellow"),
+              "sending": (_("unsure: rerun its ticket"), "bold red"),
+              "error": (_("NOT CANCELLED"), "bold red")}
     for row in cancellations:
         label, style = states.get(row.state, (row.state, ""))
         table.add_row(Text(row.order_id), Text(_ticket(row.ticket_id)),
                       Text(label, style=style),
-                      Text(row.feed_id or ""), Text((row.sent_at or row.queued_at).replace(
-                          "T", " ").rstrip("Z")), Text(row.result))
+                      Text(row.feed_id or ""), Text(clock_time(row.sent_at or row.queued_at)),
+                      Text(row.result))
     console.print(table)
     pending = [f.feed_id for f in feeds if f.state == "pending"]
     if pending:
-        console.print(Text(f"Still processing at Amazon: feed {', '.join(pending)}. Run "
-                           "`cancelbot feeds` again later.", style="dim"))
+        console.print(Text(ngettext(
+            "Still processing at Amazon: feed {feeds}. Run `cancelbot feeds` again later.",
+            "Still processing at Amazon: feeds {feeds}. Run `cancelbot feeds` again later.",
+            len(pending)).format(feeds=", ".join(pending)), style="dim"))
     for row in refused:
-        console.print(Text(
-            f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
-            f"{row.feed_id or '—'}): {row.result}. The ticket is open again with a note saying "
-            f"what to do: `cancelbot process {row.ticket_id}` offers it.", style="bold red"))
+        console.print(Text(_(
+            "AMAZON DID NOT CANCEL order {order} (ticket #{ticket}, feed {feed}): {result}. "
+            "The ticket is open again with a note saying what to do: `cancelbot process "
+            "{ticket}` offers it.").format(order=row.order_id, ticket=row.ticket_id,
+                                           feed=row.feed_id or "—", result=row.result),
+            style="bold red"))
 
 
 def _ticket(ticket_id: int | None) -> str:

@@ -14,6 +14,11 @@ def isolated_env(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith(PREFIXES) or name in ("NO_COLOR", "FORCE_COLOR"):
             monkeypatch.delenv(name, raising=False)
+    # Screens in English unless a test asks for French: a developer's French locale must not
+    # change what the tests read.
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("CANCELBOT_HOME", str(home))

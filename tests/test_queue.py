@@ -384,7 +384,7 @@ def test_an_empty_queue_says_so(home):
     result = run("queue", "--sandbox")
     assert result.exit_code == 0, result.output
     assert "No open cancellation request" in result.stdout
-    assert "Amazon: 0 buyer's request(s) no ticket names yet" in result.stdout
+    assert "Amazon: 0 buyers' requests no ticket names yet" in result.stdout
 
 
 def test_requests_on_amazon_whose_tickets_were_closed_by_hand_stay_while_cancellable(home):

@@ -26,7 +26,10 @@ _OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 
 def plain(text: str) -> str:
-    return _OSC.sub("", _CSI.sub("", text)).replace("\r", "")
+    """What the terminal shows: no escape sequences, and of a line rewritten in place (a
+    spinner's frames, each after a carriage return) only its last state."""
+    lines = _OSC.sub("", _CSI.sub("", text)).replace("\r\n", "\n").split("\n")
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in lines)
 
 
 def spawn(home, *args: str, **env_extra: str):
