@@ -39,9 +39,14 @@ from cancelbot.errors import (
     ServiceError,
     Unreachable,
 )
+from cancelbot.i18n import N_, _
 
 OK, FAILED, WARNING, INFO = "ok", "failed", "warning", "info"
 NO_SUCH_ORDER = "000-0000000-0000000"  # well formed, never anyone's order
+# The checks' names stay English in JSON; the screen shows them in the agent's language.
+CHECK_NAMES = (N_("Configuration"), N_("Reply address"), N_("Clock"), N_("Steps"),
+               N_("Journal"), N_("Agent id"), N_("Templates"), N_("Home"), N_("LWA secret"),
+               N_("Old journal"))
 SECRET_LIFETIME_DAYS = 180  # Amazon expires LWA client secrets after 180 days
 SECRET_WARN_DAYS = 150
 SKEW_LIMIT_SECONDS = 300
@@ -85,17 +90,17 @@ def run_doctor(
         settings = load_settings(sandbox=sandbox)
     except ConfigError as exc:
         report.add("Configuration", FAILED, str(exc))
-        folder, _ = template_settings()
+        folder, _language = template_settings()
         _check_templates(report, folder)
         return report
-    report.add("Configuration", OK, "sandbox (simulated services)" if sandbox
-               else "from the environment and .env")
+    report.add("Configuration", OK, _("sandbox (simulated services)") if sandbox
+               else _("from the environment and .env"))
     # Nothing works without this world's folder: a StateError here is the answer, in one line.
     settings.world.prepare()
     if not settings.sandbox and not settings.freshdesk.from_email:
-        report.add("Reply address", WARNING, "FRESHDESK_FROM_EMAIL is empty: replies leave "
-                   "from Freshdesk's default address, and Amazon relays to the buyer only mail "
-                   "from the address approved in Seller Central")
+        report.add("Reply address", WARNING, _(
+            "FRESHDESK_FROM_EMAIL is empty: replies leave from Freshdesk's default address, and "
+            "Amazon relays to the buyer only mail from the address approved in Seller Central"))
     if transport is None and settings.sandbox:
         from cancelbot.sandbox.transport import SandboxTransport
 
@@ -123,7 +128,11 @@ def run_doctor(
         "Amazon": "automated" if settings.amazon.automated
         else "assisted (SP-API credentials not set)",
     }
-    report.add("Steps", INFO, " · ".join(f"{k} {v}" for k, v in report.steps.items()))
+    report.add("Steps", INFO, " · ".join((
+        _("Freshdesk automated"),
+        _("GSTK automated") if settings.gstk.url else _("GSTK assisted (GSTK_URL not set)"),
+        _("Amazon automated") if settings.amazon.automated
+        else _("Amazon assisted (SP-API credentials not set)"))))
     _check_templates(report, settings.templates_dir)
     report.journal = journal_location(settings)
     report.add("Journal", INFO, _journal_detail(settings, report.journal))
@@ -139,18 +148,22 @@ def _freshdesk(settings: Settings, transport: httpx.BaseTransport | None) -> lis
     with FreshdeskClient(settings.freshdesk, transport=transport, timeout=_timeout(settings),
                          retry=_one_try()) as client:
         me = client.me()
-    who = f"{me['name'] or 'agent'} <{me['email']}>" if me["email"] else me["name"] or "agent"
-    out = [Check("Freshdesk", OK, f"signed in as {who}, agent {me['id']} · "
-                                  f"{settings.freshdesk.url}")]
+    name = me["name"] or _("agent")
+    who = f"{name} <{me['email']}>" if me["email"] else name
+    out = [Check("Freshdesk", OK, _("signed in as {who}, agent {id} · {url}").format(
+        who=who, id=me["id"], url=settings.freshdesk.url))]
     configured = settings.freshdesk.agent_id
     if configured is None:
-        out.append(Check("Agent id", WARNING, f"FRESHDESK_AGENT_ID is not set: `queue` leaves "
-                                              f"every assigned ticket alone (yours is {me['id']})"))
+        out.append(Check("Agent id", WARNING, _(
+            "FRESHDESK_AGENT_ID is not set: `queue` leaves every assigned ticket alone (yours "
+            "is {id})").format(id=me["id"])))
     elif configured != me["id"]:
-        out.append(Check("Agent id", FAILED, f"FRESHDESK_AGENT_ID is {configured} but this API "
-                                             f"key belongs to agent {me['id']}"))
+        out.append(Check("Agent id", FAILED, _(
+            "FRESHDESK_AGENT_ID is {configured} but this API key belongs to agent {id}").format(
+            configured=configured, id=me["id"])))
     else:
-        out.append(Check("Agent id", OK, f"FRESHDESK_AGENT_ID {configured} is this key's agent"))
+        out.append(Check("Agent id", OK, _("FRESHDESK_AGENT_ID {configured} is this key's "
+                                           "agent").format(configured=configured)))
     return out
 
 
@@ -162,8 +175,9 @@ def _gstk(settings: Settings, transport: httpx.BaseTransport | None) -> list[Che
                     transport=transport, timeout=_timeout(settings), retry=_one_try()) as client:
         found = client.find_order(NO_SUCH_ORDER)
     if found is not None:
-        return [Check("GSTK", WARNING, f"answers, but found an order for {NO_SUCH_ORDER}")]
-    return [Check("GSTK", OK, f"orders readable · {settings.gstk.url}")]
+        return [Check("GSTK", WARNING, _("answers, but found an order for {order}").format(
+            order=NO_SUCH_ORDER))]
+    return [Check("GSTK", OK, _("orders readable · {url}").format(url=settings.gstk.url))]
 
 
 def _amazon(
@@ -175,17 +189,19 @@ def _amazon(
     with AmazonClient(settings.amazon, transport=transport, timeout=_timeout(settings),
                       retry=_one_try(), token_cache=None) as client:
         # The first call logs in: a refused login (or no answer) is the Amazon line's ✗.
-        orders = _role("Orders", "getOrder", "Inventory and Order Tracking",
+        orders = _role("Orders", "getOrder", _("Inventory and Order Tracking"),
                        lambda: client.get_order(NO_SUCH_ORDER), first=True)
         since = now().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         roles = [
             orders,
-            _role("Feeds", "getFeeds", "the role that sends order feeds "
-                  "(POST_ORDER_ACKNOWLEDGEMENT_DATA)", lambda: client.list_feeds(since)),
-            _role("Messaging", "getAttributes", "Buyer Communication",
+            _role("Feeds", "getFeeds", _("the role that sends order feeds "
+                                         "(POST_ORDER_ACKNOWLEDGEMENT_DATA)"),
+                  lambda: client.list_feeds(since)),
+            _role("Messaging", "getAttributes", _("Buyer Communication"),
                   lambda: client.buyer_locale(NO_SUCH_ORDER, marketplaces.FRANCE)),
         ]
-    return [Check("Amazon", OK, f"LWA login · {settings.amazon.endpoint}"), *roles]
+    return [Check("Amazon", OK, _("LWA login · {url}").format(url=settings.amazon.endpoint)),
+            *roles]
 
 
 def _role(
@@ -199,17 +215,19 @@ def _role(
     except AuthError as exc:
         if exc.status != 403:
             raise  # the login itself was refused: the Amazon line says so
-        request = f", request id {exc.request_id}" if exc.request_id else ""
-        return Check(name, FAILED, f"role missing: {role} ({operation} refused with HTTP "
-                                   f"403{request})")
+        request = _(", request id {id}").format(id=exc.request_id) if exc.request_id else ""
+        return Check(name, FAILED, _("role missing: {role} ({operation} refused with HTTP "
+                                     "403{request})").format(role=role, operation=operation,
+                                                             request=request))
     except ServiceError as exc:
         if exc.status in (400, 404):
-            return Check(name, OK, f"{operation} let through (HTTP {exc.status} for a "
-                                   "made-up order): role granted")
+            return Check(name, OK, _("{operation} let through (HTTP {status} for a made-up "
+                                     "order): role granted").format(operation=operation,
+                                                                    status=exc.status))
         if first:
             raise
         return Check(name, FAILED, _reason(exc))
-    return Check(name, OK, f"{operation} answered: role granted")
+    return Check(name, OK, _("{operation} answered: role granted").format(operation=operation))
 
 
 def _clock(
@@ -224,12 +242,15 @@ def _clock(
             server = server.replace(tzinfo=timezone.utc)
         skew = (now() - server).total_seconds()
     except (httpx.HTTPError, KeyError, TypeError, ValueError, IndexError, OverflowError):
-        return [Check("Clock", INFO, "not measured (no usable Date from Freshdesk)")]
+        return [Check("Clock", INFO, _("not measured (no usable Date from Freshdesk)"))]
     if abs(skew) <= SKEW_LIMIT_SECONDS:
-        return [Check("Clock", OK, f"within {max(1, round(abs(skew)))} s of Freshdesk's")]
-    way = "ahead of" if skew > 0 else "behind"
-    return [Check("Clock", WARNING, f"{abs(skew) / 60:.0f} min {way} Freshdesk's: token expiry "
-                                    "and TLS certificates depend on it — sync the system clock")]
+        return [Check("Clock", OK, _("within {seconds} s of Freshdesk's").format(
+            seconds=max(1, round(abs(skew)))))]
+    text = _("{minutes} min ahead of Freshdesk's: token expiry and TLS certificates depend on "
+             "it — sync the system clock") if skew > 0 else _(
+        "{minutes} min behind Freshdesk's: token expiry and TLS certificates depend on it — "
+        "sync the system clock")
+    return [Check("Clock", WARNING, text.format(minutes=f"{abs(skew) / 60:.0f}"))]
 
 
 def _check_templates(report: Report, configured: Path | None) -> None:
@@ -252,10 +273,12 @@ def _check_templates(report: Report, configured: Path | None) -> None:
     missing = [code for code in needed if code not in report.templates]
     broken = [f"{code}: {why}" for code, why in report.templates.items() if why != OK]
     if missing or broken:
-        problems = ([f"missing {', '.join(missing)}"] if missing else []) + broken
+        problems = ([_("missing {languages}").format(languages=", ".join(missing))]
+                    if missing else []) + broken
         report.add("Templates", FAILED, "; ".join(problems) + f" ({folder})")
     else:
-        report.add("Templates", OK, f"{', '.join(report.templates)} render · {folder}")
+        report.add("Templates", OK, _("{languages} render · {folder}").format(
+            languages=", ".join(report.templates), folder=folder))
 
 
 def _check_home(report: Report) -> None:
@@ -268,9 +291,10 @@ def _check_home(report: Report) -> None:
         return
     home, platform_home = default_home(), Path(user_data_dir("cancelbot", appauthor=False))
     if home != platform_home:
-        report.add("Home", INFO, f"{home}: the earlier default folder, kept because it holds "
-                   f"your files (the default is now {platform_home}: move them there, or set "
-                   "CANCELBOT_HOME)")
+        report.add("Home", INFO, _(
+            "{home}: the earlier default folder, kept because it holds your files (the default "
+            "is now {platform}: move them there, or set CANCELBOT_HOME)").format(
+            home=home, platform=platform_home))
 
 
 def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
@@ -278,24 +302,27 @@ def _check_secret_age(report: Report, settings: Settings, today: date) -> None:
         return
     raw = settings.amazon.client_secret_date
     if not raw:
-        report.add("LWA secret", INFO, "age unknown: set LWA_CLIENT_SECRET_DATE (YYYY-MM-DD) to "
-                                       "be warned before Amazon expires it")
+        report.add("LWA secret", INFO, _("age unknown: set LWA_CLIENT_SECRET_DATE (YYYY-MM-DD) "
+                                         "to be warned before Amazon expires it"))
         return
     try:
         created = date.fromisoformat(raw)
     except ValueError:
-        report.add("LWA secret", WARNING, f"LWA_CLIENT_SECRET_DATE {raw!r} is not YYYY-MM-DD")
+        report.add("LWA secret", WARNING, _("LWA_CLIENT_SECRET_DATE {value!r} is not "
+                                            "YYYY-MM-DD").format(value=raw))
         return
     age = (today - created).days
     left = SECRET_LIFETIME_DAYS - age
     if left <= 0:
-        report.add("LWA secret", FAILED, f"{age} days old: past Amazon's {SECRET_LIFETIME_DAYS} "
-                                         "days — rotate it in the Developer Console")
+        report.add("LWA secret", FAILED, _("{age} days old: past Amazon's {lifetime} days — "
+                                           "rotate it in the Developer Console").format(
+            age=age, lifetime=SECRET_LIFETIME_DAYS))
     elif age >= SECRET_WARN_DAYS:
-        report.add("LWA secret", WARNING, f"{age} days old: Amazon expires it in {left} days — "
-                                          "rotate it soon")
+        report.add("LWA secret", WARNING, _("{age} days old: Amazon expires it in {left} days — "
+                                            "rotate it soon").format(age=age, left=left))
     else:
-        report.add("LWA secret", OK, f"{age} days old ({left} days before it expires)")
+        report.add("LWA secret", OK, _("{age} days old ({left} days before it expires)").format(
+            age=age, left=left))
 
 
 def journal_location(settings: Settings) -> str | None:
@@ -310,12 +337,14 @@ def journal_location(settings: Settings) -> str | None:
 def _journal_detail(settings: Settings, location: str | None) -> str:
     """The world first, then the path from CANCELBOT_HOME on: a long home may be cut short."""
     if location is None:
-        return "none in this version of cancelbot"
+        return _("none in this version of cancelbot")
     world = settings.world
     path = Path(location)
     where = path.relative_to(settings.home) if path.is_relative_to(settings.home) else path
-    created = "" if path.exists() else " (created by the first change)"
-    return f"{world.label}: {where.as_posix()}{created} in {settings.home}"
+    text = _("{world}: {path} in {home}") if path.exists() \
+        else _("{world}: {path} (created by the first change) in {home}")
+    return text.format(world=_("the sandbox") if world.sandbox else world.label,
+                       path=where.as_posix(), home=settings.home)
 
 
 def _check_old_journal(report: Report, settings: Settings) -> None:
@@ -325,19 +354,20 @@ def _check_old_journal(report: Report, settings: Settings) -> None:
 
     old = settings.home / FILE_NAME
     if old.exists():
-        report.add("Old journal", INFO, f"{FILE_NAME} in CANCELBOT_HOME is an older cancelbot's, "
-                   "where the sandbox's runs and the real ones were mixed: not used — look "
-                   f"through it (sqlite3), then delete it · {old}")
+        report.add("Old journal", INFO, _(
+            "{file} in CANCELBOT_HOME is an older cancelbot's, where the sandbox's runs and the "
+            "real ones were mixed: not used — look through it (sqlite3), then delete it · {path}"
+        ).format(file=FILE_NAME, path=old))
 
 
 def _reason(exc: CancelbotError) -> str:
     kind = (
-        "bad credentials" if isinstance(exc, AuthError)
-        else "wrong URL? (not found)" if isinstance(exc, NotFound)
-        else "unreachable" if isinstance(exc, Unreachable)
-        else "rate limited" if isinstance(exc, RateLimited)
-        else "unexpected answer (wrong URL?)" if isinstance(exc, BadResponse)
-        else "error"
+        _("bad credentials") if isinstance(exc, AuthError)
+        else _("wrong URL? (not found)") if isinstance(exc, NotFound)
+        else _("unreachable") if isinstance(exc, Unreachable)
+        else _("rate limited") if isinstance(exc, RateLimited)
+        else _("unexpected answer (wrong URL?)") if isinstance(exc, BadResponse)
+        else _("error")
     )
     return f"{kind}: {_without_service(exc)}"
 
