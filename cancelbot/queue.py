@@ -55,6 +55,7 @@ from cancelbot.errors import (
     UsageError,
 )
 from cancelbot.feeds import POLL, FeedDesk, FeedFollower, refused_tickets, tell
+from cancelbot.i18n import _, ngettext
 from cancelbot.journal import AmazonRequest, Journal
 from cancelbot.models import (
     Conversation,
@@ -68,6 +69,7 @@ from cancelbot.outcome import Outcome
 from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Options, Services
 from cancelbot.prefetch import Prefetched, Prefetcher, read_now
 from cancelbot.procedure import process
+from cancelbot.when import clock_time
 
 # Amazon expects an answer to a buyer's message within 24 hours; under 4 hours left is urgent.
 RESPONSE_TIME = timedelta(hours=24)
@@ -168,7 +170,8 @@ class QueueEntry:
             return self.ticket.subject
         where = marketplaces.marketplace_label(self.request.marketplace_id) \
             if self.request is not None else "Amazon"
-        return f"Order {self.order_id}: the buyer asked {where} to cancel (no ticket yet)"
+        return _("Order {order}: the buyer asked {where} to cancel (no ticket yet)").format(
+            order=self.order_id, where=where)
 
     @property
     def url(self) -> str:
@@ -326,7 +329,7 @@ def find_queue(
         entries = [_with_thread(e, read[e.key], agent_id, journal, lease) if e.key in read
                    else e for e in entries]
     else:
-        entries = [dataclasses.replace(e, needs_person="an earlier run left it to a person")
+        entries = [dataclasses.replace(e, needs_person=_("an earlier run left it to a person"))
                    if e.ticket is not None and NEEDS_HUMAN_TAG in e.ticket.tags else e
                    for e in entries]
     far = datetime.max.replace(tzinfo=timezone.utc)
@@ -343,15 +346,18 @@ def _ticket_id(entry: QueueEntry) -> int:
 
 def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | None) -> str:
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
-        mine = "" if agent_id is not None else " (set FRESHDESK_AGENT_ID if that is you)"
-        return f"assigned to agent {ticket.responder_id}{mine}"
+        return (_("assigned to agent {agent}") if agent_id is not None else _(
+            "assigned to agent {agent} (set FRESHDESK_AGENT_ID if that is you)")).format(
+            agent=ticket.responder_id)
     job = journal.last_job(ticket.id) if journal is not None else None
     # A ticket reopened for Amazon's refusal of its cancellation is work again, not done.
     if job is not None and job.state == "done" and journal is not None \
             and ticket.id not in refused_tickets(journal):
-        by = f" by {job.agent}" if job.agent else ""
-        return (f"already handled (journal: finished {(job.finished_at or '')[:16]}{by}); "
-                "reopened since? look at it in Freshdesk")
+        text = _("already handled (journal: finished {time} by {agent}); reopened since? look "
+                 "at it in Freshdesk") if job.agent else _(
+            "already handled (journal: finished {time}); reopened since? look at it in "
+            "Freshdesk")
+        return text.format(time=clock_time(job.finished_at), agent=job.agent)
     return ""
 
 
@@ -376,8 +382,8 @@ def stale_claim(ticket: Ticket, journal: Journal | None,
     job = journal.open_job(ticket.id) if journal is not None else None
     others = other_runs(ticket, job.job_id if job is not None else None)
     if others and others[-1].stale(lease):
-        return (f"{others[-1].describe()} — older than the {lease:g}-minute lease; processing "
-                "it asks to take it over")
+        return _("{who} — older than the {lease}-minute lease; processing it asks to take it "
+                 "over").format(who=others[-1].describe(), lease=f"{lease:g}")
     return ""
 
 
@@ -395,12 +401,14 @@ def skip_on_reading(
         last = others[-1]
         if last.stale(lease):
             return ""
-        doing = "another run is handling it" if last.state == HANDLING else "already handled"
-        return f"{doing} ({last.first_sentence()}) — {last.describe()}"
+        doing = _("another run is handling it ({note}) — {who}") if last.state == HANDLING \
+            else _("already handled ({note}) — {who}")
+        return doing.format(note=last.first_sentence(), who=last.describe())
     if ticket.is_closed:
-        return f"already {TicketStatus(ticket.status).name.lower()}"
+        status = TicketStatus(ticket.status).name.lower()  # ui.STATUS_NAMES, translated
+        return _("already {status}").format(status=_(status))
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
-        return f"assigned to agent {ticket.responder_id} since the search"
+        return _("assigned to agent {agent} since the search").format(agent=ticket.responder_id)
     return ""
 
 
@@ -573,7 +581,7 @@ def run_shift(
             found: Prefetched | None = None
             if entry.ticket is not None:
                 reader.start(entry.ticket.id)  # unless it is being read already
-                with screen.busy(f"Reading ticket #{entry.ticket.id}"):
+                with screen.busy(_("Reading ticket #{id}").format(id=entry.ticket.id)):
                     found = reader.take(entry.ticket.id) or read_now(services, entry.ticket.id)
             # While the agent reads this one, the next two tickets: one skipped when read
             # (another run's note) must not leave the agent waiting for the one after it.
@@ -600,7 +608,7 @@ def run_shift(
                 break
             if action == "skip":
                 shift.results.append(TicketResult(entry.id, entry.url, SKIPPED,
-                                                  "you skipped it", entry.order_id or ""))
+                                                  _("you skipped it"), entry.order_id or ""))
             else:
                 if follower is not None:
                     follower.working_on(entry.id)
@@ -634,11 +642,17 @@ def _left_with_amazon(agent: Agent, desk: FeedDesk) -> None:
     pending = journal.cancellations("sent")
     queued = journal.cancellations("queued", "sending")
     if pending:
-        agent.info(f"Amazon is still processing {len(pending)} cancellation(s): `cancelbot "
-                   "feeds` (or the next run) reads what Amazon did.")
+        agent.info(ngettext(
+            "Amazon is still processing {count} cancellation: `cancelbot feeds` (or the next "
+            "run) reads what Amazon did.",
+            "Amazon is still processing {count} cancellations: `cancelbot feeds` (or the next "
+            "run) reads what Amazon did.", len(pending)).format(count=len(pending)))
     if queued:
-        agent.info(f"{len(queued)} cancellation(s) wait for Amazon's feed window: `cancelbot "
-                   "feeds` (or the next run) sends them in one feed.")
+        agent.info(ngettext(
+            "{count} cancellation waits for Amazon's feed window: `cancelbot feeds` (or the "
+            "next run) sends it.",
+            "{count} cancellations wait for Amazon's feed window: `cancelbot feeds` (or the "
+            "next run) sends them in one feed.", len(queued)).format(count=len(queued)))
 
 
 class _Watching:
@@ -726,14 +740,14 @@ def _process_one(
 
 def _classify(entry: QueueEntry, outcome: Outcome) -> TicketResult:
     if outcome.exit_code == ExitCode.NEEDS_HUMAN or outcome.branch == "needs_human":
-        kind, detail = NEEDS_HUMAN, outcome.reason
+        kind, detail = NEEDS_HUMAN, _(outcome.reason)
     elif not outcome.actions:
-        kind, detail = SKIPPED, "nothing was changed"
+        kind, detail = SKIPPED, _("nothing was changed")
     elif outcome.branch == "cannot_cancel":
-        language = f"; reply in {outcome.language}" if outcome.language else ""
-        kind, detail = MESSAGED, f"{outcome.reason}{language}"
+        kind, detail = MESSAGED, _(outcome.reason) + (_("; reply in {language}").format(
+            language=outcome.language) if outcome.language else "")
     else:
-        kind, detail = CANCELLED, outcome.reason
+        kind, detail = CANCELLED, _(outcome.reason)
     return TicketResult(entry.id, entry.url, kind, detail, outcome.order_id)
 
 

@@ -372,6 +372,10 @@ def _excerpt(text: str, lines: int) -> Text:
     return Text(body or _("(empty)"))
 
 
+# Freshdesk's ticket statuses, as a person reads them (TicketStatus's names, lower case).
+STATUS_NAMES = (N_("open"), N_("pending"), N_("resolved"), N_("closed"))
+
+
 def _ticket_status(code: int) -> str:
     try:
         return _(TicketStatus(code).name.lower())
