@@ -43,6 +43,7 @@ from cancelbot.errors import (
     ServiceError,
 )
 from cancelbot.feeds import FeedDesk
+from cancelbot.i18n import N_, _
 from cancelbot.journal import AmazonRequest, Job, Journal
 from cancelbot.lookup import Lookup, look_up
 from cancelbot.models import (
@@ -55,13 +56,14 @@ from cancelbot.models import (
 from cancelbot.outcome import Action, Outcome
 from cancelbot.ports import Agent, Options, Services
 from cancelbot.services.assisted import cancel_in_seller_central
+from cancelbot.when import clock_time
 
 WATERMARK = "amazon_search"
 FIRST_LOOK_BACK = timedelta(hours=24)  # the first search of a journal: a day of updates
 OVERLAP = timedelta(minutes=5)  # each search re-reads the last minutes: Amazon's index lags
 AMAZON_LAG = timedelta(minutes=2)  # searchOrders serves updates at least two minutes old
 MAX_PAGES = 5  # of 100 orders; the rest waits for the next search (the watermark stays)
-MOVES = ("Look up the order", "Act on its status")
+MOVES = (N_("Look up the order"), N_("Act on its status"))
 RERUN = "cancelbot queue"
 
 
@@ -111,7 +113,7 @@ def discover(search: OrderSearch, journal: Journal, *, now: datetime | None = No
     found: list[AmazonOrder] = []
     covered, token, complete, problem = "", None, False, ""
     try:
-        for _ in range(MAX_PAGES):
+        for _page in range(MAX_PAGES):
             page = search.search_orders(since, page_token=token)
             found += [o for o in page.orders if requested(o)]
             covered = covered or page.last_updated_before
@@ -192,23 +194,24 @@ class _Request:
     def go(self) -> None:
         agent, outcome = self.agent, self.outcome
         agent.step(1, len(MOVES), MOVES[0])
-        agent.info(f"The buyer asked Amazon to cancel order {self.order_id}; no ticket names it "
-                   "yet.")
+        agent.info(_("The buyer asked Amazon to cancel order {order}; no ticket names it yet."
+                     ).format(order=self.order_id))
         if self.job is None:
             earlier = next((j for j in self.journal.jobs_for_order(self.order_id)
                             if j.state == "done"), None)
             if earlier is not None:
-                which = "this request" if earlier.ticket_id is None \
-                    else f"ticket #{earlier.ticket_id}"
-                agent.info(f"cancelbot already handled order {self.order_id} ({which}, "
-                           f"{earlier.finished_at}): nothing left to do, nothing changed.")
+                which = _("this request") if earlier.ticket_id is None \
+                    else _("ticket #{id}").format(id=earlier.ticket_id)
+                agent.info(_("cancelbot already handled order {order} ({which}, {time}): nothing "
+                             "left to do, nothing changed.").format(
+                    order=self.order_id, which=which, time=clock_time(earlier.finished_at)))
                 self.journal.close_request(self.order_id, f"handled (journal job "
                                                           f"{earlier.job_id})")
                 outcome.branch, outcome.reason = "already_done", "handled earlier"
                 return
         else:
-            agent.info(f"Resuming the unfinished run of {self.job.started_at} (journal job "
-                       f"{self.job.job_id}).")
+            agent.info(_("Resuming the unfinished run of {time} (journal job {job}).").format(
+                time=clock_time(self.job.started_at), job=self.job.job_id))
         found = self.look_up()
         agent.step(2, len(MOVES), MOVES[1])
         gstk = found.gstk
@@ -219,7 +222,7 @@ class _Request:
         agent.show_decision(decision)
         if decision.branch is Branch.NEEDS_HUMAN or gstk is None:
             outcome.exit_code = ExitCode.NEEDS_HUMAN
-            agent.warn(f"Nothing changed. Check: {decision.check}.")
+            agent.warn(_("Nothing changed. Check: {check}.").format(check=_(decision.check)))
         elif decision.branch is Branch.CANCEL:
             self.cancel(gstk, found.amazon)
         elif decision.branch is Branch.CANNOT_CANCEL:
@@ -250,13 +253,13 @@ class _Request:
         backoffice = self.services.backoffice
         self.by_hand(gstk=not backoffice.automated, amazon=self.feeds is None)
         self.plan([
-            f"GSTK: cancel order {gstk.id} (stops the warehouse)",
-            f"Amazon: cancel {self.order_id} with reason BuyerCanceled ({_items(amazon)}); "
-            "Amazon tells the buyer",
-            "Freshdesk: nothing yet — when the buyer's email arrives, cancelbot closes that "
-            "ticket with a note",
+            _("GSTK: cancel order {id} (stops the warehouse)").format(id=gstk.id),
+            _("Amazon: cancel {order} with reason BuyerCanceled ({items}); Amazon tells the "
+              "buyer").format(order=self.order_id, items=_items(amazon)),
+            _("Freshdesk: nothing yet — when the buyer's email arrives, cancelbot closes that "
+              "ticket with a note"),
         ])
-        if not self.go_ahead("Cancel this order in GSTK and on Amazon?"):
+        if not self.go_ahead(N_("Cancel this order in GSTK and on Amazon?")):
             return
         effects = self.begin(Branch.CANCEL.value)
         comment = f"Buyer request on Amazon, order {self.order_id} (cancelbot)"
@@ -264,7 +267,7 @@ class _Request:
         def gstk_cancel() -> str:
             if not backoffice.automated:
                 return backoffice.cancel(gstk, comment).id
-            with self.agent.busy("Cancelling in GSTK"):
+            with self.agent.busy(_("Cancelling in GSTK")):
                 return backoffice.cancel(gstk, comment).id
 
         try:
@@ -275,19 +278,19 @@ class _Request:
             fresh = backoffice.find_order(self.order_id) if backoffice.automated else None
             if fresh is None or fresh.status is not OrderStatus.CANCELLED:
                 # The picking race: the warehouse took the order between lookup and cancel.
-                self.agent.warn(f"GSTK refused: the order has moved on ({moved.label}). It was "
-                                "NOT cancelled anywhere; switching to the cannot-cancel "
-                                "message.")
+                self.agent.warn(_("GSTK refused: the order has moved on ({status}). It was NOT "
+                                  "cancelled anywhere; switching to the cannot-cancel message."
+                                  ).format(status=moved.label))
                 self.outcome.branch = Branch.CANNOT_CANCEL.value
                 self.outcome.reason = f"GSTK refused the cancel: now {moved.label}"
                 self.begin(self.outcome.branch)
                 self.cannot_cancel()
                 return
             # Cancelled meanwhile (another agent, another computer): nothing more in GSTK.
-            self.agent.info(f"GSTK shows order {fresh.id} cancelled meanwhile: not cancelling "
-                            "it again.")
+            self.agent.info(_("GSTK shows order {id} cancelled meanwhile: not cancelling it "
+                              "again.").format(id=fresh.id))
         else:
-            self.done("GSTK", f"order {gstk.id} cancelled", ref, how)
+            self.done("GSTK", _("order {id} cancelled").format(id=gstk.id), ref, how)
         self.cancel_on_amazon(amazon)
         self.finish()
 
@@ -295,15 +298,15 @@ class _Request:
         row = self.journal.cancellation(self.order_id)
         sent = row is not None and row.state in ("queued", "sending", "sent", "done")
         if (amazon is not None and amazon.is_cancelled) or sent:
-            self.agent.info("Cancelled in GSTK, and on Amazon (or on its way): nothing left to "
-                            "do, nothing changed.")
+            self.agent.info(_("Cancelled in GSTK, and on Amazon (or on its way): nothing left "
+                              "to do, nothing changed."))
             self.journal.close_request(self.order_id, "already cancelled")
             return
         self.by_hand(amazon=self.feeds is None)
-        self.agent.warn("Cancelled in GSTK, but Amazon does not show it cancelled.")
-        self.plan([f"Amazon: cancel {self.order_id} with reason BuyerCanceled "
-                   f"({_items(amazon)})"])
-        if not self.go_ahead("Cancel it on Amazon?"):
+        self.agent.warn(_("Cancelled in GSTK, but Amazon does not show it cancelled."))
+        self.plan([_("Amazon: cancel {order} with reason BuyerCanceled ({items})").format(
+            order=self.order_id, items=_items(amazon))])
+        if not self.go_ahead(N_("Cancel it on Amazon?")):
             return
         self.begin(Branch.ALREADY_CANCELLED.value)
         self.cancel_on_amazon(amazon)
@@ -325,22 +328,22 @@ class _Request:
         )
         outcome.message, outcome.language, outcome.language_why = draft.text, draft.code, \
             draft.why
-        self.plan(["You: send the message above to the buyer from Seller Central",
-                   "Freshdesk: nothing yet — when the buyer's email arrives, cancelbot "
-                   "resolves that ticket with a note"])
-        agent.info(f"Contact the buyer: {outcome.links.contact_buyer}")
+        self.plan([_("You: send the message above to the buyer from Seller Central"),
+                   _("Freshdesk: nothing yet — when the buyer's email arrives, cancelbot "
+                     "resolves that ticket with a note")])
+        agent.info(_("Contact the buyer: {url}").format(url=outcome.links.contact_buyer))
         if options.dry_run:
-            agent.info("Dry run: nothing was changed.")
+            agent.info(_("Dry run: nothing was changed."))
             return
         # Only a person can say it was sent: --yes stops here (NeedsHuman), not answer for them.
-        if not draft.confirm("Have you sent it from Seller Central?", automatic=False):
-            raise Declined("message not confirmed as sent: nothing changed")
+        if not draft.confirm(N_("Have you sent it from Seller Central?"), automatic=False):
+            raise Declined(_("message not confirmed as sent: nothing changed"))
         outcome.message, outcome.language = draft.text, draft.code
         effects = self.begin(Branch.CANNOT_CANCEL.value)
-        _, how = effects.run("reply", lambda: "", order_id=self.order_id,
+        _ref, how = effects.run("reply", lambda: "", order_id=self.order_id,
                              detail=f"sent by the agent in Seller Central ({draft.code})")
-        self.done("Amazon", f"message sent by the agent in Seller Central ({draft.code})", "",
-                  how)
+        self.done("Amazon", _("message sent by the agent in Seller Central ({language})").format(
+            language=draft.code), "", how)
         self.finish()
 
     # -- shared moves --------------------------------------------------------------------------
@@ -349,33 +352,35 @@ class _Request:
         effects = self.effects
         assert effects is not None  # begin() came first
         if self.feeds is None:
-            _, how = effects.run(
+            _ref, how = effects.run(
                 "amazon_cancel", lambda: cancel_in_seller_central(
                     self.agent, self.order_id, self.outcome.marketplace_id),
                 order_id=self.order_id, detail="by hand in Seller Central")
-            self.done("Amazon", "cancelled by the agent in Seller Central", "", how)
+            self.done("Amazon", _("cancelled by the agent in Seller Central"), "", how)
             return
         if amazon is None:
-            raise NeedsHuman(f"Amazon does not know order {self.order_id}: nothing to cancel "
-                             "there")
+            raise NeedsHuman(_("Amazon does not know order {order}: nothing to cancel there"
+                               ).format(order=self.order_id))
         # The journal's cancellation rows keep the order out of a second feed, whoever asks.
         sent = self.feeds.cancel(None, amazon)
         if sent.state == "error":
-            raise NeedsHuman(f"Amazon did not cancel order {self.order_id} (feed "
-                             f"{sent.feed_id}): {sent.result}. Cancel it in Seller Central")
+            raise NeedsHuman(_("Amazon did not cancel order {order} (feed {feed}): {result}. "
+                               "Cancel it in Seller Central").format(
+                order=self.order_id, feed=sent.feed_id, result=sent.result))
         if effects.done("amazon_cancel") is None:
             effects.record_done("amazon_cancel", ref=sent.feed_id, detail=sent.state,
                                 order_id=self.order_id)
         if sent.earlier:
-            self.agent.info(f"Amazon: cancellation sent earlier (feed {sent.feed_id}) — not "
-                            "sending it again.")
+            self.agent.info(_("Amazon: cancellation sent earlier (feed {feed}) — not sending "
+                              "it again.").format(feed=sent.feed_id))
         elif sent.state == "queued":
-            self.done("Amazon", "cancellation queued (Amazon's feed limit): cancelbot sends it "
-                                "with its next run")
+            self.done("Amazon", _("cancellation queued (Amazon's feed limit): cancelbot sends "
+                                  "it with its next run"))
         else:
-            pending = "; Amazon is still processing it" if sent.state == "sent" else ""
-            self.done("Amazon", f"cancellation sent (feed {sent.feed_id}, "
-                                f"BuyerCanceled{pending})", sent.feed_id)
+            text = _("cancellation sent (feed {feed}, BuyerCanceled; Amazon is still processing "
+                     "it)") if sent.state == "sent" else _("cancellation sent (feed {feed}, "
+                                                           "BuyerCanceled)")
+            self.done("Amazon", text.format(feed=sent.feed_id), sent.feed_id)
 
     def gstk_cancelled(self) -> str | None:
         found = self.services.backoffice.find_order(self.order_id)
@@ -385,8 +390,10 @@ class _Request:
         """--yes cannot do a step by hand: stop before anything is asked."""
         steps = [name for name, assisted in (("GSTK", gstk), ("Amazon", amazon)) if assisted]
         if steps and not self.agent.interactive and not self.options.dry_run:
-            raise NeedsHuman(f"order {self.order_id}: the {' and '.join(steps)} step is done "
-                             "by hand; run without --yes")
+            raise NeedsHuman((_("order {order}: the {step} step is done by hand; run without "
+                                "--yes") if len(steps) == 1 else _(
+                "order {order}: the GSTK and Amazon steps are done by hand; run without --yes"))
+                .format(order=self.order_id, step=steps[0]))
 
     def plan(self, lines: list[str]) -> None:
         self.outcome.planned = lines
@@ -394,10 +401,10 @@ class _Request:
 
     def go_ahead(self, question: str) -> bool:
         if self.options.dry_run:
-            self.agent.info("Dry run: nothing was changed.")
+            self.agent.info(_("Dry run: nothing was changed."))
             return False
         if not self.agent.confirm(question):
-            raise Declined("declined: nothing changed")
+            raise Declined(_("declined: nothing changed"))
         return True
 
     def begin(self, branch: str) -> Effects:
@@ -413,7 +420,8 @@ class _Request:
         if words is not None:
             self.outcome.actions.append(Action(system, words, ref))
         else:  # done by the unfinished run this one resumes
-            self.outcome.actions.append(Action(system, f"{what} (earlier run)", ref))
+            self.outcome.actions.append(Action(system, _("{what} (earlier run)").format(
+                what=what), ref))
 
     def finish(self) -> None:
         assert self.job is not None  # begin() came first
@@ -428,9 +436,9 @@ class _Request:
         """As the procedure's: after a change, the error says what was done and how to go on."""
         if self.job is not None and self.effects is not None and not self.effects.changes():
             self.journal.update_job(self.job.job_id, state="abandoned")  # stopped before any
-        self.outcome.stop_part_way(exc, self.unsure(),
-                                   f"The request stays in `{RERUN}`: taking it again re-checks "
-                                   "each of these before doing anything.")
+        self.outcome.stop_part_way(exc, self.unsure(), _(
+            "The request stays in `{command}`: taking it again re-checks each of these before "
+            "doing anything.").format(command=RERUN))
 
 
 # -- its ticket, arriving later -------------------------------------------------------------------

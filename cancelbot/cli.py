@@ -19,6 +19,7 @@ import typer.core
 
 from cancelbot import __version__, languages
 from cancelbot.errors import CancelbotError, ExitCode, UsageError
+from cancelbot.i18n import N_, _
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -157,10 +158,12 @@ def _errors_to_exit_codes(
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         try:
-            hint = resume_hint() if callable(resume_hint) else resume_hint
+            hint = resume_hint() if callable(resume_hint) else _(resume_hint) if resume_hint \
+                else ""
         except (CancelbotError, OSError):
             hint = ""  # the hint is a courtesy: the interrupt must still end cleanly
-        err.print(Text(f"\ncancelbot: interrupted. {hint}".rstrip(), style="yellow"),
+        err.print(Text(("\ncancelbot: " + _("interrupted.") + f" {hint}").rstrip(),
+                       style="yellow"),
                   soft_wrap=True)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
@@ -177,9 +180,11 @@ MAX_TICKET_ID = 2**63 - 1  # SQLite's largest integer, and beyond any Freshdesk 
 def parse_ticket_id(raw: str) -> int:
     value = raw.strip().lstrip("#")
     if not value.isascii() or not value.isdigit() or int(value) <= 0:
-        raise UsageError(f"ticket id must be a positive whole number, got {raw[:40]!r}")
+        raise UsageError(_("ticket id must be a positive whole number, got {value!r}").format(
+            value=raw[:40]))
     if len(value) > 19 or int(value) > MAX_TICKET_ID:
-        raise UsageError(f"ticket id {value[:40]} is too large (at most {MAX_TICKET_ID})")
+        raise UsageError(_("ticket id {value} is too large (at most {maximum})").format(
+            value=value[:40], maximum=MAX_TICKET_ID))
     return int(value)
 
 
@@ -218,7 +223,7 @@ def process(
     Example: cancelbot process 1001 --sandbox --dry-run
     """
     out, err = _consoles()
-    with _errors_to_exit_codes(err, "Nothing was changed."):
+    with _errors_to_exit_codes(err, N_("Nothing was changed.")):
         number = parse_ticket_id(ticket_id)
         settings = _settings(sandbox)
         state_dir = settings.world.prepare()  # this world's journal: never another's
@@ -323,9 +328,12 @@ def _table_consoles() -> tuple[Console, Console]:
 
 
 def _say_how_many_shown(err: Console, shown: int, total: int, what: str) -> None:
+    """`what`: "entries" (history) or "cancellations" (feeds)."""
     if total > shown:
-        err.print(f"[dim]The newest {shown} of {total} {what}: --limit N or --all for "
-                  "more.[/dim]")
+        text = _("The newest {shown} of {total} entries: --limit N or --all for more.") \
+            if what == "entries" else _("The newest {shown} of {total} cancellations: "
+                                        "--limit N or --all for more.")
+        err.print("[dim]" + text.format(shown=shown, total=total) + "[/dim]")
 
 
 @app.command(cls=_Command)
@@ -355,8 +363,8 @@ def feeds(
     with _errors_to_exit_codes(err):
         settings = _settings(sandbox)
         if not settings.amazon.automated:
-            out.print("SP-API is not configured: Amazon cancellations are done by hand in "
-                      "Seller Central, there is no feed to follow.")
+            out.print(_("SP-API is not configured: Amazon cancellations are done by hand in "
+                        "Seller Central, there is no feed to follow."))
             return
         from cancelbot.feeds import FeedDesk
         from cancelbot.journal import Journal
@@ -369,9 +377,9 @@ def feeds(
         with Journal.open(settings.world.prepare(), agent=_journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             if svc.feeds is None:  # configured above: open_services built the SP-API client
-                raise UsageError("SP-API is not configured: there is no feed to follow")
+                raise UsageError(_("SP-API is not configured: there is no feed to follow"))
             desk = FeedDesk(journal, svc.feeds, svc.helpdesk, agent)
-            with agent.busy("Following Amazon's feeds"):
+            with agent.busy(_("Following Amazon's feeds")):
                 report = desk.follow_up(force=True)
                 refused = desk.open_refusals(ask_helpdesk=True)
             rows, total = journal.recent_cancellations(None if show_all else limit)
@@ -410,7 +418,7 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
 
         load_dotenv()
         rows = sandbox.list_tickets(home_dir())  # before any output: a failure is one line
-        out.print("Sandbox tickets — run one with: cancelbot process ID --sandbox")
+        out.print(_("Sandbox tickets — run one with: cancelbot process ID --sandbox"))
         for row in rows:  # ticket text is data, never markup
             out.print()
             out.print(Text.assemble(
@@ -419,8 +427,8 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
             ))
             out.print(Text(f"  {row['subject']}", style="dim"), no_wrap=True, overflow="ellipsis")
             if row["order_id"]:
-                out.print(Text(f"  order {row['order_id']} · GSTK {row['gstk_status']} · "
-                               f"Amazon {row['amazon_status']}"))
+                out.print(Text("  " + _("order {order} · GSTK {gstk} · Amazon {amazon}").format(
+                    order=row["order_id"], gstk=row["gstk_status"], amazon=row["amazon_status"])))
 
 
 @sandbox_app.command("reset", cls=_Command)
@@ -436,7 +444,8 @@ def sandbox_reset(debug: bool = _debug_option()) -> None:
 
         load_dotenv()
         path = sandbox.reset(home_dir())
-        out.print(f"Sandbox reset, its journal forgotten: {escape_path(path.parent)}")
+        out.print(_("Sandbox reset, its journal forgotten: {path}").format(
+            path=escape_path(path.parent)))
 
 
 def load_dotenv() -> None:
@@ -496,11 +505,11 @@ def queue(
     """
     out, err = _consoles()
     code = ExitCode.OK
-    with _errors_to_exit_codes(err, "`cancelbot queue` picks up what is left."):
+    with _errors_to_exit_codes(err, N_("`cancelbot queue` picks up what is left.")):
         if json_out and not list_only:
-            raise UsageError("--json goes with --list: the shift itself is a conversation")
+            raise UsageError(_("--json goes with --list: the shift itself is a conversation"))
         if watch and list_only:
-            raise UsageError("--watch goes with a shift, not with --list")
+            raise UsageError(_("--watch goes with a shift, not with --list"))
         settings = _settings(sandbox)
         from cancelbot import render
         from cancelbot.queue import Watch, run_shift
@@ -522,7 +531,7 @@ def queue(
                 agent_id=settings.freshdesk.agent_id, journal=journal,
                 threads=list_only, lease=settings.claim_lease,
             )
-            with agent.busy("Searching Freshdesk and Amazon"):
+            with agent.busy(_("Searching Freshdesk and Amazon")):
                 found = source.build()
             if found.truncated:
                 err.print(render.warning(render.truncation_warning(found)))

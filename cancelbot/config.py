@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cancelbot.errors import ConfigError
+from cancelbot.i18n import _
 from cancelbot.services.http import check_base_url
 from cancelbot.text import one_line
 
@@ -108,15 +109,17 @@ def load_dotenv_file() -> None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f".env cannot be read ({exc.strerror or type(exc).__name__})") from None
+        raise ConfigError(_(".env cannot be read ({reason})").format(
+            reason=exc.strerror or type(exc).__name__)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f".env is not UTF-8 text (line {line}): save it as UTF-8") from None
+        raise ConfigError(_(".env is not UTF-8 text (line {line}): save it as UTF-8").format(
+            line=line)) from None
     if "\0" in text:
         line = text[: text.index("\0")].count("\n") + 1
-        raise ConfigError(f".env holds a NUL byte (line {line})")
+        raise ConfigError(_(".env holds a NUL byte (line {line})").format(line=line))
     from dotenv import dotenv_values
 
     for name, value in dotenv_values(stream=io.StringIO(text)).items():
@@ -125,8 +128,8 @@ def load_dotenv_file() -> None:
         try:
             os.environ[name] = value
         except (ValueError, OSError):  # "=" in a name, an escaped NUL in a value…
-            raise ConfigError(f".env: {one_line(name, 60)!r} cannot be set as an environment "
-                              "variable (a NUL or '=' in it?)") from None
+            raise ConfigError(_(".env: {name!r} cannot be set as an environment variable (a NUL "
+                                "or '=' in it?)").format(name=one_line(name, 60))) from None
 
 
 def default_home() -> Path:
@@ -182,17 +185,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
     if get("GSTK_URL") and not get("GSTK_TOKEN"):
         missing.append("GSTK_TOKEN")
     if missing:
-        raise ConfigError(
-            f"missing configuration: {', '.join(missing)} (see .env.example, or try --sandbox)"
-        )
+        raise ConfigError(_("missing configuration: {names} (see .env.example, or try "
+                            "--sandbox)").format(names=", ".join(missing)))
 
     agent_id = get("FRESHDESK_AGENT_ID")
     # isdigit() is true for "²", which int() refuses: ASCII decimal digits only.
     if agent_id and not (agent_id.isascii() and agent_id.isdecimal() and len(agent_id) < 19):
-        raise ConfigError("FRESHDESK_AGENT_ID must be a number (the agent's Freshdesk id)")
+        raise ConfigError(_("FRESHDESK_AGENT_ID must be a number (the agent's Freshdesk id)"))
     order_link = get("GSTK_ORDER_LINK")
     if order_link and "{order_id}" not in order_link:
-        raise ConfigError("GSTK_ORDER_LINK must contain {order_id}")
+        raise ConfigError(_("GSTK_ORDER_LINK must contain {placeholder}").format(
+            placeholder="{order_id}"))
     if order_link:  # a link shown on screen: the same rules as every URL (no password in it)
         check_base_url("GSTK_ORDER_LINK", order_link.replace("{order_id}", "0"))
 
@@ -254,7 +257,8 @@ def _minutes(get, name: str, default: float) -> float:
     except ValueError:
         value = -1
     if not 0 < value <= DAY / 60:  # also refuses nan and inf
-        raise ConfigError(f"{name} must be a positive number of minutes, at most {DAY / 60:.0f}")
+        raise ConfigError(_("{name} must be a positive number of minutes, at most {maximum}"
+                            ).format(name=name, maximum=f"{DAY / 60:.0f}"))
     return value
 
 
@@ -278,6 +282,7 @@ def _seconds(
         value = -1
     # 1e308 is a float, but no timer takes it (OverflowError deep in the socket layer).
     if value < 0 or (value == 0 and not allow_zero) or not value <= maximum:
-        kind = "a number of seconds, 0 or more" if allow_zero else "a positive number of seconds"
-        raise ConfigError(f"{name} must be {kind}, at most {maximum:g}")
+        text = _("{name} must be a number of seconds, 0 or more, at most {maximum}") \
+            if allow_zero else _("{name} must be a positive number of seconds, at most {maximum}")
+        raise ConfigError(text.format(name=name, maximum=f"{maximum:g}"))
     return value

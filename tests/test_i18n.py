@@ -131,3 +131,25 @@ def test_french_help_of_every_command_has_no_click_english(tmp_path):
         for english in ("Usage:", "Show this message and exit.", "[required]", "default:"):
             assert english not in done.stdout, (command, english)
         assert "Affiche cette aide et quitte." in done.stdout, command
+
+
+def test_no_function_hides_the_translation_function():
+    """`_` is gettext's: a function that also binds `_` (`_, how = …`, `for _ in …`) makes
+    every `_()` in it an UnboundLocalError, on the French and the English screens alike."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "cancelbot"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            nodes = list(ast.walk(fn))
+            binds = any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)
+                        for n in nodes)
+            calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                        and n.func.id == "_" for n in nodes)
+            if binds and calls:
+                found.append(f"{path.name}:{fn.lineno} {fn.name}")
+    assert found == []

@@ -112,3 +112,50 @@ def test_in_a_terminal_links_are_hyperlinks_and_no_color_turns_colours_off(home)
     assert not re.search(r"\x1b\[[0-9;]*(?:3[0-9]|9[0-7]|38;)", muted.before), "no colour"
     assert "#1011" in plain(muted.before)
     assert max(len(line) for line in plain(muted.before).splitlines()) <= 80
+
+
+# English a French shift must not show: the shift's own words, the procedure's questions,
+# the summary's labels (each is translated in cancelbot/locale/fr).
+ENGLISH_ON_A_SHIFT = (
+    "[p]rocess", "[y/N]", "[y]es", "Step 1/4", "Read the ticket", "received ", " ago",
+    "Shift summary", "Cancelled ", "Messaged ", "Skipped ", "Not reached", "processed in",
+    "Summary", "Decision", "cancellable first", "to do", "Cancel this order",
+    "Send this reply", "you skipped it", "Amazon is still processing",
+)
+
+
+def test_a_french_shift_of_three_tickets_speaks_french_at_80_columns(home):
+    """LANG=fr_FR.UTF-8, a real terminal of 80 columns: three tickets processed, whatever the
+    triage puts first — each card is taken (p) and each question answered yes (o)."""
+    child = spawn(home, "queue", "--sandbox", LANG="fr_FR.UTF-8", LANGUAGE="", LC_ALL="")
+    child.expect(r"annulables d'abord")
+    done = 0
+    while done < 3:
+        child.expect(r"\d+/\d+ · (?:Ticket n°\d+|Demande Amazon)")
+        child.expect(r"\[p\]rendre · \[s\]auter · \[q\]uitter : ")
+        child.send("p\r")
+        asked = child.expect([
+            r"Annuler cette commande dans GSTK et sur Amazon, et fermer le ticket \? \[o/N\]",
+            r"Envoyer cette réponse à l'acheteur \? \[o\]ui",
+            r"\[p\]rendre · \[s\]auter · \[q\]uitter : ",  # nothing to ask: the next card
+        ])
+        if asked == 2:
+            child.send("s\r")  # left to a person or already done: not one of the three
+            continue
+        child.send("o\r")
+        done += 1
+    child.expect(r"\[p\]rendre · \[s\]auter · \[q\]uitter : ")
+    child.send("q\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    screen = plain(child.before)
+    summary = screen[screen.index("Bilan de la session"):]
+    counts = dict(re.findall(r"^(Annulés|Répondu|À voir par une personne|Passés|En échec|"
+                             r"Non atteints \(vous avez quitté\)) +(\d+)$", summary, flags=re.M))
+    assert int(counts["Annulés"]) + int(counts["Répondu"]) == 3, summary
+    assert re.search(r"3 traités en .* · médiane \d+ s par ticket", summary)
+    left = [w for w in ENGLISH_ON_A_SHIFT if w in screen]
+    assert left == [], f"English on a French shift: {left}"
+    assert max(len(line) for line in screen.splitlines()) <= 80

@@ -18,6 +18,7 @@ import httpx
 
 from cancelbot.config import FreshdeskSettings
 from cancelbot.errors import BadResponse, NotFound
+from cancelbot.i18n import _
 from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
@@ -105,7 +106,8 @@ class FreshdeskClient(OwnsServiceClient):
             try:
                 response = self._http.request("GET", path, what=what)
             except NotFound as exc:
-                raise NotFound(SERVICE, f"ticket {ticket_id} not found", status=exc.status,
+                raise NotFound(SERVICE, _("ticket {id} not found").format(id=ticket_id),
+                               status=exc.status,
                                request_id=exc.request_id) from exc
             try:
                 raw = response.json()
@@ -325,7 +327,7 @@ class FreshdeskClient(OwnsServiceClient):
             # Every path here names one ticket, so a 404 means that ticket is gone or never was.
             raise NotFound(
                 SERVICE,
-                f"ticket {ticket_id} not found",
+                _("ticket {id} not found").format(id=ticket_id),
                 status=exc.status,
                 request_id=exc.request_id,
             ) from exc
