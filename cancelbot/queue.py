@@ -45,6 +45,7 @@ from cancelbot.claims import (
     other_runs,
     person_note,
 )
+from cancelbot.decision import AMAZON_PAST_CANCEL, STATUS_WORDS
 from cancelbot.errors import (
     CancelbotError,
     ChangedMeanwhile,
@@ -55,6 +56,7 @@ from cancelbot.errors import (
     UsageError,
 )
 from cancelbot.feeds import POLL, FeedDesk, FeedFollower, refused_tickets, tell
+from cancelbot.i18n import _
 from cancelbot.journal import AmazonRequest, Journal
 from cancelbot.models import (
     Conversation,
@@ -109,12 +111,21 @@ class Triage:
     gstk_label: str = ""  # GSTK's own words
     why: str = ""  # why it is not known, when it is not
     named: tuple[str, ...] = ()  # every order number the ticket names
+    amazon: str = ""  # Amazon's fulfillmentStatus when it was asked (triage.py); "" if not
+
+    @property
+    def amazon_past_cancel(self) -> bool:
+        """Amazon shows the order shipped or cancelled: nothing left to save there."""
+        return self.amazon.upper() in AMAZON_PAST_CANCEL
 
     @property
     def cancellable(self) -> bool | None:
-        """True while the warehouse has not picked it; None when unknown."""
+        """True while the warehouse has not picked it — and Amazon, when known, does not show
+        it shipped or cancelled; None when unknown."""
         if self.gstk is None:
             return None
+        if self.amazon_past_cancel:
+            return False
         return self.gstk is OrderStatus.AWAITING_PREPARATION
 
 
@@ -196,6 +207,10 @@ class QueueEntry:
             return "not looked up"
         if self.cancellable:
             return "first: can still be cancelled"
+        if triage.amazon_past_cancel and triage.gstk is not None:
+            return _("not cancellable: Amazon says {amazon}, GSTK {gstk}; by the 24-h "
+                     "deadline").format(amazon=triage.amazon.upper(),
+                                        gstk=_(STATUS_WORDS[triage.gstk]))
         if triage.gstk is not None:
             return f"{triage.gstk.value.replace('_', ' ')}: by the 24-h deadline"
         return f"{triage.why or 'status unknown'}: by the 24-h deadline"
