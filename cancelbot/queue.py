@@ -499,11 +499,13 @@ class WatchScreen(ShiftScreen, Protocol):
 class Watch:
     """How a shift keeps watching: `refresh(previous, ask_amazon)` builds the queue afresh
     (triage.py); Freshdesk is looked at every `every` seconds, Amazon every `amazon_every`
-    at most (its usage plan decides too). `clock` and `sleep` are injectable for tests."""
+    at most — or at every look while `rush()` says a picking wave is minutes away
+    (waves.py); its usage plan decides too. `clock` and `sleep` are injectable for tests."""
 
     refresh: Callable[[Queue, bool], Queue]
     every: float = 60.0
     amazon_every: float = 180.0
+    rush: Callable[[], bool] | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     step: float = 0.25  # seconds between two looks at the keyboard while idle
@@ -520,7 +522,8 @@ class Watch:
 
     def look(self, queue: Queue) -> Queue:
         now = self.last_look = self.clock()
-        ask_amazon = self.last_amazon is None or now - self.last_amazon >= self.amazon_every
+        every = self.every if self.rush is not None and self.rush() else self.amazon_every
+        ask_amazon = self.last_amazon is None or now - self.last_amazon >= every
         fresh = self.refresh(queue, ask_amazon)
         if fresh.discovery is not None and fresh.discovery.searched:
             self.last_amazon = now

@@ -295,6 +295,31 @@ def test_a_watching_shift_asks_amazon_no_more_often_than_amazon_every(world):
     assert shift.quit and not shift.interrupted and shift.exit_code == 0
 
 
+def test_before_a_picking_wave_the_watch_asks_amazon_at_every_look(world):
+    """In the rush before a wave every look searches Amazon (the burst pays); otherwise every
+    `amazon_every` (waves.py: 5 min when the waves are known)."""
+    home, services, transport, agent, journal = world
+    nothing_to_do(home)
+    queue_source = source(services, journal)
+    day = Day([])
+    looks = []
+
+    def refresh(previous: Queue, ask_amazon: bool) -> Queue:
+        looks.append((day.now, ask_amazon))
+        if len(looks) == 10:
+            raise KeyboardInterrupt
+        return queue_source(previous, ask_amazon)
+
+    watch = Watch(refresh, every=60, amazon_every=300, rush=lambda: 200 <= day.now < 330,
+                  clock=day.clock, sleep=day.sleep)
+    run_shift(queue_source.build(), services, agent, WatchingScreen(stop_after=99), Options(),
+              journal=journal, watch=watch, clock=day.clock)
+    assert [at for at, _ in looks] == [60 * n for n in range(1, 11)]
+    assert [at for at, asked in looks if asked] == [240, 300, 600]
+    # The first build's search, then 240 and 300 (the tenth look, at 600, is the Ctrl-C).
+    assert transport.log.count(SEARCH) == 1 + 2
+
+
 def test_a_look_that_fails_is_reported_and_the_watch_goes_on(world):
     home, services, transport, agent, journal = world
     nothing_to_do(home)
