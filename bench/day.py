@@ -9,15 +9,21 @@ and handle one entry in a few minutes. Three ways of working the same day:
     (b) triage                       triage.QueueSource without SP-API: GSTK looked up,
                                      cancellable first
     (c) triage + Amazon + --watch    triage.QueueSource with searchOrders (amazon_requests,
-                                     paced by services/usage_plan's TokenBucket) and
-                                     queue.Watch: looks every minute while agents are on duty,
-                                     the bell calls an idle agent
+                                     paced by services/usage_plan's TokenBucket) and getOrder
+                                     (its own plan) and queue.Watch: looks every minute while
+                                     agents are on duty; Amazon at every look in the 10 minutes
+                                     before a wave, every 5 otherwise (waves.py: the day's waves
+                                     as CANCELBOT_PICKING_WAVES; --no-waves: every 3 min); the
+                                     bell calls an idle agent
 
 The ordering and the discovery are cancelbot's own code, run on a virtual clock against
 in-memory Freshdesk, GSTK and Amazon that answer from the simulated day; only the agents are a
 model (minutes per entry; a GSTK cancel lands when the entry's time is up). Reported per way:
 the share of requests made while the order could still be cancelled that were cancelled before
-picking, and the median minutes from the request to GSTK's cancel. Every parameter is a flag.
+picking, and the median minutes from the request to GSTK's cancel. Every parameter is a flag;
+`--timeline` prints where each request's minutes went (asked, emailed, seen, bell, taken,
+cancelled, picked). The clock ticks every 10 seconds: a coarser tick lands every event on the
+next tick, which is the model's delay, not the day's.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from cancelbot.services.usage_plan import (  # noqa: E402
     TokenBucket,
 )
 from cancelbot.triage import QueueSource  # noqa: E402
+from cancelbot.waves import amazon_pacing, parse_waves  # noqa: E402
 
 DAY = 86_400
 START = datetime(2026, 11, 27, tzinfo=timezone.utc)  # 00:00 of the simulated day
@@ -311,8 +318,13 @@ def simulate(args: argparse.Namespace, seed: int, way: str,
     on, off = (hhmm(x) for x in args.hours.split("-"))
     period = args.every * 60
     agents = [Agent(on + n * period / args.agents) for n in range(args.agents)]
+    # The shift's Amazon pacing as `queue --watch` sets it (cli._watch): with the day's waves
+    # as CANCELBOT_PICKING_WAVES, unless --no-waves.
+    waves = () if args.no_waves else parse_waves(args.waves)
+    amazon_every, rush = amazon_pacing(waves, world.now, timezone.utc)
     watch = Watch(lambda previous, ask: build(previous, ask), every=args.watch_every,
-                  amazon_every=args.amazon_every, clock=lambda: world.t) if way == "c" else None
+                  amazon_every=args.amazon_every or amazon_every, rush=rush,
+                  clock=lambda: world.t) if way == "c" else None
     queue: Queue | None = None
     taken: set[str] = set()
     seen: set[str] = set()
@@ -434,7 +446,7 @@ class Result:
         self.close_calls += other.close_calls
 
 
-CLOSE_CALL = 10 * 60  # a miss asked this close to picking: no way of working reaches it
+CLOSE_CALL = 10 * 60  # a miss asked this close to picking: a close call, shown apart
 
 
 def measure(requests: list[Order], hours: str) -> Result:
@@ -503,8 +515,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="(c): minutes from the bell to an idle agent at the queue (default 2)")
     add("--watch-every", type=float, default=60.0, metavar="SECONDS",
         help="(c): the watch looks at Freshdesk this often (default 60, as --every)")
-    add("--amazon-every", type=float, default=180.0, metavar="SECONDS",
-        help="(c): and at Amazon at most this often (default 180: searchOrders' plan)")
+    add("--amazon-every", type=float, default=None, metavar="SECONDS",
+        help="(c): and at Amazon at most this often outside the rush before a wave (default: "
+        "as `queue --watch`, 300 with the waves known, 180 without)")
+    add("--no-waves", action="store_true",
+        help="(c): the shift does not know the waves (no CANCELBOT_PICKING_WAVES): Amazon "
+        "every 3 min all day")
     add("--amazon-lag", type=float, default=2.0, metavar="MINUTES",
         help="(c): searchOrders serves updates this old at least (default 2)")
     add("--step", type=float, default=10.0, metavar="SECONDS",
@@ -547,6 +563,15 @@ def main(argv: list[str] | None = None) -> int:
             first = results["a"]
             print(f"| {seed} | {first.requests} ({first.cancellable}) | " + " | ".join(
                 f"{r.saved}/{r.cancellable} {r.share:.0%}" for r in results.values()) + " |")
+    if args.seeds > 1:
+        better = [seed for seed, r in rows if r["c"].saved > r["a"].saved]
+        full = [seed for seed, r in rows if r["c"].saved == r["a"].saved == r["a"].cancellable]
+        worse = [seed for seed, r in rows if r["c"].saved < r["a"].saved]
+        equal = [seed for seed, _ in rows if seed not in (*better, *full, *worse)]
+        print(f"\n(c) against (a): better on {len(better)} days, both 100 % on {len(full)} "
+              f"({', '.join(map(str, full)) or '—'}), equal below 100 % on {len(equal)} "
+              f"({', '.join(map(str, equal)) or '—'}), worse on {len(worse)}"
+              + (f" ({', '.join(map(str, worse))})" if worse else "") + ".")
     label = "All days" if args.seeds > 1 else f"Seed {args.seed}"
     print(f"\n{label}: {totals['a'].requests} requests, {totals['a'].cancellable} made while the "
           "order could still be cancelled.\n")
