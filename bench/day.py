@@ -9,15 +9,21 @@ and handle one entry in a few minutes. Three ways of working the same day:
     (b) triage                       triage.QueueSource without SP-API: GSTK looked up,
                                      cancellable first
     (c) triage + Amazon + --watch    triage.QueueSource with searchOrders (amazon_requests,
-                                     paced by services/usage_plan's TokenBucket) and
-                                     queue.Watch: looks every minute while agents are on duty,
-                                     the bell calls an idle agent
+                                     paced by services/usage_plan's TokenBucket) and getOrder
+                                     (its own plan) and queue.Watch: looks every minute while
+                                     agents are on duty; Amazon at every look in the 10 minutes
+                                     before a wave, every 5 otherwise (waves.py: the day's waves
+                                     as CANCELBOT_PICKING_WAVES; --no-waves: every 3 min); the
+                                     bell calls an idle agent
 
 The ordering and the discovery are cancelbot's own code, run on a virtual clock against
 in-memory Freshdesk, GSTK and Amazon that answer from the simulated day; only the agents are a
 model (minutes per entry; a GSTK cancel lands when the entry's time is up). Reported per way:
 the share of requests made while the order could still be cancelled that were cancelled before
-picking, and the median minutes from the request to GSTK's cancel. Every parameter is a flag.
+picking, and the median minutes from the request to GSTK's cancel. Every parameter is a flag;
+`--timeline` prints where each request's minutes went (asked, emailed, seen, bell, taken,
+cancelled, picked). The clock ticks every 10 seconds: a coarser tick lands every event on the
+next tick, which is the model's delay, not the day's.
 """
 
 from __future__ import annotations
@@ -53,10 +59,13 @@ from cancelbot.services.usage_plan import (  # noqa: E402
     TokenBucket,
 )
 from cancelbot.triage import QueueSource  # noqa: E402
+from cancelbot.waves import amazon_pacing, parse_waves  # noqa: E402
 
 DAY = 86_400
 START = datetime(2026, 11, 27, tzinfo=timezone.utc)  # 00:00 of the simulated day
 FR = "A13V1IB3VIYZZH"
+SHIPPED_AFTER = 3 * 3600  # from the wave that picks an order to Amazon's SHIPPED
+GET_ORDER_RATE, GET_ORDER_BURST = 0.5, 30  # Orders 2026-01-01 getOrder's usage plan
 # Orders per hour of the day, relative: quiet at night, a lunch bump, the evening peak.
 PROFILE = (1.0, 0.5, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 2.5, 2.8, 3.0,
            3.0, 2.8, 2.6, 2.6, 2.8, 3.0, 3.2, 3.6, 4.0, 4.0, 3.2, 2.0)
@@ -81,6 +90,11 @@ class Order:
     emailed: float | None = None  # Amazon's email reached Freshdesk
     number_in_email: bool = True
     cancelled: float | None = None  # GSTK's cancel
+    # Where the minutes went (--timeline): first in an agent's list or the watched queue,
+    # the bell it rang, taken up by an agent.
+    seen: float | None = None
+    bell: float | None = None
+    taken: float | None = None
 
 
 @dataclass
@@ -94,6 +108,12 @@ class World:
 
     def now(self) -> datetime:
         return START + timedelta(seconds=self.t)
+
+    def amazon_status(self, order: Order) -> str:
+        """Amazon's fulfillmentStatus: shipped three hours after its wave picked it."""
+        if order.cancelled is not None and order.cancelled <= self.t:
+            return "CANCELLED"
+        return "SHIPPED" if self.t >= order.picked + SHIPPED_AFTER else "UNSHIPPED"
 
     def gstk(self, order: Order) -> OrderStatus:
         if order.cancelled is not None and order.cancelled <= self.t:
@@ -190,7 +210,10 @@ class Amazon:
         self.world = world
         self.lag = lag
         self.plan = TokenBucket(SEARCH_ORDERS_RATE, SEARCH_ORDERS_BURST, clock=lambda: world.t)
+        self.get_plan = TokenBucket(GET_ORDER_RATE, GET_ORDER_BURST, clock=lambda: world.t)
         self.calls = 0
+        self.gets = 0
+        self.gets_at: list[float] = []
 
     def search_ready_in(self) -> float:
         return self.plan.ready_in()
@@ -208,9 +231,7 @@ class Amazon:
         for order in w.orders.values():
             updated = order.requested if order.requested is not None \
                 and order.requested <= until else order.placed
-            shipped = w.t >= order.picked + 3 * 3600
-            cancelled = order.cancelled is not None and order.cancelled <= w.t
-            if after <= updated <= until and not shipped and not cancelled:
+            if after <= updated <= until and w.amazon_status(order) == "UNSHIPPED":
                 asked = order.requested is not None and order.requested <= until
                 found.append(AmazonOrder(
                     order.order_id, "UNSHIPPED", FR,
@@ -224,20 +245,29 @@ class Amazon:
                                else None,
                                (START + timedelta(seconds=until)).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
-    def get_order(self, order_id: str) -> AmazonOrder | None:  # the triage never asks it
-        raise AssertionError("getOrder is not part of the triage")
+    def get_order(self, order_id: str) -> AmazonOrder | None:
+        """getOrder, which the triage asks for the tickets GSTK calls cancellable, metered by
+        its own usage plan (0.5 a second, burst 30) on the virtual clock."""
+        if self.get_plan.take() > 0:
+            raise RateLimited("Amazon", "getOrder: usage plan spent")
+        self.gets += 1
+        self.gets_at.append(self.world.t)
+        order = self.world.orders.get(order_id)
+        if order is None:
+            return None
+        return AmazonOrder(order_id, self.world.amazon_status(order), FR)
 
     def buyer_locale(self, order_id: str, marketplace_id: str) -> str | None:
         return None
 
 
 class AmazonWithoutSearch:
-    """No SP-API searchOrders: (b) triages Freshdesk's queue alone."""
+    """No SP-API: (b) triages Freshdesk's queue by GSTK alone."""
 
-    automated = True
+    automated = False
 
     def get_order(self, order_id: str) -> AmazonOrder | None:
-        raise AssertionError("getOrder is not part of the triage")
+        raise AssertionError("without SP-API nothing asks Amazon")
 
     def buyer_locale(self, order_id: str, marketplace_id: str) -> str | None:
         return None
@@ -255,7 +285,25 @@ class Agent:
     called_at: float | None = None  # (c): the bell, heard
 
 
-def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
+@dataclass
+class Calls:
+    """What (c) asked of Amazon over the days played: within each usage plan?"""
+
+    searches: int = 0
+    gets: int = 0
+    busiest_minute: int = 0  # getOrder calls in the busiest minute
+
+    def add(self, amazon: Amazon) -> None:
+        self.searches += amazon.calls
+        self.gets += amazon.gets
+        per_minute: dict[int, int] = {}
+        for t in amazon.gets_at:
+            per_minute[int(t // 60)] = per_minute.get(int(t // 60), 0) + 1
+        self.busiest_minute = max(self.busiest_minute, *per_minute.values(), 0)
+
+
+def simulate(args: argparse.Namespace, seed: int, way: str,
+             calls: Calls | None = None) -> list[Order]:
     world = make_world(args, seed)
     desk, gstk = Desk(world), Gstk(world)
     amazon = Amazon(world, args.amazon_lag * 60) if way == "c" else AmazonWithoutSearch()
@@ -270,8 +318,13 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
     on, off = (hhmm(x) for x in args.hours.split("-"))
     period = args.every * 60
     agents = [Agent(on + n * period / args.agents) for n in range(args.agents)]
+    # The shift's Amazon pacing as `queue --watch` sets it (cli._watch): with the day's waves
+    # as CANCELBOT_PICKING_WAVES, unless --no-waves.
+    waves = () if args.no_waves else parse_waves(args.waves)
+    amazon_every, rush = amazon_pacing(waves, world.now, timezone.utc)
     watch = Watch(lambda previous, ask: build(previous, ask), every=args.watch_every,
-                  amazon_every=args.amazon_every, clock=lambda: world.t) if way == "c" else None
+                  amazon_every=args.amazon_every or amazon_every, rush=rush,
+                  clock=lambda: world.t) if way == "c" else None
     queue: Queue | None = None
     taken: set[str] = set()
     seen: set[str] = set()
@@ -281,12 +334,22 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
     def on_duty(t: float) -> bool:
         return on <= t % DAY < off
 
+    def order_of(entry: QueueEntry) -> Order:
+        return world.orders[world.tickets[entry.ticket.id] if entry.ticket is not None
+                            else entry.order_id or ""]
+
+    def noticed(entries: list[QueueEntry]) -> None:
+        for e in entries:
+            order = order_of(e)
+            order.seen = world.t if order.seen is None else order.seen
+
     def take(agent: Agent, entry: QueueEntry) -> None:
         taken.add(entry.key)
         # The order the agent works on: the email's, or the one they find when it has none.
-        order_id = world.tickets[entry.ticket.id] if entry.ticket is not None \
-            else entry.order_id or ""
-        order = world.orders[order_id]
+        order = order_of(entry)
+        order_id = order.order_id
+        if order.taken is None:
+            order.taken = world.t
         done_already = order.cancelled is not None and order.cancelled <= world.t
         minutes = args.close_minutes if done_already else args.minutes
         agent.busy_until = world.t + minutes * 60
@@ -303,7 +366,7 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
         job = journal.start_job(ticket_id, order_id, "cancel")
         journal.update_job(job.job_id, state="done")
 
-    step = 60.0
+    step = args.step
     while world.t < end:
         for done in [p for p in pending if p[0] <= world.t]:
             pending.remove(done)
@@ -313,11 +376,16 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
                 queue = build()
                 watch.start(queue)
                 seen.update(e.key for e in queue.entries)
+                noticed(queue.todo)
             elif watch.next_look() <= 0:
                 queue = watch.look(queue)
                 new = [e for e in queue.todo if e.key not in seen and e.key not in taken]
                 seen.update(e.key for e in queue.entries)
+                noticed(queue.todo)
                 if any(e.cancellable for e in new):  # the bell
+                    for e in new:
+                        if e.cancellable:
+                            order_of(e).bell = world.t
                     for agent in agents:
                         if not agent.working and agent.called_at is None:
                             agent.called_at = world.t + args.reaction * 60
@@ -333,6 +401,7 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
                 agent.working, agent.called_at = True, None
                 if watch is None:
                     agent.plan = build().todo
+                    noticed(agent.plan)
             if not agent.working:
                 continue
             todo = agent.plan if watch is None else (queue.todo if queue else [])
@@ -343,6 +412,8 @@ def simulate(args: argparse.Namespace, seed: int, way: str) -> list[Order]:
                 continue
             take(agent, entry)
         world.t += step
+    if calls is not None and isinstance(amazon, Amazon):
+        calls.add(amazon)
     return [o for o in world.orders.values() if o.requested is not None and o.requested < DAY]
 
 
@@ -375,7 +446,7 @@ class Result:
         self.close_calls += other.close_calls
 
 
-CLOSE_CALL = 10 * 60  # a miss asked this close to picking: no way of working reaches it
+CLOSE_CALL = 10 * 60  # a miss asked this close to picking: a close call, shown apart
 
 
 def measure(requests: list[Order], hours: str) -> Result:
@@ -390,6 +461,30 @@ def measure(requests: list[Order], hours: str) -> Result:
     return Result(len(requests), len(cancellable), len(saved), [minutes(o) for o in saved],
                   [minutes(o) for o in saved if on <= (o.requested or 0) % DAY < off],
                   sum(1 for o in missed if o.picked - (o.requested or 0) < CLOSE_CALL))
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "·" * 8
+    days, rest = divmod(int(seconds), DAY)
+    return f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}" + "+" * days
+
+
+def timeline(seed: int, way: str, requests: list[Order]) -> str:
+    """Where each cancellable request's minutes went, in one way of working a day."""
+    lines = [f"\nSeed {seed}, ({way}) {WAYS[way]}: asked, emailed, seen, bell, taken, "
+             "cancelled, picked (+: next day)"]
+    for o in sorted(requests, key=lambda o: o.requested or 0):
+        if o.requested is None or o.requested >= o.picked:
+            continue
+        saved = o.cancelled is not None and o.cancelled < o.picked
+        lead = (o.picked - o.requested) / 60
+        lines.append(" ".join(clock(t) for t in (o.requested, o.emailed, o.seen, o.bell,
+                                                  o.taken, o.cancelled, o.picked))
+                     + f"  {lead:6.1f} min to picking  "
+                     + ("saved" if saved else "MISSED")
+                     + ("" if o.number_in_email else "  (no number in the email)"))
+    return "\n".join(lines)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -420,10 +515,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="(c): minutes from the bell to an idle agent at the queue (default 2)")
     add("--watch-every", type=float, default=60.0, metavar="SECONDS",
         help="(c): the watch looks at Freshdesk this often (default 60, as --every)")
-    add("--amazon-every", type=float, default=180.0, metavar="SECONDS",
-        help="(c): and at Amazon at most this often (default 180: searchOrders' plan)")
+    add("--amazon-every", type=float, default=None, metavar="SECONDS",
+        help="(c): and at Amazon at most this often outside the rush before a wave (default: "
+        "as `queue --watch`, 300 with the waves known, 180 without)")
+    add("--no-waves", action="store_true",
+        help="(c): the shift does not know the waves (no CANCELBOT_PICKING_WAVES): Amazon "
+        "every 3 min all day")
     add("--amazon-lag", type=float, default=2.0, metavar="MINUTES",
         help="(c): searchOrders serves updates this old at least (default 2)")
+    add("--step", type=float, default=10.0, metavar="SECONDS",
+        help="the virtual clock's tick (default 10): every event lands on the next tick")
+    add("--timeline", action="store_true",
+        help="print each request made while cancellable: when it was made, seen, rung, "
+        "taken, cancelled, picked (per way)")
     add("--seed", type=int, default=1, help="the day's random seed (default 1)")
     add("--seeds", type=int, default=1, help="play this many days: seeds SEED, SEED+1, …")
     args = parser.parse_args(argv)
@@ -440,9 +544,14 @@ def main(argv: list[str] | None = None) -> int:
           f"waves at {args.waves}, {args.agents} agents looking every {args.every:.0f} min "
           f"({args.hours}), {args.minutes:g} min an entry.")
     totals = {way: Result(0, 0, 0, []) for way in WAYS}
+    calls = Calls()
     rows = []
     for seed in range(args.seed, args.seed + args.seeds):
-        results = {way: measure(simulate(args, seed, way), args.hours) for way in WAYS}
+        played = {way: simulate(args, seed, way, calls) for way in WAYS}
+        results = {way: measure(requests, args.hours) for way, requests in played.items()}
+        if args.timeline:
+            for way, requests in played.items():
+                print(timeline(seed, way, requests))
         for way, r in results.items():
             totals[way].add(r)
         rows.append((seed, results))
@@ -454,6 +563,15 @@ def main(argv: list[str] | None = None) -> int:
             first = results["a"]
             print(f"| {seed} | {first.requests} ({first.cancellable}) | " + " | ".join(
                 f"{r.saved}/{r.cancellable} {r.share:.0%}" for r in results.values()) + " |")
+    if args.seeds > 1:
+        better = [seed for seed, r in rows if r["c"].saved > r["a"].saved]
+        full = [seed for seed, r in rows if r["c"].saved == r["a"].saved == r["a"].cancellable]
+        worse = [seed for seed, r in rows if r["c"].saved < r["a"].saved]
+        equal = [seed for seed, _ in rows if seed not in (*better, *full, *worse)]
+        print(f"\n(c) against (a): better on {len(better)} days, both 100 % on {len(full)} "
+              f"({', '.join(map(str, full)) or '—'}), equal below 100 % on {len(equal)} "
+              f"({', '.join(map(str, equal)) or '—'}), worse on {len(worse)}"
+              + (f" ({', '.join(map(str, worse))})" if worse else "") + ".")
     label = "All days" if args.seeds > 1 else f"Seed {args.seed}"
     print(f"\n{label}: {totals['a'].requests} requests, {totals['a'].cancellable} made while the "
           "order could still be cancelled.\n")
@@ -466,6 +584,11 @@ def main(argv: list[str] | None = None) -> int:
         on_duty = f"{statistics.median(r.on_duty):.0f}" if r.on_duty else "—"
         print(f"| ({way}) {name} | {r.saved}/{r.cancellable} = **{r.share:.0%}** | {median} | "
               f"{on_duty} | {r.close_calls} of {r.cancellable - r.saved} |")
+    shifts = 2 * args.seeds  # each day's, and the next morning's for the evening requests
+    print(f"\n(c) asked Amazon {calls.searches / shifts:.0f} searchOrders a shift (plan: 1 every "
+          f"{1 / SEARCH_ORDERS_RATE / 60:.0f} min, burst {SEARCH_ORDERS_BURST}) and "
+          f"{calls.gets / shifts:.0f} getOrder a shift, {calls.busiest_minute} in its busiest "
+          f"minute (plan: {GET_ORDER_RATE:g} a second, burst {GET_ORDER_BURST}).")
     return 0
 
 

@@ -474,7 +474,8 @@ def queue(
     ),
     every: int = typer.Option(
         60, "--every", min=10, max=3600, metavar="SECONDS",
-        help="With --watch: how often Freshdesk is looked at (Amazon: every 3 min at most).",
+        help="With --watch: how often Freshdesk is looked at (Amazon: every 3 min at most; "
+        "at every look in the 10 min before a picking wave, with CANCELBOT_PICKING_WAVES).",
     ),
     query: Optional[str] = typer.Option(  # noqa: UP045 - Typer reads the annotation
         None, "--query",
@@ -512,7 +513,7 @@ def queue(
             raise UsageError(_("--watch goes with a shift, not with --list"))
         settings = _settings(sandbox)
         from cancelbot import render
-        from cancelbot.queue import Watch, run_shift
+        from cancelbot.queue import run_shift
         from cancelbot.triage import QueueSource
         from cancelbot.ui import TerminalAgent, TerminalShift
 
@@ -544,10 +545,24 @@ def queue(
                 return
             shift = run_shift(found, svc, agent, screen, _options(settings, sandbox, "{ticket}"),
                               journal=journal, prefetch=prefetch,
-                              watch=Watch(source, every=float(every)) if watch else None)
+                              watch=_watch(source, float(every), settings) if watch else None)
         render.render_shift(out, shift)
         code = shift.exit_code
     raise typer.Exit(code)
+
+
+def _watch(source, every: float, settings):
+    """A watching shift: Amazon asked at every look in the minutes before a picking wave
+    (CANCELBOT_PICKING_WAVES), otherwise within searchOrders' rate (waves.py)."""
+    from datetime import datetime, timezone
+
+    from cancelbot.queue import Watch
+    from cancelbot.waves import amazon_pacing
+    from cancelbot.when import local_zone
+
+    amazon_every, rush = amazon_pacing(settings.picking_waves,
+                                       lambda: datetime.now(timezone.utc), local_zone())
+    return Watch(source, every=every, amazon_every=amazon_every, rush=rush)
 
 
 def _options(settings, sandbox: bool, ticket: str):

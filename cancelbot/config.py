@@ -11,6 +11,7 @@ import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from cancelbot.errors import ConfigError
 from cancelbot.i18n import _
 from cancelbot.services.http import check_base_url
 from cancelbot.text import one_line
+from cancelbot.waves import parse_waves
 
 if TYPE_CHECKING:
     from cancelbot.worlds import World
@@ -80,6 +82,7 @@ class Settings:
     sandbox_latency: float = 0.0  # seconds added to every sandbox answer (demos, timings)
     sandbox_feed_seconds: float = 25.0  # how long the sandbox's Amazon takes over a feed
     claim_lease: float = 30.0  # minutes after which another run's unfinished claim is stale
+    picking_waves: tuple[time, ...] = ()  # the warehouse's waves, in the agent's time zone
 
     @property
     def world(self) -> World:
@@ -239,7 +242,18 @@ def load_settings(env: Mapping[str, str] | None = None, *, sandbox: bool = False
         sandbox_feed_seconds=sandbox_feed_seconds(env) if sandbox else SANDBOX_FEED_SECONDS,
         # CANCELBOT_FEED_WAIT (earlier versions) is no longer read: no run waits for Amazon.
         claim_lease=_minutes(get, "CANCELBOT_CLAIM_LEASE", 30.0),
+        picking_waves=_waves(get("CANCELBOT_PICKING_WAVES")),
     )
+
+
+def _waves(raw: str) -> tuple[time, ...]:
+    if not raw:
+        return ()
+    try:
+        return parse_waves(raw)
+    except ValueError:
+        raise ConfigError(_("CANCELBOT_PICKING_WAVES must be times of the day, such as "
+                            "08:00,10:30,13:30,16:00")) from None
 
 
 def template_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None, str]:

@@ -30,6 +30,9 @@ class Branch(str, enum.Enum):
 # What Amazon's fulfillmentStatus tells us, for the decision.
 AMAZON_NOT_FOUND = "NOT_FOUND"
 _AMAZON_SHIPPED = {"SHIPPED", "PARTIALLY_SHIPPED"}
+# Amazon's statuses an order never comes back from to "can still be cancelled": whatever GSTK
+# says, the shift's triage does not count such an order cancellable (decide() then asks a person).
+AMAZON_PAST_CANCEL = frozenset({*_AMAZON_SHIPPED, "CANCELLED"})
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from cancelbot.claims import (
     other_runs,
     person_note,
 )
+from cancelbot.decision import AMAZON_PAST_CANCEL, STATUS_WORDS
 from cancelbot.errors import (
     CancelbotError,
     ChangedMeanwhile,
@@ -111,12 +112,21 @@ class Triage:
     gstk_label: str = ""  # GSTK's own words
     why: str = ""  # why it is not known, when it is not
     named: tuple[str, ...] = ()  # every order number the ticket names
+    amazon: str = ""  # Amazon's fulfillmentStatus when it was asked (triage.py); "" if not
+
+    @property
+    def amazon_past_cancel(self) -> bool:
+        """Amazon shows the order shipped or cancelled: nothing left to save there."""
+        return self.amazon.upper() in AMAZON_PAST_CANCEL
 
     @property
     def cancellable(self) -> bool | None:
-        """True while the warehouse has not picked it; None when unknown."""
+        """True while the warehouse has not picked it — and Amazon, when known, does not show
+        it shipped or cancelled; None when unknown."""
         if self.gstk is None:
             return None
+        if self.amazon_past_cancel:
+            return False
         return self.gstk is OrderStatus.AWAITING_PREPARATION
 
 
@@ -194,14 +204,19 @@ class QueueEntry:
         """Why the entry stands where it stands in the triage order, in a few words."""
         triage = self.triage
         if self.skip:
-            return "left alone"
+            return _("left alone")
         if triage is None:
-            return "not looked up"
+            return _("not looked up")
         if self.cancellable:
-            return "first: can still be cancelled"
+            return _("first: can still be cancelled")
+        if triage.amazon_past_cancel and triage.gstk is not None:
+            return _("not cancellable: Amazon says {amazon}, GSTK {gstk}; by the 24-h "
+                     "deadline").format(amazon=triage.amazon.upper(),
+                                        gstk=_(STATUS_WORDS[triage.gstk]))
         if triage.gstk is not None:
-            return f"{triage.gstk.value.replace('_', ' ')}: by the 24-h deadline"
-        return f"{triage.why or 'status unknown'}: by the 24-h deadline"
+            return _("{status}: by the 24-h deadline").format(
+                status=_(STATUS_WORDS[triage.gstk]))
+        return _("{why}: by the 24-h deadline").format(why=triage.why or _("status unknown"))
 
     def age(self, now: datetime) -> timedelta | None:
         created = self.received_at
@@ -492,11 +507,13 @@ class WatchScreen(ShiftScreen, Protocol):
 class Watch:
     """How a shift keeps watching: `refresh(previous, ask_amazon)` builds the queue afresh
     (triage.py); Freshdesk is looked at every `every` seconds, Amazon every `amazon_every`
-    at most (its usage plan decides too). `clock` and `sleep` are injectable for tests."""
+    at most — or at every look while `rush()` says a picking wave is minutes away
+    (waves.py); its usage plan decides too. `clock` and `sleep` are injectable for tests."""
 
     refresh: Callable[[Queue, bool], Queue]
     every: float = 60.0
     amazon_every: float = 180.0
+    rush: Callable[[], bool] | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     step: float = 0.25  # seconds between two looks at the keyboard while idle
@@ -513,7 +530,8 @@ class Watch:
 
     def look(self, queue: Queue) -> Queue:
         now = self.last_look = self.clock()
-        ask_amazon = self.last_amazon is None or now - self.last_amazon >= self.amazon_every
+        every = self.every if self.rush is not None and self.rush() else self.amazon_every
+        ask_amazon = self.last_amazon is None or now - self.last_amazon >= every
         fresh = self.refresh(queue, ask_amazon)
         if fresh.discovery is not None and fresh.discovery.searched:
             self.last_amazon = now

@@ -6,8 +6,10 @@ requests on Amazon before their email reaches Freshdesk:
 
     look_up_entries()  each ticket read (Freshdesk, within its paced budget), its order number
                        found as `process` finds it (an unfinished run's order first), and GSTK's
-                       status (lookup.look_up, GSTK only: Amazon's getOrder has a budget of its
-                       own, and GSTK's status is what orders the queue) — a few at once
+                       status (lookup.look_up, GSTK only) — a few at once; then Amazon's own
+                       status (getOrder) for the tickets GSTK calls cancellable, and only those,
+                       AMAZON_PER_LOOK at most: an order Amazon shows shipped or cancelled is
+                       not cancellable, whatever GSTK says (the procedure asks a person)
     QueueSource        the Freshdesk search (queue.find_queue) ∥ the buyers' requests found on
                        Amazon (amazon_requests.py), every order looked up, in triage order
                        (queue.in_triage_order); called again by a watching shift
@@ -27,8 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from cancelbot.amazon_requests import Discovery, discover, order_search, waiting
+from cancelbot.decision import AMAZON_NOT_FOUND
 from cancelbot.effects import short
 from cancelbot.errors import CancelbotError
+from cancelbot.i18n import _
 from cancelbot.journal import Journal
 from cancelbot.lookup import look_up
 from cancelbot.models import OrderStatus, Ticket
@@ -44,6 +48,13 @@ from cancelbot.queue import (
 )
 
 WORKERS = 4  # lookups at once: Freshdesk's pacer and GSTK see a few calls in flight, no more
+# getOrder calls one build of the queue makes, oldest ticket first. getOrder's usage plan is
+# 0.5 a second, burst 30: a watching shift builds at most once a minute, so even two shifts
+# stay at a few percent of it and keep the burst for the procedure's own lookups. Only tickets
+# GSTK calls cancellable are asked (Amazon can only take them out of the front), and an order
+# Amazon shows shipped or cancelled is not asked again. Requests found on Amazon are not asked
+# either: searchOrders found them not shipped, with its FULFILLMENT data, minutes ago.
+AMAZON_PER_LOOK = 10
 
 
 def look_up_entries(entries: Sequence[QueueEntry], services: Services,
@@ -60,9 +71,39 @@ def look_up_entries(entries: Sequence[QueueEntry], services: Services,
         return dataclasses.replace(entry, triage=look_up_entry(entry, services, journal))
 
     if len(entries) < 2:
-        return [one(e) for e in entries]
+        return check_on_amazon([one(e) for e in entries], services)
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cancelbot-triage") as pool:
-        return list(pool.map(one, entries))
+        return check_on_amazon(list(pool.map(one, entries)), services)
+
+
+def check_on_amazon(entries: Sequence[QueueEntry], services: Services) -> list[QueueEntry]:
+    """The entries, those GSTK calls cancellable with Amazon's own status too (getOrder; see
+    AMAZON_PER_LOOK). A getOrder that fails leaves GSTK's word: the procedure asks Amazon
+    again before anything changes."""
+    marketplace = services.marketplace
+    entries = list(entries)
+    if not marketplace.automated:
+        return entries
+    ask = [n for n, e in enumerate(entries)
+           if e.ticket is not None and not e.skip and e.triage is not None
+           and e.triage.order_id and e.triage.gstk is OrderStatus.AWAITING_PREPARATION
+           and not e.triage.amazon][:AMAZON_PER_LOOK]
+
+    def one(n: int) -> QueueEntry:
+        entry = entries[n]
+        triage = entry.triage
+        assert triage is not None and triage.order_id is not None  # chosen so above
+        try:
+            order = marketplace.get_order(triage.order_id)
+        except CancelbotError:
+            return entry
+        status = order.fulfillment_status if order is not None else AMAZON_NOT_FOUND
+        return dataclasses.replace(entry, triage=dataclasses.replace(triage, amazon=status))
+
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cancelbot-amazon") as pool:
+        for n, entry in zip(ask, pool.map(one, ask), strict=True):
+            entries[n] = entry
+    return entries
 
 
 def look_up_entry(entry: QueueEntry, services: Services,
@@ -75,41 +116,48 @@ def look_up_entry(entry: QueueEntry, services: Services,
     try:
         ticket = services.helpdesk.get_ticket(entry.ticket.id)
     except CancelbotError as exc:
-        return Triage(None, why=f"ticket not read ({short(str(exc), 80)})")
+        return Triage(None, why=_("ticket not read ({problem})").format(
+            problem=short(str(exc), 80)))
     numbers = find_order_numbers(*ticket.texts())
     job = journal.open_job(ticket.id) if journal is not None else None
     if job is not None and (job.order_id in numbers or not numbers):
         numbers = [job.order_id]  # as `process` does: the unfinished run's order
     named = tuple(numbers)
     if entry.skip:
-        return Triage(numbers[0] if len(numbers) == 1 else None, why="left alone", named=named)
+        return Triage(numbers[0] if len(numbers) == 1 else None, why=_("left alone"),
+                      named=named)
     if not numbers:
-        return Triage(None, why="no order number in the ticket")
+        return Triage(None, why=_("no order number in the ticket"))
     if len(numbers) > 1:
-        return Triage(None, why=f"{len(numbers)} order numbers: you choose", named=named)
+        return Triage(None, why=_("{count} order numbers: you choose").format(
+            count=len(numbers)), named=named)
     return _gstk(services, numbers[0], ticket, named)
 
 
 def _gstk(services: Services, order_id: str, ticket: Ticket | None,
           named: tuple[str, ...]) -> Triage:
     if not services.backoffice.automated:
-        return Triage(order_id, why="GSTK not connected", named=named)
+        return Triage(order_id, why=_("GSTK not connected"), named=named)
     try:
         found = look_up(services.backoffice, services.marketplace, order_id, ticket,
                         ask_locale=False, automated_only=True, ask_amazon=False)
     except CancelbotError as exc:
-        return Triage(order_id, why=f"GSTK lookup failed ({short(str(exc), 80)})", named=named)
+        return Triage(order_id, why=_("GSTK lookup failed ({problem})").format(
+            problem=short(str(exc), 80)), named=named)
     gstk = found.gstk
     if gstk is None:
-        return Triage(order_id, why="not in GSTK", named=named)
+        return Triage(order_id, why=_("not in GSTK"), named=named)
     if gstk.status is None:
-        return Triage(order_id, gstk_label=gstk.label, why=f"GSTK says {gstk.label!r}",
+        return Triage(order_id, gstk_label=gstk.label,
+                      why=_("GSTK says {label!r}").format(label=gstk.label),
                       named=named)
     return Triage(order_id, gstk.status, gstk.label, named=named)
 
 
 def _settled(triage: Triage) -> bool:
-    return triage.gstk is not None and triage.gstk is not OrderStatus.AWAITING_PREPARATION
+    """GSTK past "awaiting preparation", or Amazon shipped or cancelled: never goes back."""
+    return triage.gstk is not None and (triage.gstk is not OrderStatus.AWAITING_PREPARATION
+                                        or triage.amazon_past_cancel)
 
 
 @dataclass

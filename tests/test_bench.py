@@ -123,3 +123,22 @@ def test_the_simulated_day_drives_the_real_queue_and_discovery(monkeypatch) -> N
     assert [(r.cancellable, r.saved) for r in results.values()] == [(1, 0), (1, 0), (1, 1)]
     [minutes] = results["c"].minutes
     assert 4 <= minutes <= 10, "seen on Amazon 2 min later, a search, the bell, the cancel"
+
+
+def test_the_watch_that_knows_the_waves_reaches_a_request_made_minutes_before_one(monkeypatch):
+    """Asked at 07:53 for the 08:00 wave, seen on Amazon from 07:55. Searching every 3 min
+    (07:54, 07:57) finds it too late for the bell and an agent; searching at every look in the
+    rush before the wave (waves.py) finds it at 07:55, and it is cancelled at 07:58:30."""
+    from bench import day
+
+    def one_order(args, seed):
+        order = day.Order("402-1234567-0000001", placed=7 * 3600, picked=8 * 3600,
+                          requested=7 * 3600 + 53 * 60, emailed=8 * 3600 + 40 * 60)
+        return day.World({order.order_id: order}, {10_000: order.order_id})
+
+    monkeypatch.setattr(day, "make_world", one_order)
+    [blind] = day.simulate(day.parse(["--no-waves"]), 1, "c")
+    [knowing] = day.simulate(day.parse([]), 1, "c")
+    assert blind.cancelled is None and blind.seen == 7 * 3600 + 57 * 60
+    assert knowing.seen == 7 * 3600 + 55 * 60 and knowing.bell == knowing.seen
+    assert knowing.cancelled == 7 * 3600 + 58 * 60 + 30

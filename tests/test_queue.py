@@ -216,9 +216,9 @@ def test_search_pages_on_the_wire(home):
 # -- the command: --list and --json --------------------------------------------------------------
 
 # The sandbox's queue in the order a shift takes it: GSTK "awaiting preparation" first, oldest
-# request first (1007: GSTK awaits, Amazon disagrees — a person looks, early), with the request
-# found on Amazon alone among them; then the others by the 24-hour deadline, unknown included.
-TRIAGED = ["#1009", "#1007", "#1001", "#1012", "Amazon", "#1011", "#1010", "#1008", "#1006",
+# request first, with the request found on Amazon alone among them; then the others by the
+# 24-hour deadline, unknown included — 1007 too: GSTK awaits, but Amazon shows it shipped.
+TRIAGED = ["#1009", "#1001", "#1012", "Amazon", "#1011", "#1010", "#1008", "#1007", "#1006",
            "#1005", "#1004", "#1003", "#1002"]
 
 
@@ -265,7 +265,11 @@ def test_list_json_is_one_document_on_stdout(home):
     assert late["subject"].startswith("[bold red]URGENT[/]"), "data, not markup"
     assert (late["order_id"], late["source"], late["gstk_status"], late["cancellable"]) == (
         "408-5518230-2290417", "freshdesk", "shipped", False)
-    assert [t["ticket_id"] for t in doc["tickets"]][:4] == [1009, 1007, 1001, 1012]
+    # 1007: GSTK says awaiting preparation, Amazon says shipped — not with the cancellable.
+    assert [t["ticket_id"] for t in doc["tickets"]][:4] == [1009, 1001, 1012, None]
+    disagree = by_id[1007]
+    assert (disagree["gstk_status"], disagree["cancellable"]) == ("awaiting_preparation", False)
+    assert disagree["why"].startswith("not cancellable: Amazon says SHIPPED")
     no_number = by_id[1005]
     assert no_number["order_id"] is None and no_number["cancellable"] is None
     [amazon] = [t for t in doc["tickets"] if t["source"] == "amazon"]
@@ -300,10 +304,10 @@ def test_a_ticket_assigned_to_another_agent_is_listed_as_skipped(home, monkeypat
 # -- the shift ----------------------------------------------------------------------------------
 
 def test_a_shift_processes_skips_and_quits(home):
-    # 1009 cancel, 1007 needs a human, 1001 and 1012 skipped, the request found on Amazon
-    # cancelled, then quit at 1011.
-    result = run("queue", "--sandbox", input="p\ny\np\ns\ns\np\ny\nq\n")
-    assert result.exit_code == 4, result.output  # 1007 needs a person
+    # 1009 cancel, 1001 and 1012 skipped, the request found on Amazon cancelled, then quit at
+    # 1011 (1007, shipped on Amazon, is not with the cancellable ones: not reached).
+    result = run("queue", "--sandbox", input="p\ny\ns\ns\np\ny\nq\n")
+    assert result.exit_code == 0, result.output
     state = world(home)
     tickets = state["freshdesk"]["tickets"]
     assert tickets["1009"]["status"] == 5 and tickets["1007"]["status"] == 2
@@ -312,9 +316,9 @@ def test_a_shift_processes_skips_and_quits(home):
     assert state["gstk"]["orders"]["GS-1048054"]["status"] == "Annulée"
     assert state["gstk"]["orders"]["GS-1048230"]["status"] == "Annulée", "found on Amazon"
     summary = result.stdout[result.stdout.index("Shift summary"):]
-    assert "3 processed" in summary and "median" in summary
-    for label, count in (("Cancelled", 2), ("Messaged", 0), ("Needs a human", 1),
-                         ("Skipped", 2), ("Failed", 0), ("Not reached (you quit)", 8)):
+    assert "2 processed" in summary and "median" in summary
+    for label, count in (("Cancelled", 2), ("Messaged", 0), ("Needs a human", 0),
+                         ("Skipped", 2), ("Failed", 0), ("Not reached (you quit)", 9)):
         assert any(line.split(label)[-1].strip() == str(count)
                    for line in summary.splitlines() if line.startswith(label)), label
     assert f"{FD}/a/tickets/1009" in summary and "you skipped it" in summary
@@ -344,7 +348,7 @@ def test_a_ticket_handled_by_another_run_is_skipped_when_read(home):
     edit_world(home, note)
     result = run("queue", "--sandbox", input="q\n")
     assert "#1009 skipped: already handled (cancelbot: order 402" in result.stdout
-    assert "2/13 · Ticket #1007" in result.stdout
+    assert "2/13 · Ticket #1001" in result.stdout
 
 
 def test_queue_yes_does_the_clear_cases_and_leaves_the_rest(home):

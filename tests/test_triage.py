@@ -34,7 +34,7 @@ from cancelbot.queue import (
     run_shift,
 )
 from cancelbot.sandbox.state import StateStore
-from cancelbot.triage import QueueSource
+from cancelbot.triage import AMAZON_PER_LOOK, QueueSource
 from cancelbot.wiring import open_services
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -93,7 +93,7 @@ def source(services, journal) -> QueueSource:
     return QueueSource(services, services.helpdesk, query="status:2", journal=journal)
 
 
-def test_each_order_is_looked_up_in_gstk_alone_and_a_lookup_that_fails_stays_unknown(world):
+def test_each_order_is_looked_up_in_gstk_and_a_lookup_that_fails_stays_unknown(world):
     home, services, transport, _, journal = world
     with StateStore(home).update() as state:  # GSTK cannot say for 1004's order
         del state["gstk"]["orders"]["GS-1048160"]
@@ -104,10 +104,69 @@ def test_each_order_is_looked_up_in_gstk_alone_and_a_lookup_that_fails_stays_unk
     assert by_label["#1004"].cancellable is None and "not in GSTK" in by_label["#1004"].standing
     assert by_label["#1010"].triage.named == ("407-2290518-3346071", "407-9913364-0572218")
     assert by_label["Amazon"].order_id == ORDER_AMAZON_ONLY
-    gets = [line for line in transport.log if "/orders/2026-01-01/orders/" in line]
-    assert not gets, "Amazon's getOrder is not asked for the triage: GSTK orders the queue"
+    gets = [line.rsplit("/", 1)[1] for line in transport.log
+            if "/orders/2026-01-01/orders/" in line]
+    # Amazon's getOrder: once for each ticket GSTK calls cancellable, and for nothing else
+    # (not the Amazon-only request: searchOrders has just found it not shipped).
+    awaiting = sorted(e.order_id for e in queue.entries if e.ticket is not None
+                      and e.triage.gstk is OrderStatus.AWAITING_PREPARATION)
+    assert sorted(gets) == awaiting and ORDER_AMAZON_ONLY not in gets
     assert transport.log.count(SEARCH) == 1
     assert queue.entries[0].label == "#1009" and queue.triaged
+
+
+def test_an_order_amazon_shows_shipped_is_not_cancellable_whatever_gstk_says(world):
+    """Ticket #1007: GSTK still says awaiting preparation, Amazon says SHIPPED. Cancelling is
+    not what is left to do (the procedure asks a person): it is not ranked with the
+    cancellable requests, and its line says why."""
+    _, services, _, _, journal = world
+    queue = source(services, journal).build()
+    by_label = {e.label: e for e in queue.entries}
+    disagree = by_label["#1007"]
+    assert disagree.triage.gstk is OrderStatus.AWAITING_PREPARATION
+    assert disagree.triage.amazon == "SHIPPED"
+    assert disagree.cancellable is False
+    assert disagree.standing.startswith("not cancellable: Amazon says SHIPPED, GSTK awaiting "
+                                        "preparation")
+    cancellable = [e.label for e in queue.entries if e.cancellable]
+    assert "#1007" not in cancellable and cancellable == [e.label for e in queue.entries][
+        :len(cancellable)], "every cancellable request before the rest"
+    assert by_label["#1009"].cancellable is True and by_label["#1009"].triage.amazon
+
+
+def test_amazon_is_asked_for_a_few_tickets_a_look_and_a_shipped_order_only_once(world):
+    home, services, transport, _, journal = world
+    nothing_to_do(home)
+    for n in range(AMAZON_PER_LOOK + 3):  # more tickets GSTK calls cancellable than a look asks
+        order_id = f"405-2000000-{n:07d}"
+        add_order(home, order_id, f"GS-3{n:06d}", requested_minutes_ago=None,
+                  fulfillment="SHIPPED" if n == 0 else "UNSHIPPED")
+        add_ticket(home, 1100 + n, order_id, minutes_ago=60 - n)
+    transport.log.clear()
+    queue_source = source(services, journal)
+    first = queue_source.build()
+
+    def gets() -> list[str]:
+        found = [line for line in transport.log if "/orders/2026-01-01/orders/" in line]
+        transport.log.clear()
+        return found
+
+    assert len(gets()) == AMAZON_PER_LOOK, "within getOrder's budget, oldest tickets first"
+    assert [e.label for e in first.entries if e.cancellable is False] == ["#1100"]
+    again = queue_source.build(first)
+    assert len(gets()) == AMAZON_PER_LOOK
+    assert not any(line.endswith("405-2000000-0000000") for line in gets()), \
+        "Amazon's SHIPPED is kept: not asked again"
+    assert {e.label: e.cancellable for e in again.entries}["#1100"] is False
+
+
+def test_a_getorder_that_fails_leaves_gstks_word(world):
+    _, services, transport, _, journal = world
+    transport.fault = "503_storm"
+    transport.match = lambda r: "/orders/2026-01-01/orders/" in r.url.path
+    queue = source(services, journal).build()
+    by_label = {e.label: e for e in queue.entries}
+    assert by_label["#1007"].cancellable is True and by_label["#1007"].triage.amazon == ""
 
 
 def test_a_request_named_by_a_queued_ticket_is_that_ticket_not_a_second_entry(world):
@@ -234,6 +293,31 @@ def test_a_watching_shift_asks_amazon_no_more_often_than_amazon_every(world):
     assert [at for at, asked in looks if asked] == [180, 360]
     assert [at for at, _ in looks] == [60, 120, 180, 240, 300, 360]
     assert shift.quit and not shift.interrupted and shift.exit_code == 0
+
+
+def test_before_a_picking_wave_the_watch_asks_amazon_at_every_look(world):
+    """In the rush before a wave every look searches Amazon (the burst pays); otherwise every
+    `amazon_every` (waves.py: 5 min when the waves are known)."""
+    home, services, transport, agent, journal = world
+    nothing_to_do(home)
+    queue_source = source(services, journal)
+    day = Day([])
+    looks = []
+
+    def refresh(previous: Queue, ask_amazon: bool) -> Queue:
+        looks.append((day.now, ask_amazon))
+        if len(looks) == 10:
+            raise KeyboardInterrupt
+        return queue_source(previous, ask_amazon)
+
+    watch = Watch(refresh, every=60, amazon_every=300, rush=lambda: 200 <= day.now < 330,
+                  clock=day.clock, sleep=day.sleep)
+    run_shift(queue_source.build(), services, agent, WatchingScreen(stop_after=99), Options(),
+              journal=journal, watch=watch, clock=day.clock)
+    assert [at for at, _ in looks] == [60 * n for n in range(1, 11)]
+    assert [at for at, asked in looks if asked] == [240, 300, 600]
+    # The first build's search, then 240 and 300 (the tenth look, at 600, is the Ctrl-C).
+    assert transport.log.count(SEARCH) == 1 + 2
 
 
 def test_a_look_that_fails_is_reported_and_the_watch_goes_on(world):
