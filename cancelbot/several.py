@@ -25,6 +25,7 @@ from typing import Protocol
 from cancelbot.claims import HANDLED, REFUSED, TicketClaim, other_runs
 from cancelbot.errors import CancelbotError, Declined
 from cancelbot.i18n import N_, _, note_
+from cancelbot.journal import Journal
 from cancelbot.lookup import Lookup, look_up
 from cancelbot.models import Ticket, TicketStatus
 from cancelbot.outcome import Outcome
@@ -85,6 +86,16 @@ def handled_orders(claim: TicketClaim, ticket: Ticket) -> dict[str, str]:
         else:
             found[job.order_id] = job.branch
     return found
+
+
+def order_left(journal: Journal, ticket_id: int) -> bool:
+    """The ticket's last run handled one of its orders and left it open for another: work
+    still to do (the shift does not skip it as handled)."""
+    job = journal.last_job(ticket_id)
+    if job is None or job.state != "done":
+        return False
+    status = journal.step_state(job.job_id, "status")
+    return status is not None and status.detail.startswith("set to open")
 
 
 def choose(run: Run, numbers: list[str]) -> tuple[str, Lookup | None]:

@@ -113,3 +113,18 @@ def test_with_yes_two_orders_still_stop_for_a_person(home):
         run(home, TICKET, agent)
     assert "names 2 orders" in str(stopped.value)
     assert gstk_cancels(home, UNSHIPPED) == 0 and gstk_cancels(home, SHIPPED) == 0
+
+
+def test_the_shift_does_not_skip_a_ticket_with_an_order_left(home):
+    from typer.testing import CliRunner
+
+    from cancelbot.cli import app
+
+    run(home, TICKET, ScriptedAgent([0, True]))
+    listed = CliRunner().invoke(app, ["queue", "--list", "--sandbox"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = [line for line in listed.stdout.splitlines() if f"#{TICKET}" in line]
+    assert "already handled" not in listed.stdout, row
+    run(home, TICKET, ScriptedAgent([0, True]))  # the other order: now it is handled
+    listed = CliRunner().invoke(app, ["queue", "--list", "--sandbox"])
+    assert f"#{TICKET}" not in listed.stdout or "already" in listed.stdout
