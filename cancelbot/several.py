@@ -166,7 +166,7 @@ def option(number: str, found: Lookup | str | None, handled: str | None, *,
             amazon_text = _("not checked (no SP-API)")
         where = f"GSTK: {gstk_text} · Amazon: {amazon_text}"
     if handled is not None:
-        where += " — " + _("already handled on this ticket")
+        where += " — " + _("already handled")  # "on this ticket": said above the list
     return f"{number} — {where}"
 
 
