@@ -7,8 +7,9 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -485,13 +486,13 @@ STATUS_NAMES = {"open": N_("open"), "pending": N_("pending"), "resolved": N_("re
                 "closed": N_("closed")}
 
 
-def change_words(change: Change) -> str:
-    """What a change changed, in the agent's words, with the id that names it."""
+def change_words(change: Change, say: Callable[[str], str] = _) -> str:
+    """What a change changed, in the agent's words (`say`), with the id that names it."""
     step = change.step.split(" ", 1)[0]  # "reopen 402-…": the order is in its own column
-    words = _(CHANGE_WORDS[step]) if step in CHANGE_WORDS else change.step
+    words = say(CHANGE_WORDS[step]) if step in CHANGE_WORDS else change.step
     status = _STATUS_SET.match(change.detail)
     if step == "status" and status:
-        return f"{words} → {_(STATUS_NAMES[status.group(1)])}"
+        return f"{words} → {say(STATUS_NAMES[status.group(1)])}"
     # The id that names what was changed: GSTK's order, Amazon's feed (not a batch's).
     named = step in ("gstk_cancel", "amazon_cancel", "amazon_feed") and change.result != "unknown"
     return f"{words} {change.ref}" if named and change.ref else words
@@ -513,15 +514,21 @@ def render_history(console: Console, changes: Sequence[Change], ticket_id: int |
     if not agents and changes[0].agent:
         console.print(Text(_("Changes made by {who}:").format(who=changes[0].agent),
                            style="dim"))
+    # Thousands of lines say the same few words and minutes: each is worked out once.
+    say = functools.lru_cache(maxsize=None)(_)
+    times: dict[str, str] = {}
     rows = []
     for c in changes:
         words, style = RESULT_WORDS.get(c.result, (c.result, ""))
-        cells = [Text(clock_time(c.at))]
+        minute = c.at[:16]
+        if minute not in times:
+            times[minute] = clock_time(c.at)
+        cells = [Text(times[minute])]
         if tickets:
             cells.append(Text(_ticket(c.ticket_id)))
         if orders:
             cells.append(Text(c.order_id))
-        cells += [Text(change_words(c)), Text(_(words), style=style)]
+        cells += [Text(change_words(c, say)), Text(say(words), style=style)]
         if agents:
             cells.append(Text(c.agent))
         rows.append(cells)
