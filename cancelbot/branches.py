@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
-from cancelbot import replies
+from cancelbot import replies, several
 from cancelbot.claims import NOTE_MARK, TicketClaim, how_label
 from cancelbot.decision import Branch, Decision, decide
 from cancelbot.effects import FOUND, NOW
@@ -53,6 +53,8 @@ class Run:
     before_change: Callable[[], None] = field(default=lambda: None)  # the read-ahead's re-check
     order_source: str = "ticket"  # where the order number came from: ticket, chosen, typed
     background: Executor | None = None  # work beside the critical path (the run's threads)
+    siblings: several.Siblings | None = None  # a ticket naming several orders: all of them
+    chosen: Lookup | None = None  # the chooser's lookup of the order chosen
 
     @property
     def order_id(self) -> str:
@@ -103,6 +105,9 @@ class Run:
             )
 
     def finish(self, note: str, status: TicketStatus) -> None:
+        """The final note and status; on a ticket naming several orders, they account for
+        all of them (several.py)."""
+        note, status = several.wrap_up(self, note, status)
         self.claim.finish(note, status, record=self.done)
 
     def flag_for_person(self, reason: str, check: str) -> None:

@@ -42,6 +42,7 @@ from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
 from cancelbot.journal import INTENT, Job, Journal
 from cancelbot.models import Conversation, Ticket, TicketStatus
+from cancelbot.orders import find_order_numbers
 from cancelbot.outcome import Action
 from cancelbot.ports import DEFAULT_CLAIM_LEASE, Agent, Helpdesk
 from cancelbot.text import text_to_html
@@ -147,11 +148,25 @@ class OtherRun:
                                           else ""))
         return ", ".join(parts) or "when and by whom unknown"
 
+    @property
+    def orders(self) -> list[str]:
+        """The orders the note's first sentence names: the one its run handled ("" none: an
+        older note, or one that does not say)."""
+        return note_orders(self.text)
+
     def first_sentence(self, limit: int = 120) -> str:
         first = self.text.splitlines()[0] if self.text else ""
         end = first.find(". ")
         first = first[:end + 1] if end != -1 else first
         return first if len(first) <= limit else first[:limit - 1] + "…"
+
+
+def note_orders(text: str) -> list[str]:
+    """The order numbers in a cancelbot note's first sentence. A final note begins with the
+    order its run handled; what it says of the ticket's other orders comes after."""
+    first = text.splitlines()[0] if text else ""
+    end = first.find(". ")
+    return find_order_numbers(first[:end + 1] if end != -1 else first)
 
 
 def other_runs(ticket: Ticket, mine: str | None = None, *,
@@ -189,6 +204,7 @@ class TicketClaim:
         self.taken = False
         self.taken_over: list[OtherRun] = []  # other runs' claims a person told us to override
         self.last_read: Ticket | None = None
+        self.order_id = ""  # the order this run works on, once chosen
         self._posted = False  # the 'handling' note is on the ticket and won its race
         self._ahead: Future[None] | None = None
 
@@ -221,7 +237,13 @@ class TicketClaim:
     # -- before the changes ----------------------------------------------------------------------
 
     def others(self, ticket: Ticket) -> list[OtherRun]:
-        return other_runs(ticket, self.job.job_id if self.job else None)
+        """Other runs' notes; once the order is chosen, a final note about another order of
+        the ticket is left out: "already handled" is per (ticket, order)."""
+        found = other_runs(ticket, self.job.job_id if self.job else None)
+        if not self.order_id:
+            return found
+        return [o for o in found
+                if not (o.state == HANDLED and o.orders and self.order_id not in o.orders)]
 
     def contested(self, ticket: Ticket) -> bool:
         """Another run's note, or another agent's assignment: check_others will ask. A ticket

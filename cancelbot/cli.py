@@ -281,7 +281,8 @@ def history(
         None, metavar="TICKET_ID", help="Only this ticket (default: every ticket)."
     ),
     limit: int = typer.Option(
-        HISTORY_LIMIT, "--limit", min=1, help="Show the newest this many entries."
+        HISTORY_LIMIT, "--limit", min=1,
+        help="Show the newest this many changes (with --json: journal entries)."
     ),
     show_all: bool = typer.Option(False, "--all", help="Show every entry (instead of --limit)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
@@ -292,8 +293,10 @@ def history(
 ) -> None:
     """Show cancelbot's journal: the newest changes it made on this computer, oldest first.
 
-    Each change has an intent (about to do it) and an outcome (done, failed). Nothing from
-    the messages and no buyer data: ids only. Each account (and the sandbox) has its own.
+    One line per change: what, when (local time), who, and the result — done, failed, or
+    unknown when the run stopped before hearing back. --json gives the journal's entries
+    (an intent, then an outcome; UTC). Nothing from the messages and no buyer data: ids
+    only. Each account (and the sandbox) has its own.
 
     Example: cancelbot history 1001
     """
@@ -301,21 +304,31 @@ def history(
     with _errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
         settings = _settings(sandbox)
+        from rich.text import Text
+
+        from cancelbot.changes import Change, newest
+        from cancelbot.i18n import _
         from cancelbot.journal import FILE_NAME, Journal
         from cancelbot.render import render_history
 
-        events, total = [], 0
+        events: list = []
+        changes: list[Change] = []
+        more = False
         if (settings.state_dir / FILE_NAME).exists():  # none yet: do not create one to say so
             with Journal.open(settings.world.prepare()) as journal:
-                events = journal.history(number, None if show_all else limit)
-                total = len(events) if show_all else journal.count_events(number)
+                if json_out:  # the raw events: --limit counts journal entries
+                    events = journal.history(number, None if show_all else limit)
+                else:
+                    changes, more = newest(journal, number, None if show_all else limit)
         if json_out:
             from cancelbot.render import history_document
 
             _print_json(history_document(events, number))
             return
-        render_history(out, events, number)
-        _say_how_many_shown(err, len(events), total, "entries")
+        render_history(out, changes, number)
+        if more:
+            err.print(Text(_("The newest {count} changes: --limit N or --all for more.").format(
+                count=len(changes)), style="dim"))
 
 
 def _table_consoles() -> tuple[Console, Console]:

@@ -182,6 +182,9 @@ LAST_JOB = (
     "SELECT * FROM jobs WHERE ticket_id = ? AND state != 'abandoned' "
     "ORDER BY started_at DESC, rowid DESC LIMIT 1"
 )
+DONE_JOBS = (
+    "SELECT * FROM jobs WHERE ticket_id = ? AND state = 'done' ORDER BY started_at, rowid"
+)
 CANCELLATIONS_IN = (
     "SELECT * FROM amazon_cancellations WHERE state IN ({states}) ORDER BY queued_at, rowid"
 )
@@ -516,6 +519,12 @@ class Journal:
     def last_job(self, ticket_id: int) -> Job | None:
         rows = self._read(LAST_JOB, (int(ticket_id),))
         return _job(rows[0]) if rows else None
+
+    def done_jobs(self, ticket_id: int) -> list[Job]:
+        """The finished jobs of a ticket, oldest first: one per order it handled (a ticket may
+        name several orders, each handled by its own run)."""
+        rows = self._read(DONE_JOBS, (int(ticket_id),))
+        return [_job(r) for r in rows]
 
     def open_order_job(self, order_id: str) -> Job | None:
         """The unfinished order-only job of this order, if any."""

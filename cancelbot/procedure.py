@@ -15,7 +15,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 
-from cancelbot import amazon_requests, branches, marketplaces
+from cancelbot import amazon_requests, branches, marketplaces, several
 from cancelbot.branches import Run
 from cancelbot.claims import HANDLING, REFUSED, TicketClaim
 from cancelbot.decision import Branch, decide
@@ -155,6 +155,9 @@ def find_order_number(run: Run) -> str:
     agent, job = run.agent, run.claim.job
     agent.step(2, len(MOVES), MOVES[1])
     numbers = find_order_numbers(*run.ticket.texts())
+    if len(numbers) > 1:  # the final note and status account for every one (several.py)
+        run.siblings = several.Siblings(tuple(numbers),
+                                        several.handled_orders(run.claim, run.ticket))
     if job is not None and (job.order_id in numbers or not numbers):
         # Resuming: the order the unfinished run worked on, not a new choice.
         agent.info(_("Order {order}, as in the unfinished run on this ticket.").format(
@@ -164,12 +167,7 @@ def find_order_number(run: Run) -> str:
         agent.info(_("Amazon order {order}").format(order=numbers[0]))
         order_id = numbers[0]
     elif numbers:
-        agent.warn(_("The ticket mentions {count} different order numbers.").format(
-            count=len(numbers)))
-        if not agent.interactive:
-            run.stop_for_person(f"the ticket names {len(numbers)} orders",
-                                "which one the buyer wants cancelled")
-        order_id = numbers[agent.choose("Which order does the buyer want cancelled?", numbers)]
+        order_id, run.chosen = several.choose(run, numbers)
         run.order_source = "chosen"
     else:
         agent.warn(_("No Amazon order number in the ticket."))
@@ -178,7 +176,7 @@ def find_order_number(run: Run) -> str:
                                 "the buyer's order in Seller Central")
         order_id = agent.ask("Amazon order number", parse_order_number)
         run.order_source = "typed"
-    run.outcome.order_id = order_id
+    run.outcome.order_id = run.claim.order_id = order_id
     return order_id
 
 
@@ -190,7 +188,7 @@ def look_up_order(run: Run, order_id: str, ahead: Prefetched | None) -> Lookup:
     agent.step(3, len(MOVES), MOVES[2])
     if not run.options.dry_run and run.background is not None:
         run.claim.claim_ahead(run.ticket, order_id, run.background)  # beside the lookups
-    found = ahead.lookup if ahead is not None else None
+    found = (ahead.lookup if ahead is not None else None) or run.chosen
     if found is None or found.order_id != order_id or not services.backoffice.automated:
         found = look_up(services.backoffice, services.marketplace, order_id, run.ticket,
                         busy=agent.busy)

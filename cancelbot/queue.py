@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, cast
 
-from cancelbot import marketplaces
+from cancelbot import marketplaces, several
 from cancelbot.amazon_requests import Discovery, handle_request, parse_time
 from cancelbot.claims import (
+    HANDLED,
     HANDLING,
     NEEDS_HUMAN_TAG,
     PERSON_MARK,
@@ -367,7 +368,8 @@ def _skip_reason(ticket: FoundTicket, agent_id: int | None, journal: Journal | N
     job = journal.last_job(ticket.id) if journal is not None else None
     # A ticket reopened for Amazon's refusal of its cancellation is work again, not done.
     if job is not None and job.state == "done" and journal is not None \
-            and ticket.id not in refused_tickets(journal):
+            and ticket.id not in refused_tickets(journal) \
+            and not several.order_left(journal, ticket.id):  # another order still to do
         text = _("already handled (journal: finished {time} by {agent}); reopened since? look "
                  "at it in Freshdesk") if job.agent else _(
             "already handled (journal: finished {time}); reopened since? look at it in "
@@ -416,6 +418,9 @@ def skip_on_reading(
         last = others[-1]
         if last.stale(lease):
             return ""
+        if last.state == HANDLED and journal is not None \
+                and several.order_left(journal, ticket.id):
+            return ""  # it handled one of the ticket's orders: the other is still to do
         doing = _("another run is handling it ({note}) — {who}") if last.state == HANDLING \
             else _("already handled ({note}) — {who}")
         return doing.format(note=last.first_sentence(), who=last.describe())

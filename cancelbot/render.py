@@ -7,8 +7,9 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from cancelbot.text import hide_secrets, visible
 from cancelbot.when import clock_time, duration
 
 if TYPE_CHECKING:
+    from cancelbot.changes import Change
     from cancelbot.doctor import Report
     from cancelbot.feeds import FollowUp
-    from cancelbot.journal import Cancellation, Event, Feed
+    from cancelbot.journal import Cancellation, Feed
     from cancelbot.outcome import Outcome
     from cancelbot.queue import Queue, QueueEntry, Shift
 
@@ -482,32 +484,92 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
     console.print(Panel(table, title=title, title_align="left"))
 
 
-def render_history(console: Console, events: Sequence[Event], ticket_id: int | None) -> None:
-    """`cancelbot history`: the journal, oldest first; every cell is data, never markup."""
-    if not events:
-        where = f" for ticket #{ticket_id}" if ticket_id else ""
-        console.print(f"Nothing in the journal{where}: cancelbot changed nothing here.")
+# What each journal step changed, for `history` (the JSON keeps the step names).
+CHANGE_WORDS = {
+    "claim": N_("Freshdesk: ticket assigned"),
+    "claim_note": N_("Freshdesk: 'handling' note"),
+    "unclaim_note": N_("Freshdesk: 'handling' note removed"),
+    "unclaim": N_("Freshdesk: assignment given back"),
+    "gstk_cancel": N_("GSTK: cancel the order"),
+    "amazon_cancel": N_("Amazon: cancel the order"),
+    "amazon_feed": N_("Amazon: cancellation feed"),
+    "reply": N_("Freshdesk: reply to the buyer"),
+    "note": N_("Freshdesk: private note"),
+    "status": N_("Freshdesk: ticket status"),
+    "error_note": N_("Freshdesk: note on Amazon's refusal"),
+    "reopen": N_("Freshdesk: ticket reopened"),
+}
+RESULT_WORDS = {"done": (N_("done"), "green"), "failed": (N_("failed"), "red"),
+                "error": (N_("refused"), "bold red"), "queued": (N_("queued"), "yellow"),
+                "unknown": (N_("unknown"), "bold yellow")}
+_STATUS_SET = re.compile(r"^set to (open|pending|resolved|closed)\b")
+STATUS_NAMES = {"open": N_("open"), "pending": N_("pending"), "resolved": N_("resolved"),
+                "closed": N_("closed")}
+
+
+def change_words(change: Change, say: Callable[[str], str] = _) -> str:
+    """What a change changed, in the agent's words (`say`), with the id that names it."""
+    step = change.step.split(" ", 1)[0]  # "reopen 402-…": the order is in its own column
+    words = say(CHANGE_WORDS[step]) if step in CHANGE_WORDS else change.step
+    status = _STATUS_SET.match(change.detail)
+    if step == "status" and status:
+        return f"{words} → {say(STATUS_NAMES[status.group(1)])}"
+    # The id that names what was changed: GSTK's order, Amazon's feed (not a batch's).
+    named = step in ("gstk_cancel", "amazon_cancel", "amazon_feed") and change.result != "unknown"
+    return f"{words} {change.ref}" if named and change.ref else words
+
+
+def render_history(console: Console, changes: Sequence[Change], ticket_id: int | None) -> None:
+    """`cancelbot history`: one line per change, oldest first, at local time; every cell is
+    data, never markup. Columns that would say the same on every line are said once above."""
+    if not changes:
+        where = _(" for ticket #{id}").format(id=ticket_id) if ticket_id else ""
+        console.print(Text(_("Nothing in the journal{where}: cancelbot changed nothing "
+                             "here.").format(where=where)))
         return
+    tickets = ticket_id is None
+    orders = tickets or len({c.order_id for c in changes}) > 1
+    agents = len({c.agent for c in changes}) > 1
+    if not orders and changes[0].order_id:
+        console.print(Text(_("Order {order}").format(order=changes[0].order_id), style="dim"))
+    if not agents and changes[0].agent:
+        console.print(Text(_("Changes made by {who}:").format(who=changes[0].agent),
+                           style="dim"))
+    # Thousands of lines say the same few words and minutes: each is worked out once.
+    say = functools.lru_cache(maxsize=None)(_)
+    times: dict[str, str] = {}
+    rows = []
+    for c in changes:
+        words, style = RESULT_WORDS.get(c.result, (c.result, ""))
+        minute = c.at[:16]
+        if minute not in times:
+            times[minute] = clock_time(c.at)
+        cells = [Text(times[minute])]
+        if tickets:
+            cells.append(Text(_ticket(c.ticket_id)))
+        if orders:
+            cells.append(Text(c.order_id))
+        cells += [Text(change_words(c, say)), Text(say(words), style=style)]
+        if agents:
+            cells.append(Text(c.agent))
+        rows.append(cells)
+    heads = [_("When"), *([_("Ticket")] if tickets else []), *([_("Order")] if orders else []),
+             _("Change"), _("Result"), *([_("By")] if agents else [])]
+    flexible = heads.index(_("Change"))
     table = Table(box=None, padding=(0, 1, 0, 0), header_style="bold")
-    for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
-        table.add_column(name, no_wrap=True, overflow="fold")
-    table.add_column("Ref · detail", overflow="fold")
-    by_one = len({e.agent for e in events}) == 1
-    if not by_one:
-        table.add_column("By", overflow="fold")
-    styles = {"done": "green", "intent": "yellow", "failed": "red", "error": "bold red",
-              "queued": "yellow"}
-    for e in events:
-        ref = " · ".join(part for part in (e.ref, e.detail) if part)
-        cells = [Text(e.at[:19].replace("T", " ")), Text(_ticket(e.ticket_id)),
-                 Text(e.order_id),
-                 Text(e.step), Text(e.phase, style=styles.get(e.phase, "")), Text(ref)]
-        table.add_row(*cells, *([] if by_one else [Text(e.agent)]))
-    if by_one and events[0].agent:
-        console.print(Text(f"Changes made by {events[0].agent}:", style="dim"))
+    for n, head in enumerate(heads):
+        if n == flexible:  # the one column that gives way on a narrow terminal: never wraps
+            table.add_column(head, no_wrap=True, overflow="ellipsis")
+        else:  # times, ids and results are never cut
+            width = max(cell_len(head), *(row[n].cell_len for row in rows))
+            table.add_column(head, no_wrap=True, min_width=min(width, 20))
+    for cells in rows:
+        table.add_row(*cells)
     console.print(table)
-    console.print(Text("intent without done: the run stopped there; the next `cancelbot "
-                       "process` re-checks it before doing anything.", style="dim"))
+    if any(c.result == "unknown" for c in changes):
+        console.print(Text(_("unknown: the run stopped before hearing back; the next "
+                             "`cancelbot process` of the ticket re-checks it before doing "
+                             "anything."), style="dim"))
 
 
 def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[Cancellation],

@@ -375,6 +375,7 @@ class ScriptedAgent:
         return bool(self._next(question))
 
     def choose(self, question: str, options) -> int:
+        self.lines.extend(f"option {n}. {option}" for n, option in enumerate(options, 1))
         if self.yes:
             raise NeedsHuman(f"{question} — needs a person")
         return int(self._next(question))  # type: ignore[call-overload]
