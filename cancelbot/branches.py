@@ -71,7 +71,7 @@ class Run:
             self.agent.info(_("Dry run: nothing was changed."))
             return False
         if not (review.confirm(question) if review else self.agent.confirm(question)):
-            raise Declined("declined: nothing changed")
+            raise Declined(_("declined: nothing changed"))
         return True
 
     def begin_changes(self) -> None:
@@ -99,10 +99,10 @@ class Run:
         if (amazon and self.feeds is None) or by_hand:
             assisted.append("Amazon")
         if assisted and not self.agent.interactive and not self.options.dry_run:
-            raise NeedsHuman(
-                f"ticket #{self.outcome.ticket_id}: the {' and '.join(assisted)} step is done "
-                "by hand; run without --yes"
-            )
+            raise NeedsHuman((_("ticket #{id}: the {step} step is done by hand; run without "
+                                "--yes") if len(assisted) == 1 else _(
+                "ticket #{id}: the GSTK and Amazon steps are done by hand; run without --yes"))
+                .format(id=self.outcome.ticket_id, step=assisted[0]))
 
     def finish(self, note: str, status: TicketStatus) -> None:
         """The final note and status; on a ticket naming several orders, they account for
@@ -118,8 +118,8 @@ class Run:
     def stop_for_person(self, reason: str, check: str) -> None:
         """--yes met what only a person may decide: flag the ticket, stop (exit 4)."""
         self.flag_for_person(reason, check)
-        raise NeedsHuman(f"ticket #{self.outcome.ticket_id}: {reason}; {check} — run without "
-                         "--yes")
+        raise NeedsHuman(_("ticket #{id}: {reason}; {check} — run without --yes").format(
+            id=self.outcome.ticket_id, reason=_(reason), check=_(check)))
 
     def reason_for_notes(self) -> str:
         """The decision's reason in the team's language, for the notes on the ticket."""
@@ -172,7 +172,7 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
     def gstk_cancel() -> str:
         if not backoffice.automated:  # the agent does it by hand: no spinner over the question
             return backoffice.cancel(gstk, comment).id
-        with agent.busy("Cancelling in GSTK"):
+        with agent.busy(_("Cancelling in GSTK")):
             return backoffice.cancel(gstk, comment).id
 
     try:
@@ -183,7 +183,7 @@ def cancel(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | None) -> None:
     except OrderMovedOn as moved:
         _moved_on(run, amazon, moved)
         return
-    run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, how)
+    run.done("GSTK", _("order {id} cancelled").format(id=gstk.id), gstk.id, how)
     cancel_on_amazon(run, amazon, prepared)
     run.finish(cancellation_note(run, gstk), TicketStatus.CLOSED)
 
@@ -192,8 +192,9 @@ def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None
     """GSTK said 409: too late — or already cancelled (by a colleague, or a GSTK that answers
     409 to a repeated cancel). Read the order again and decide from its real status."""
     agent = run.agent
-    agent.warn(f"GSTK refused the cancel ({moved.label}): reading the order again.")
-    with agent.busy("Reading the order again in GSTK and on Amazon"):
+    agent.warn(_("GSTK refused the cancel ({status}): reading the order again.").format(
+        status=moved.label))
+    with agent.busy(_("Reading the order again in GSTK and on Amazon")):
         fresh = run.services.backoffice.find_order(run.order_id)
         if run.services.marketplace.automated:
             amazon = run.services.marketplace.get_order(run.order_id) or amazon
@@ -203,14 +204,15 @@ def _moved_on(run: Run, amazon: AmazonOrder | None, moved: OrderMovedOn) -> None
     run.outcome.gstk, run.outcome.amazon = fresh, amazon
     run.outcome.branch = decision.branch.value
     if decision.branch is Branch.ALREADY_CANCELLED and fresh is not None:
-        agent.info(f"GSTK shows order {fresh.id} {label!r}: already cancelled there.")
+        agent.info(_("GSTK shows order {id} {status!r}: already cancelled there.").format(
+            id=fresh.id, status=label))
         run.outcome.reason = f"GSTK answered 409 and shows the order {label!r}"
         run.claim.begin(run.order_id, run.outcome.branch)
         already_cancelled(run, fresh, amazon, asked=True)
     elif decision.branch is Branch.CANNOT_CANCEL:
         # The picking race: the warehouse took the order between lookup and cancel.
-        agent.warn(f"The order has moved on ({label}). It was NOT cancelled anywhere; "
-                   "switching to the cannot-cancel reply.")
+        agent.warn(_("The order has moved on ({status}). It was NOT cancelled anywhere; "
+                     "switching to the cannot-cancel reply.").format(status=label))
         run.outcome.reason = f"GSTK refused the cancel: now {label}"
         run.claim.begin(run.order_id, run.outcome.branch)
         cannot_cancel(run, amazon)
@@ -257,10 +259,10 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
             sent = _already_sent(run.claim.last_read or ticket, text)
             if sent is not None:
                 # Already on the ticket (a run without this journal sent it): never twice.
-                agent.info("This reply is already on the ticket: not sending it again.")
+                agent.info(_("This reply is already on the ticket: not sending it again."))
                 found_on_ticket.append(True)
                 return str(sent)
-            with agent.busy("Sending the reply"):
+            with agent.busy(_("Sending the reply")):
                 return str(run.services.helpdesk.reply(ticket.id, text_to_html(text)))
 
         reply_id, how = run.claim.effect(
@@ -268,8 +270,9 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
             recheck=lambda: _found(_already_sent(run.claim.fresh_ticket(), text)),
             detail=f"language {draft.code}",
         )
-        what = "reply already on the ticket" if found_on_ticket else "reply sent to the buyer"
-        run.done("Freshdesk", f"{what} ({draft.code})", reply_id, how)
+        what = _("reply already on the ticket ({language})") if found_on_ticket \
+            else _("reply sent to the buyer ({language})")
+        run.done("Freshdesk", what.format(language=draft.code), reply_id, how)
     else:
         run.plan([_("You: send the message above to the buyer from Seller Central"), resolve])
         if run.options.dry_run:
@@ -277,12 +280,13 @@ def cannot_cancel(run: Run, amazon: AmazonOrder | None) -> None:
             return
         # Only a person can say it was sent: --yes must stop here, not answer for them.
         if not draft.confirm(N_("Have you sent it from Seller Central?"), automatic=False):
-            raise Declined("message not confirmed as sent: the ticket is unchanged")
+            raise Declined(_("message not confirmed as sent: the ticket is unchanged"))
         _keep(outcome, draft)
         run.begin_changes()
         _ref, how = run.claim.effect(
             "reply", lambda: "", detail=f"sent by the agent in Seller Central ({draft.code})")
-        run.done("Amazon", f"message sent by the agent in Seller Central ({draft.code})", "",
+        run.done("Amazon", _("message sent by the agent in Seller Central ({language})").format(
+            language=draft.code), "",
                  how)
     run.finish(
         f"{NOTE_MARK} " + note_("order {order} can no longer be cancelled ({reason}). Buyer "
@@ -305,7 +309,7 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
     effects = run.claim.effects
     if effects is not None and effects.settle_found("gstk_cancel", gstk.id,
                                                     "re-checked: GSTK shows it cancelled"):
-        run.done("GSTK", f"order {gstk.id} cancelled", gstk.id, FOUND)
+        run.done("GSTK", _("order {id} cancelled").format(id=gstk.id), gstk.id, FOUND)
     row = run.claim.journal.cancellation(run.order_id) if run.feeds is not None else None
     refused = run.refusal()
     # What is left on Amazon: nothing, the queued send (the agent said yes back then), a
@@ -316,15 +320,16 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
             run.feeds.seen_cancelled(run.outcome.ticket_id, run.order_id)
         left = ""
     elif refused is not None:
-        agent.warn(f"Amazon refused cancelbot's cancellation of {run.order_id} (feed "
-                   f"{refused.feed_id}): {refused.result}. Cancel it by hand in Seller Central.")
+        agent.warn(_("Amazon refused cancelbot's cancellation of {order} (feed {feed}): {result}. "
+                     "Cancel it by hand in Seller Central.").format(
+            order=run.order_id, feed=refused.feed_id, result=refused.result))
         left = "by hand"
     elif row is not None and row.state in ("queued", "sending"):
-        agent.info("The Amazon cancellation an earlier run queued goes out now.")
+        agent.info(_("The Amazon cancellation an earlier run queued goes out now."))
         left = "queued"
     elif _amazon_sent_earlier(run):
-        agent.info("The Amazon cancellation was sent by an earlier run: not sending it "
-                   f"again ({amazon_summary(run)}).")
+        agent.info(_("The Amazon cancellation was sent by an earlier run: not sending it again "
+                     "({summary}).").format(summary=amazon_summary(run, _)))
         left = ""
     else:
         agent.warn(_("Cancelled in GSTK, but Amazon does not show it cancelled."))
@@ -335,10 +340,11 @@ def already_cancelled(run: Run, gstk: BackOfficeOrder, amazon: AmazonOrder | Non
         plan.insert(0, _("Amazon: cancel {order} with reason BuyerCanceled ({items})").format(
             order=run.order_id, items=_items(amazon)))
     elif left == "by hand":
-        plan.insert(0, f"You: cancel {run.order_id} in Seller Central (every item, reason "
-                       "Buyer canceled)")
+        plan.insert(0, _("You: cancel {order} in Seller Central (every item, reason Buyer "
+                         "canceled)").format(order=run.order_id))
     elif left == "queued":
-        plan.insert(0, f"Amazon: send the cancellation of {run.order_id} queued earlier")
+        plan.insert(0, _("Amazon: send the cancellation of {order} queued earlier").format(
+            order=run.order_id))
     run.plan(plan)
     if not asked and not run.go_ahead(N_("Cancel on Amazon and close the ticket?")
                                       if left == "send" else N_("Close the ticket?")):
@@ -382,49 +388,53 @@ def cancel_on_amazon(run: Run, amazon: AmazonOrder | None,
             detail="by hand in Seller Central")
         if run.feeds is not None:
             run.feeds.cancelled_by_hand(run.outcome.ticket_id, order_id)
-        run.done("Amazon", "cancelled by the agent in Seller Central", "", how)
+        run.done("Amazon", _("cancelled by the agent in Seller Central"), "", how)
         return
     if amazon is None:  # decide() stops before this when SP-API did not find the order
-        raise NeedsHuman(f"Amazon does not know order {order_id}: nothing to cancel there")
+        raise NeedsHuman(_("Amazon does not know order {order}: nothing to cancel there").format(
+            order=order_id))
     queued = _amazon_row_state(run) in ("queued", "sending")  # by an earlier run
     # The journal's cancellation rows, not this job's steps, keep an order out of a second
     # feed: another ticket about the same order must not send it again either.
     sent = run.feeds.cancel(run.outcome.ticket_id, amazon, _ready(prepared))
     if sent.state == "error":
-        raise NeedsHuman(
-            f"Amazon did not cancel order {order_id} (feed {sent.feed_id}): {sent.result}. "
-            f"Cancel it in Seller Central, then rerun `{run.rerun()}` to close the ticket"
-        )
+        raise NeedsHuman(_(
+            "Amazon did not cancel order {order} (feed {feed}): {result}. Cancel it in Seller "
+            "Central, then rerun `{command}` to close the ticket").format(
+            order=order_id, feed=sent.feed_id, result=sent.result, command=run.rerun()))
     effects = run.claim.effects
     if effects is not None and effects.done("amazon_cancel") is None:
         effects.record_done("amazon_cancel", ref=sent.feed_id, detail=sent.state,
                             order_id=order_id)
-    earlier = ", left queued by the earlier run" if queued else ""
     if sent.earlier:
-        run.agent.info(f"Amazon: {amazon_summary(run)} — not sending it again.")
+        run.agent.info(_("Amazon: {summary} — not sending it again.").format(
+            summary=amazon_summary(run, _)))
     elif sent.state == "queued":
-        run.done("Amazon", "cancellation queued for Amazon's feed window (rate limit): "
-                           "cancelbot sends it when the window opens")
+        run.done("Amazon", _("cancellation queued for Amazon's feed window (rate limit): "
+                             "cancelbot sends it when the window opens"))
     else:
-        run.done("Amazon", f"cancellation sent (feed {sent.feed_id}, BuyerCanceled){earlier}",
-                 sent.feed_id)
+        text = _("cancellation sent (feed {feed}, BuyerCanceled), left queued by the earlier "
+                 "run") if queued else _("cancellation sent (feed {feed}, BuyerCanceled)")
+        run.done("Amazon", text.format(feed=sent.feed_id), sent.feed_id)
 
 
-def amazon_summary(run: Run) -> str:
-    """How the Amazon side stands, in the words of the final note."""
+def amazon_summary(run: Run, translate: Callable[[str], str] = note_) -> str:
+    """How the Amazon side stands, in the words of the final note (the team's language), or
+    of the screen with `translate=_`."""
     row = run.claim.journal.cancellation(run.order_id) if run.feeds is not None else None
     if row is None:
         if run.claim.done("amazon_cancel"):
-            return "cancelled by hand in Seller Central"
-        return "already cancelled"
+            return translate(N_("cancelled by hand in Seller Central"))
+        return translate(N_("already cancelled"))
     if row.state in ("queued", "sending"):
-        return ("cancellation queued for Amazon's feed window (rate limit); cancelbot sends it "
-                "when the window opens")
+        return translate(N_("cancellation queued for Amazon's feed window (rate limit); "
+                            "cancelbot sends it when the window opens"))
     if row.result.startswith("cancelled by hand"):
-        return f"cancelled by hand in Seller Central (Amazon refused feed {row.feed_id})"
+        return translate(N_("cancelled by hand in Seller Central (Amazon refused feed {feed})")
+                         ).format(feed=row.feed_id)
     if not row.feed_id:
-        return "seen cancelled on Amazon"
-    return f"cancellation sent to Amazon (feed {row.feed_id})"
+        return translate(N_("seen cancelled on Amazon"))
+    return translate(N_("cancellation sent to Amazon (feed {feed})")).format(feed=row.feed_id)
 
 
 def cancellation_note(run: Run, gstk: BackOfficeOrder) -> str:

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta, timezone
 
 from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
+from cancelbot.i18n import N_, _
 from cancelbot.journal import INTENT, Job, Journal
 from cancelbot.models import Conversation, Ticket, TicketStatus
 from cancelbot.orders import find_order_numbers
@@ -261,32 +262,35 @@ class TicketClaim:
         others = self.others(ticket)
         if others and others[-1].state == REFUSED:
             # Amazon refused what an earlier run sent: the ticket was reopened for this run.
-            self.agent.warn(f"Amazon refused the earlier cancellation: {others[-1].text}")
+            self.agent.warn(_("Amazon refused the earlier cancellation: {note}").format(
+                note=others[-1].text))
         elif others:
             last = others[-1]
             who = last.describe()
             if last.stale(self.lease):
-                doing = (f"left a stale claim on it ({who}: older than the {self.lease:g}-minute "
-                         "lease, that run never finished)")
-                question = "Take the stale claim over and process the ticket?"
+                doing = _("another run left a stale claim on it ({who}: older than the "
+                          "{lease}-minute lease, that run never finished)").format(
+                    who=who, lease=f"{self.lease:g}")
+                question = N_("Take the stale claim over and process the ticket?")
             else:
-                doing = f"is handling it ({who})" if last.state == HANDLING \
-                    else f"already handled it ({who})"
-                question = "Process it again anyway?"
-            self.agent.warn(f"Another run {doing}: {last.text}")
+                doing = (_("another run is handling it ({who})") if last.state == HANDLING
+                         else _("another run already handled it ({who})")).format(who=who)
+                question = N_("Process it again anyway?")
+            self.agent.warn(f"{doing[:1].upper()}{doing[1:]}: {last.text}")
             if not self.agent.interactive:
-                raise TicketBusy(f"ticket #{ticket.id}: another run {doing}; nothing changed — "
-                                 "run it without --yes to decide")
+                raise TicketBusy(_("ticket #{id}: {doing}; nothing changed — run it without "
+                                   "--yes to decide").format(id=ticket.id, doing=doing))
             if not self.agent.confirm(question, automatic=False):
-                raise Declined(f"ticket #{ticket.id}: another run {doing}, nothing changed")
+                raise Declined(_("ticket #{id}: {doing}, nothing changed").format(
+                    id=ticket.id, doing=doing))
             self.taken_over = [o for o in others if o.state == HANDLING]
         me = self.agent_id
         if me is not None and ticket.responder_id not in (None, me):
             self.agent.warn(f"Ticket #{ticket.id} is assigned to another agent (Freshdesk agent "
                             f"{ticket.responder_id}).")
-            if not self.agent.confirm("Take it over?", automatic=False):
-                raise Declined(f"ticket #{ticket.id} is assigned to another agent: nothing "
-                               "changed")
+            if not self.agent.confirm(N_("Take it over?"), automatic=False):
+                raise Declined(_("ticket #{id} is assigned to another agent: nothing "
+                                 "changed").format(id=ticket.id))
     def last_finished(self) -> Job | None:
         return self.journal.last_job(self.ticket_id)
 
@@ -298,8 +302,9 @@ class TicketClaim:
         for event in self.effects.done_steps() if self.effects else []:
             if event.step in CLAIM_STEPS:
                 continue  # bookkeeping, not a change the agent asked for
-            system, what = label(event.step)
-            earlier.append(Action(system, f"{what} (earlier run)", event.ref))
+            system, what = label(event.step)  # in the agent's language
+            earlier.append(Action(system, _("{what} (earlier run)").format(what=what),
+                                  event.ref))
         return earlier, self.unsure()
 
     def unsure(self) -> list[str]:
@@ -343,7 +348,7 @@ class TicketClaim:
             return
         self.wait_ahead()
         if not self._posted:
-            with self.agent.busy("Claiming the ticket"):
+            with self.agent.busy(_("Claiming the ticket")):
                 self._post(order_id, branch)
         self.begin(order_id, branch)  # the branch decided since the claim
         self.taken = True
@@ -428,7 +433,8 @@ class TicketClaim:
                 previous = int(claim.ref) if claim.ref.isdigit() else None
                 effects.run("unclaim", lambda: unassign(previous))
         except CancelbotError as exc:
-            self.agent.warn(f"Could not take back the claim on ticket #{self.ticket_id}: {exc}")
+            self.agent.warn(_("Could not take back the claim on ticket #{id}: {problem}").format(
+                id=self.ticket_id, problem=exc))
             return
         self.journal.update_job(self.job.job_id, state="abandoned")
         self.job = None
@@ -471,7 +477,7 @@ class TicketClaim:
             fresh = self.fresh_ticket()
             return "" if fresh.status == status and me in (None, fresh.responder_id) else None
 
-        assigned = f", assigned to agent {me}" if me is not None else ""
+        assigned = f", assigned to agent {me}" if me is not None else ""  # the journal's words
         changes = {
             "note": (write_note, lambda: self.find_note(claim=False), ""),
             "status": (set_status, status_set, f"set to {name}{assigned}"),
@@ -491,7 +497,7 @@ class TicketClaim:
         # The final note is the claim's note, rewritten: its id is known, so the other notes
         # are tidied beside the note and the status (one level, not one more after them).
         keep = int(claim.ref) if claim is not None and claim.ref.isdigit() else None
-        with self.agent.busy("Updating the ticket"), ThreadPoolExecutor(max_workers=3) as pool:
+        with self.agent.busy(_("Updating the ticket")), ThreadPoolExecutor(max_workers=3) as pool:
             do, check, detail = changes["status"]
             futures = {"note": pool.submit(note_then_sweep),
                        "status": pool.submit(effects.run, "status", do, recheck=check,
@@ -507,9 +513,10 @@ class TicketClaim:
         for problem in swept:
             self.agent.warn(problem)
         if "note" in results:
-            record("Freshdesk", "private note added", *results["note"])
+            record("Freshdesk", _("private note added"), *results["note"])
         if "status" in results:
-            record("Freshdesk", f"ticket set to {name}", str(self.ticket_id),
+            record("Freshdesk", _("ticket set to {status}").format(status=_(name)),
+                   str(self.ticket_id),
                    results["status"][1])
         if errors:
             raise errors[0]
@@ -571,7 +578,7 @@ def how_label(what: str, how: str) -> str | None:
     """An action's words, or None when it belongs to the earlier run's list."""
     if how == EARLIER:
         return None
-    return what + " (found done when re-checked)" if how == FOUND else what
+    return _("{what} (found done when re-checked)").format(what=what) if how == FOUND else what
 
 
 def _whole(ticket: Ticket, conversations: tuple[Conversation, ...]) -> Ticket:

@@ -15,17 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cancelbot.errors import CancelbotError, Declined, NeedsHuman, OrderMovedOn, ServiceError
+from cancelbot.i18n import N_, _
 from cancelbot.journal import DONE, FAILED, INTENT, Event, Journal
 
 # How each step reads in a summary or the history.
 STEP_LABELS = {
-    "claim": ("Freshdesk", "ticket assigned to you"),
-    "claim_note": ("Freshdesk", "'handling' note added"),
-    "gstk_cancel": ("GSTK", "order cancelled"),
-    "amazon_cancel": ("Amazon", "cancellation sent"),
-    "reply": ("Freshdesk", "reply sent to the buyer"),
-    "note": ("Freshdesk", "private note added"),
-    "status": ("Freshdesk", "ticket status set"),
+    "claim": ("Freshdesk", N_("ticket assigned to you")),
+    "claim_note": ("Freshdesk", N_("'handling' note added")),
+    "gstk_cancel": ("GSTK", N_("order cancelled")),
+    "amazon_cancel": ("Amazon", N_("cancellation sent")),
+    "reply": ("Freshdesk", N_("reply sent to the buyer")),
+    "note": ("Freshdesk", N_("private note added")),
+    "status": ("Freshdesk", N_("ticket status set")),
 }
 
 NOW, EARLIER, FOUND = "now", "earlier", "found"  # how a step came to be done
@@ -42,7 +43,8 @@ def refused(exc: BaseException) -> bool:
 
 def label(step: str) -> tuple[str, str]:
     """(system, what) for a journal step, e.g. ("GSTK", "order cancelled")."""
-    return STEP_LABELS.get(step, ("", step))
+    system, what = STEP_LABELS.get(step, ("", step))
+    return system, _(what) if step in STEP_LABELS else what
 
 
 class Effects:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gettext
 import os
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,9 +51,19 @@ def _windows_ui_language() -> str | None:
     return _language_of(name) if name else None
 
 
-def screen_language(env: dict[str, str] | None = None) -> str:
+_WHERE = ("CANCELBOT_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+
+
+def screen_language(env: Mapping[str, str] | None = None) -> str:
     """The language of every screen, question, summary and error line."""
-    env = dict(os.environ) if env is None else env
+    if env is None:  # every `_()` asks: read five variables, not a copy of the environment
+        return _screen_language(tuple(os.environ.get(name, "") for name in _WHERE))
+    return _screen_language(tuple(env.get(name, "") for name in _WHERE))
+
+
+@lru_cache(maxsize=16)
+def _screen_language(values: tuple[str, ...]) -> str:
+    env = dict(zip(_WHERE, values, strict=True))
     chosen = env.get("CANCELBOT_LANG", "")
     if chosen.strip():
         return _language_of(chosen) or DEFAULT
@@ -68,9 +79,9 @@ def screen_language(env: dict[str, str] | None = None) -> str:
     return _windows_ui_language() or DEFAULT
 
 
-def note_language(env: dict[str, str] | None = None) -> str:
+def note_language(env: Mapping[str, str] | None = None) -> str:
     """The language of the private notes cancelbot leaves on Freshdesk: the team's."""
-    env = dict(os.environ) if env is None else env
+    env = os.environ if env is None else env
     chosen = env.get("CANCELBOT_NOTE_LANG", "")
     return (_language_of(chosen) or DEFAULT) if chosen.strip() else screen_language(env)
 

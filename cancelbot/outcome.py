@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from cancelbot.decision import Decision
 from cancelbot.errors import CancelbotError, ExitCode, Incomplete
+from cancelbot.i18n import _
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 
 # How Amazon was looked up.
@@ -91,10 +92,11 @@ class Outcome:
             return
         said = [str(exc).rstrip(".")]
         if self.actions:
-            said.append("Already done — " + "; ".join(f"{a.system}: {a.what}"
-                                                      for a in self.actions))
+            said.append(_("Already done — {done}").format(done="; ".join(
+                f"{a.system}: {a.what}" for a in self.actions)))
         if unsure:
-            said.append("Not known yet whether this went through — " + "; ".join(unsure))
+            said.append(_("Not known yet whether this went through — {unsure}").format(
+                unsure="; ".join(unsure)))
         error = Incomplete(". ".join(said) + ". " + finish)
         error.__cause__ = exc
         self.stop(error)

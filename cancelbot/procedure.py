@@ -104,7 +104,7 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
     if ahead is not None and ahead.ticket is not None:
         ticket = ahead.ticket
     else:
-        with agent.busy("Fetching the ticket from Freshdesk"):
+        with agent.busy(_("Fetching the ticket from Freshdesk")):
             ticket = services.helpdesk.get_ticket(claim.ticket_id)
     agent.show_ticket(ticket)
     ticket = outcome.ticket = claim.read(ticket)  # its whole thread
@@ -113,8 +113,9 @@ def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: O
             return ticket
         state = TicketStatus(ticket.status).name.lower()
         agent.warn(_("Ticket #{id} is already {state}.").format(id=ticket.id, state=_(state)))
-        if not agent.confirm("Process it anyway?", automatic=False):
-            raise Declined(f"ticket #{ticket.id} is already {state}: nothing changed")
+        if not agent.confirm(N_("Process it anyway?"), automatic=False):
+            raise Declined(_("ticket #{id} is already {state}: nothing changed").format(
+                id=ticket.id, state=_(state)))
     return ticket
 
 
@@ -128,19 +129,21 @@ def _finished_earlier(agent: Agent, claim: TicketClaim, ticket: Ticket,
     if last is not None and last.state == "done":
         row = claim.journal.cancellation(last.order_id)
         if row is not None and row.state == "error":
-            agent.warn(f"Amazon did NOT cancel order {row.order_id} (feed {row.feed_id}): "
-                       f"{row.result}")
+            agent.warn(_("Amazon did NOT cancel order {order} (feed {feed}): {result}").format(
+                order=row.order_id, feed=row.feed_id, result=row.result))
             return False
-        agent.info(f"cancelbot already finished this ticket on {last.finished_at} (order "
-                   f"{last.order_id}, ref {last.job_id}): nothing left to do, nothing changed.")
+        agent.info(_("cancelbot already finished this ticket on {time} (order {order}, ref "
+                     "{ref}): nothing left to do, nothing changed.").format(
+            time=clock_time(last.finished_at), order=last.order_id, ref=last.job_id))
         outcome.order_id = last.order_id
         if row is not None and row.state in ("queued", "sent"):
-            state = "queued" if row.state == "queued" else f"sent in feed {row.feed_id}"
-            agent.info(f"Amazon: cancellation {state}, not finished yet (cancelbot feeds "
-                       "follows it).")
+            agent.info((_("Amazon: cancellation queued, not finished yet (cancelbot feeds "
+                          "follows it).") if row.state == "queued" else _(
+                "Amazon: cancellation sent in feed {feed}, not finished yet (cancelbot feeds "
+                "follows it).")).format(feed=row.feed_id))
     elif others and others[-1].state != HANDLING:
-        agent.info(f"Already handled by another cancelbot run: {others[-1].text} — nothing "
-                   "left to do, nothing changed.")
+        agent.info(_("Already handled by another cancelbot run: {note} — nothing left to do, "
+                     "nothing changed.").format(note=others[-1].text))
     else:
         return False
     outcome.branch = "already_done"
@@ -246,13 +249,13 @@ def _show_resume(run: Run, earlier: list[Action], unsure: list[str]) -> None:
     run.agent.info(_("Resuming the unfinished run of {time} (cancelbot ref {ref}).").format(
         time=clock_time(job.started_at), ref=job.job_id))
     for action in earlier:
-        run.agent.info(f"  already done — {action.system}: "
-                       f"{action.what.removesuffix(' (earlier run)')}"
-                       + (f" [{action.ref}]" if action.ref else ""))
+        run.agent.info("  " + _("already done — {system}: {what}").format(
+            system=action.system, what=action.what) + (f" [{action.ref}]" if action.ref else ""))
     for line in unsure:
-        run.agent.info(f"  interrupted — {line}: checked before anything is redone")
+        run.agent.info("  " + _("interrupted — {step}: checked before anything is redone").format(
+            step=line))
     if not earlier and not unsure:
-        run.agent.info("  nothing had been changed yet.")
+        run.agent.info("  " + _("nothing had been changed yet."))
     run.outcome.actions[0:0] = earlier  # they came before anything done in this run
 
 
@@ -264,8 +267,8 @@ def _followed(agent: Agent, follow: Future[FollowUp]) -> None:
     try:
         tell(agent, follow.result().news)
     except CancelbotError as exc:
-        agent.warn(f"Could not check the Amazon feeds of earlier runs ({exc}); cancelbot tries "
-                   "again on its next run (or: cancelbot feeds).")
+        agent.warn(_("Could not check the Amazon feeds of earlier runs ({problem}); cancelbot "
+                     "tries again on its next run (or: cancelbot feeds).").format(problem=exc))
 
 
 def _withdraw(claim: TicketClaim) -> None:
@@ -283,5 +286,6 @@ def _stopped(outcome: Outcome, claim: TicketClaim | None, exc: CancelbotError) -
     if claim is not None:
         claim.withdraw_if_idle()  # stopped before any change: leave the ticket as found
     outcome.stop_part_way(exc, claim.unsure() if claim is not None else [],
-                          f"Rerun `{outcome.rerun}` to finish: it checks each of these against "
-                          "Freshdesk, GSTK and Amazon before doing anything.")
+                          _("Rerun `{command}` to finish: it checks each of these against "
+                            "Freshdesk, GSTK and Amazon before doing anything.").format(
+                              command=outcome.rerun))

@@ -119,6 +119,8 @@ ENGLISH_ON_A_SHIFT = (
     "Shift summary", "Cancelled ", "Messaged ", "Skipped ", "Not reached", "processed in",
     "Summary", "Decision", "cancellable first", "to do", "Cancel this order",
     "Send this reply", "you skipped it", "Amazon is still processing",
+    "can still be cancelled", "by the 24-h deadline", "private note added", "ticket set to",
+    "cancellation sent", "reply sent to the buyer", "Fetching the ticket",
 )
 
 
