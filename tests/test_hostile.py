@@ -217,6 +217,32 @@ def test_the_order_number_is_found_at_the_end_of_a_large_body():
     assert find_order_numbers("<" * 200_000 + "402-1234567-1234567") == ["402-1234567-1234567"]
 
 
+def _cpu_seconds(markup: str) -> float:
+    """The least CPU time of three readings (the least is the one other work disturbed least)."""
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        html_to_text(markup)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_tag_dense_html_costs_about_what_plain_text_does_and_grows_linearly():
+    # No absolute seconds (bench/hostile.py has the targets): a body of tags, stray "<" or
+    # nested elements must cost a few times what a paragraph of words of the same size does
+    # (each tag was a Python call: twenty times), and four times the body, about four times
+    # the time.
+    size = 4_000_000
+    plain = _cpu_seconds("<p>" + "mot " * (size // 4))
+    for dense in ("a<br>" * (size // 5), "<b>x</b>" * (size // 8), "<" * size,
+                  "<div>" * (size // 11) + "x" + "</div>" * (size // 11)):
+        assert _cpu_seconds(dense) <= 8 * plain + 0.05, dense[:12]
+    small, large = _cpu_seconds("a<br>" * 200_000), _cpu_seconds("a<br>" * 800_000)
+    assert large <= 6 * small + 0.05
+
+
 def test_an_excerpt_is_bounded_and_says_what_it_left_out():
     assert excerpt("short") == "short"
     cut = excerpt("mot " * 1_000_000, limit=2000)
@@ -624,5 +650,5 @@ def test_the_hostile_bench_runs(capsys):
 
     assert main(["--quick"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:-1]
-    assert len(rows) == 11
+    assert len(rows) == 19
     assert all(row.split()[-2] in ("True", "False") for row in rows)
