@@ -7,6 +7,7 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -407,12 +408,20 @@ def warning(text: str) -> Text:
     return Text(text, style="yellow")
 
 
+def from_journal(value: str | None) -> str:
+    """A text read back from the journal, as a screen or a document may show it. An older
+    version may have written a server's error with a secret in it, or a control character:
+    hidden and made visible here, with today's secrets."""
+    return visible(hide_secrets(value)) if value else ""
+
+
 def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
     """`history --json`: the journal's events, oldest first (ids and steps, no message text)."""
     fields = ("at", "ticket_id", "order_id", "job_id", "step", "phase", "ref", "detail", "agent")
     return {
         "ticket_id": ticket_id,
-        "events": [{name: getattr(e, name) for name in fields} for e in events],
+        "events": [{name: from_journal(value) if isinstance(value := getattr(e, name), str)
+                    else value for name in fields} for e in events],
     }
 
 
@@ -471,6 +480,10 @@ def render_history(console: Console, events: Sequence[Event], ticket_id: int | N
     for name in ("When (UTC)", "Ticket", "Order", "Step", "Result"):
         table.add_column(name, no_wrap=True, overflow="fold")
     table.add_column("Ref · detail", overflow="fold")
+    events = [dataclasses.replace(
+        e, at=from_journal(e.at), job_id=from_journal(e.job_id), step=from_journal(e.step),
+        phase=from_journal(e.phase), order_id=from_journal(e.order_id), ref=from_journal(e.ref),
+        detail=from_journal(e.detail), agent=from_journal(e.agent)) for e in events]
     by_one = len({e.agent for e in events}) == 1
     if not by_one:
         table.add_column("By", overflow="fold")
@@ -497,7 +510,10 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
         console.print(Text("Another cancelbot is handling the feeds right now: showing the "
                            "journal as it is.", style="yellow"))
     listed = {row.order_id for row in refused}  # in red below
+    cancellations, refused = [_shown_row(row) for row in cancellations], \
+        [_shown_row(row) for row in refused]
     for level, text in follow_up.news:
+        text = from_journal(text)
         if not (text.startswith("AMAZON DID NOT CANCEL")
                 and any(f"order {order_id} " in text for order_id in listed)):
             console.print(Text(text, style="yellow" if level == "warn" else ""))
@@ -527,6 +543,13 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
             f"AMAZON DID NOT CANCEL order {row.order_id} (ticket #{row.ticket_id}, feed "
             f"{row.feed_id or '—'}): {row.result}. The ticket is open again with a note saying "
             f"what to do: `cancelbot process {row.ticket_id}` offers it.", style="bold red"))
+
+
+def _shown_row(row: Cancellation) -> Cancellation:
+    """A cancellation read back from the journal, its texts as `from_journal` shows them."""
+    return dataclasses.replace(row, order_id=from_journal(row.order_id),
+                               feed_id=from_journal(row.feed_id) or None,
+                               result=from_journal(row.result))
 
 
 def _ticket(ticket_id: int | None) -> str:

@@ -472,6 +472,33 @@ def test_an_echoed_secret_reaches_neither_stderr_nor_json(home, monkeypatch):
     assert "Echo: Basic ***" in json.loads(as_json.stdout)["error"]
 
 
+def test_secrets_an_older_version_wrote_in_the_journal_are_hidden_by_history(home, monkeypatch):
+    import cancelbot.text as text
+
+    # A fresh process: nothing registered yet (`history` builds no client that would).
+    monkeypatch.setattr(text, "_secret_forms", set())
+    monkeypatch.setattr(text, "_secret_pattern", None)
+    monkeypatch.setenv("FRESHDESK_URL", "https://acme.freshdesk.com")
+    monkeypatch.setenv("FRESHDESK_API_KEY", KEY)
+    basic = base64.b64encode(f"{KEY}:X".encode()).decode()
+    encodings = (KEY, basic, quote(KEY, safe=""), quote_plus(KEY))
+    with Journal.open(load_settings().world.prepare()) as journal:
+        # As an older version wrote a server's error: the key in the detail, unhidden.
+        journal.record(1001, "freshdesk_note", "failed", order_id="402-3815274-6120358",
+                       ref=f"Basic {basic}", detail=f"HTTP 400: echo {KEY} / "
+                       f"{quote(KEY, safe='')} / {quote_plus(KEY)}")
+
+    shown = cli("history", env={"COLUMNS": "300"})
+    as_json = cli("history", "1001", "--json")
+
+    assert shown.exit_code == 0 and as_json.exit_code == 0, shown.output + as_json.output
+    assert "HTTP 400: echo *** / *** / ***" in shown.output
+    assert json.loads(as_json.stdout)["events"][-1]["detail"] == "HTTP 400: echo *** / *** / ***"
+    for result in (shown, as_json):
+        for encoded in encodings:
+            assert encoded not in result.output
+
+
 # -- 5. Credentials inside URLs ------------------------------------------------------------------
 
 
