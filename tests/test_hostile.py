@@ -331,6 +331,47 @@ def test_a_dripping_answer_stops_at_the_deadline():
     assert stream.sent <= 6
 
 
+def test_headers_dripping_on_a_real_socket_stop_at_the_deadline():
+    # A real server on 127.0.0.1 (not the network): status line and headers one byte every
+    # 0.1 s, never silent as long as the read timeout, so only the total deadline stops it.
+    import socket
+    import threading
+    import time
+
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in answer:
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    client = ServiceClient("GSTK", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                           timeout=httpx.Timeout(5.0, connect=2.0), deadline=1.0,
+                           retry=RetryPolicy(sleep=lambda s: None))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unreachable, match="not complete after 1 s; stopped"):
+            client.request("GET", "/orders", what="look up")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+        server.join(timeout=2)
+    assert elapsed < 2.5  # the headers alone would take 8 s
+
+
 def always_spent(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"id": 1, "subject": "s", "status": 2},
                           headers={"X-RateLimit-Total": "100", "X-RateLimit-Remaining": "0"})
