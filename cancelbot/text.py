@@ -122,7 +122,9 @@ def html_to_text(markup: str) -> str:
     """
     if not markup or not markup.strip():
         return ""
-    if _SURROGATES.search(markup):  # a lone surrogate from JSON
+    try:
+        markup.encode("utf-8")  # C speed; a regular expression takes ten times as long
+    except UnicodeEncodeError:  # a lone surrogate from JSON
         markup = _SURROGATES.sub("\ufffd", markup)
     rest = ""
     if len(markup) > FULL_READING:
