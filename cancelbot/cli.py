@@ -192,7 +192,14 @@ def _settings(sandbox: bool):
     from cancelbot.config import is_sandbox, load_dotenv_file, load_settings
 
     load_dotenv_file()
-    return load_settings(sandbox=sandbox or is_sandbox())
+    settings = load_settings(sandbox=sandbox or is_sandbox())
+    from cancelbot.text import keep_secret
+
+    # Registered now, not when a client is built: `history` builds none, and the journal may
+    # hold what an older version wrote before it hid secrets.
+    for secret in settings.secrets():
+        keep_secret(secret)
+    return settings
 
 
 @app.command(cls=_Command)

@@ -99,6 +99,12 @@ class Settings:
         """The world's own folder in CANCELBOT_HOME (`world.prepare()` creates it)."""
         return self.world.state_dir
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential configured: what no screen, document or note may show, whatever
+        wrote it (a server today, an older cancelbot in the journal)."""
+        return tuple(s for s in (self.freshdesk.api_key, self.gstk.token,
+                                 self.amazon.client_secret, self.amazon.refresh_token) if s)
+
 
 def load_dotenv_file() -> None:
     """Read `.env` from the current folder without overriding the real environment.

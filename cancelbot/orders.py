@@ -33,7 +33,7 @@ RELAY_PREFIX = "marketplace."
 def normalize(text: str) -> str:
     """Entities decoded, tags dropped, odd dashes and spaces made plain."""
     text = text or ""
-    if "<" in text:
+    if "<" in text and ">" in text:  # no tag without both (ten million "<" cost 0.3 s)
         text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)

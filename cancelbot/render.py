@@ -7,6 +7,7 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -430,12 +431,20 @@ def warning(text: str) -> Text:
     return Text(text, style="yellow")
 
 
+def from_journal(value: str | None) -> str:
+    """A text read back from the journal, as a screen or a document may show it. An older
+    version may have written a server's error with a secret in it, or a control character:
+    hidden and made visible here, with today's secrets."""
+    return visible(hide_secrets(value)) if value else ""
+
+
 def history_document(events: list, ticket_id: int | None) -> dict[str, Any]:
     """`history --json`: the journal's events, oldest first (ids and steps, no message text)."""
     fields = ("at", "ticket_id", "order_id", "job_id", "step", "phase", "ref", "detail", "agent")
     return {
         "ticket_id": ticket_id,
-        "events": [{name: getattr(e, name) for name in fields} for e in events],
+        "events": [{name: from_journal(value) if isinstance(value := getattr(e, name), str)
+                    else value for name in fields} for e in events],
     }
 
 
@@ -527,6 +536,11 @@ def render_history(console: Console, changes: Sequence[Change], ticket_id: int |
         console.print(Text(_("Nothing in the journal{where}: cancelbot changed nothing "
                              "here.").format(where=where)))
         return
+    # Read back from the journal: an older version may have written a secret or a control
+    # character into it (from_journal hides and shows them as today's rules say).
+    changes = [dataclasses.replace(
+        c, order_id=from_journal(c.order_id), step=from_journal(c.step), ref=from_journal(c.ref),
+        detail=from_journal(c.detail), agent=from_journal(c.agent)) for c in changes]
     tickets = ticket_id is None
     orders = tickets or len({c.order_id for c in changes}) > 1
     agents = len({c.agent for c in changes}) > 1
@@ -580,9 +594,12 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
         console.print(Text(_("Another cancelbot is handling the feeds right now: showing the "
                              "journal as it is."), style="yellow"))
     listed = {row.order_id for row in refused}  # in red below
+    cancellations, refused = [_shown_row(row) for row in cancellations], \
+        [_shown_row(row) for row in refused]
     for level, text in follow_up.news:
-        if not (text in follow_up.refusals
-                and any(f" {order_id} " in text for order_id in listed)):
+        refusal = text in follow_up.refusals
+        text = from_journal(text)
+        if not (refusal and any(f" {order_id} " in text for order_id in listed)):
             console.print(Text(text, style="yellow" if level == "warn" else ""))
     if not cancellations:
         console.print(_("No Amazon cancellation in the journal."))
@@ -616,6 +633,13 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
             "{ticket}` offers it.").format(order=row.order_id, ticket=row.ticket_id,
                                            feed=row.feed_id or "—", result=row.result),
             style="bold red"))
+
+
+def _shown_row(row: Cancellation) -> Cancellation:
+    """A cancellation read back from the journal, its texts as `from_journal` shows them."""
+    return dataclasses.replace(row, order_id=from_journal(row.order_id),
+                               feed_id=from_journal(row.feed_id) or None,
+                               result=from_journal(row.result))
 
 
 def _ticket(ticket_id: int | None) -> str:

@@ -85,6 +85,24 @@ def test_html_to_text_reads_anything(markup):
 
 
 @FUZZ
+@given(any_text, st.integers(min_value=1, max_value=60))
+def test_html_past_the_full_reading_is_read_roughly_without_error(markup, full):
+    # Past FULL_READING characters (a million) a body is read roughly: the same checks, with
+    # the limit small enough for these bodies to cross it.
+    from unittest import mock
+
+    import cancelbot.text
+
+    with mock.patch.object(cancelbot.text, "FULL_READING", full):
+        text = html_to_text(markup)
+        plain = html_to_text(markup + " 402-1234567-1234567")
+    assert isinstance(text, str)
+    assert "\x00" not in text
+    assert not UNSAFE.search(visible(text))
+    assert isinstance(plain, str)
+
+
+@FUZZ
 @given(any_text)
 def test_the_order_number_search_takes_anything(text):
     for number in find_order_numbers(text, visible(text)):

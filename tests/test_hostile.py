@@ -217,6 +217,56 @@ def test_the_order_number_is_found_at_the_end_of_a_large_body():
     assert find_order_numbers("<" * 200_000 + "402-1234567-1234567") == ["402-1234567-1234567"]
 
 
+def _cpu_seconds(markup: str) -> float:
+    """The least CPU time of three readings (the least is the one other work disturbed least)."""
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        html_to_text(markup)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_tag_dense_html_costs_about_what_plain_text_does_and_grows_linearly():
+    # No absolute seconds (bench/hostile.py has the targets): a body of tags, stray "<" or
+    # nested elements must cost a few times what a paragraph of words of the same size does
+    # (each tag was a Python call: twenty times), and four times the body, about four times
+    # the time.
+    size = 4_000_000
+    plain = _cpu_seconds("<p>" + "mot " * (size // 4))
+    for dense in ("a<br>" * (size // 5), "<b>x</b>" * (size // 8), "<" * size,
+                  "<div>" * (size // 11) + "x" + "</div>" * (size // 11)):
+        assert _cpu_seconds(dense) <= 12 * plain + 0.1, dense[:12]  # a Python call a tag: 20x
+    small, large = _cpu_seconds("a<br>" * 200_000), _cpu_seconds("a<br>" * 800_000)
+    assert large <= 6 * small + 0.05
+
+
+@pytest.mark.parametrize("head, unit, tail", [
+    ("Bonjour", "\n", ""),  # empty lines (a plain body: nothing collapses them)
+    ("Bonjour", "\u2003\n", ""),  # blanks that are not spaces
+    ("Article : a", " ", "b"),  # a name with a long run of blanks in it
+])
+def test_the_item_lines_of_a_plain_ticket_are_found_in_linear_time(head, unit, tail):
+    # The search for "Article : …" lines took 29 s for 20,000 empty lines.
+    import time
+    from datetime import datetime, timezone
+
+    from cancelbot.models import Ticket
+    from cancelbot.requester import named_items
+
+    def seconds(count: int) -> float:
+        ticket = Ticket(1, "s", head + unit * count + tail, 2, "a@b.c", "n",
+                        datetime.now(timezone.utc))
+        started = time.process_time()
+        found = named_items(ticket)
+        assert found == ([f"a{unit * count}b"] if tail else [])
+        return time.process_time() - started
+
+    assert seconds(12_000) <= 6 * seconds(3_000) + 0.05
+
+
 def test_an_excerpt_is_bounded_and_says_what_it_left_out():
     assert excerpt("short") == "short"
     cut = excerpt("mot " * 1_000_000, limit=2000)
@@ -303,6 +353,47 @@ def test_a_dripping_answer_stops_at_the_deadline():
         client.request("GET", "/orders", what="look up")
     assert clock.now <= 12.0
     assert stream.sent <= 6
+
+
+def test_headers_dripping_on_a_real_socket_stop_at_the_deadline():
+    # A real server on 127.0.0.1 (not the network): status line and headers one byte every
+    # 0.1 s, never silent as long as the read timeout, so only the total deadline stops it.
+    import socket
+    import threading
+    import time
+
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in answer:
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    client = ServiceClient("GSTK", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                           timeout=httpx.Timeout(5.0, connect=2.0), deadline=1.0,
+                           retry=RetryPolicy(sleep=lambda s: None))
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unreachable, match="not complete after 1 s; stopped"):
+            client.request("GET", "/orders", what="look up")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+        server.join(timeout=2)
+    assert elapsed < 2.5  # the headers alone would take 8 s
 
 
 def always_spent(request: httpx.Request) -> httpx.Response:
@@ -444,6 +535,34 @@ def test_an_echoed_secret_reaches_neither_stderr_nor_json(home, monkeypatch):
         assert "Echo: Basic ***" in result.output
         assert basic not in result.output and FRESHDESK_API_KEY not in result.output
     assert "Echo: Basic ***" in json.loads(as_json.stdout)["error"]
+
+
+def test_secrets_an_older_version_wrote_in_the_journal_are_hidden_by_history(home, monkeypatch):
+    import cancelbot.text as text
+
+    # A fresh process: nothing registered yet (`history` builds no client that would).
+    monkeypatch.setattr(text, "_secret_forms", set())
+    monkeypatch.setattr(text, "_secret_pattern", None)
+    monkeypatch.setenv("FRESHDESK_URL", "https://acme.freshdesk.com")
+    monkeypatch.setenv("FRESHDESK_API_KEY", KEY)
+    basic = base64.b64encode(f"{KEY}:X".encode()).decode()
+    encodings = (KEY, basic, quote(KEY, safe=""), quote_plus(KEY))
+    with Journal.open(load_settings().world.prepare()) as journal:
+        # As an older version wrote a server's error: the key in the detail, unhidden.
+        journal.record(1001, "freshdesk_note", "failed", order_id="402-3815274-6120358",
+                       ref=f"Basic {basic}", detail=f"HTTP 400: echo {KEY} / "
+                       f"{quote(KEY, safe='')} / {quote_plus(KEY)}")
+
+    shown = cli("history", env={"COLUMNS": "300"})
+    as_json = cli("history", "1001", "--json")
+
+    assert shown.exit_code == 0 and as_json.exit_code == 0, shown.output + as_json.output
+    # The screen says one line per change (no server detail); the JSON keeps the detail, hidden.
+    assert "freshdesk_note" in shown.output and "failed" in shown.output
+    assert json.loads(as_json.stdout)["events"][-1]["detail"] == "HTTP 400: echo *** / *** / ***"
+    for result in (shown, as_json):
+        for encoded in encodings:
+            assert encoded not in result.output
 
 
 # -- 5. Credentials inside URLs ------------------------------------------------------------------
@@ -624,5 +743,5 @@ def test_the_hostile_bench_runs(capsys):
 
     assert main(["--quick"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:-1]
-    assert len(rows) == 11
+    assert len(rows) == 19
     assert all(row.split()[-2] in ("True", "False") for row in rows)

@@ -520,7 +520,7 @@ class ServiceClient:
         """One request, its answer read in full within the size cap and the deadline."""
         request = self._client.build_request(method, url, **kwargs)
         ends = self.clock() + self.deadline
-        response = self._client.send(request, stream=True)
+        response = self._headers_within_deadline(request, what)
         try:
             declared = response.headers.get("Content-Length", "")
             if declared.isascii() and declared.isdecimal() and int(declared) > max_bytes:
@@ -543,6 +543,49 @@ class ServiceClient:
                                         b"transfer-encoding")]
         return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
                               request=request, extensions=response.extensions)
+
+    def _headers_within_deadline(self, request: httpx.Request, what: str) -> httpx.Response:
+        """`send(request, stream=True)`: the status line and headers, within the deadline.
+
+        httpx's read timeout starts again with every byte, so headers dripping a byte at a
+        time would hold the call for minutes: the request is sent from a worker thread, and
+        this one waits at most the deadline for it (threads and events work the same on every
+        platform; httpx has no public way to bound the wait for headers). A worker left
+        behind ends at its read timeout or when the client closes; an answer it gets late is
+        closed, so its connection goes back to the pool.
+        """
+        outcome: list[httpx.Response | BaseException] = []
+        lock = threading.Lock()
+        arrived = threading.Event()
+
+        def send() -> None:
+            try:
+                result: httpx.Response | BaseException = self._client.send(request, stream=True)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below, as it was
+                result = exc
+            with lock:
+                outcome.append(result)
+                abandoned = arrived.is_set()
+                arrived.set()
+            if abandoned and isinstance(result, httpx.Response):
+                result.close()
+
+        worker = threading.Thread(target=send, name=f"cancelbot {self.service}", daemon=True)
+        worker.start()
+        ends = time.monotonic() + self.deadline
+        # In slices: Ctrl-C is seen between two (a wait on Windows is not interrupted).
+        while not arrived.wait(min(0.25, max(0.0, ends - time.monotonic()))) \
+                and time.monotonic() < ends:
+            pass
+        with lock:
+            if not outcome:
+                arrived.set()  # from now on the worker closes what it gets
+                raise Unreachable(self.service, f"{what}: the answer was not complete "
+                                                f"after {self.deadline:.0f} s; stopped")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def _too_large(self, what: str, max_bytes: int) -> BadResponse:
         return BadResponse(self.service, f"{what}: the answer is larger than "
