@@ -249,8 +249,9 @@ def _show_resume(run: Run, earlier: list[Action], unsure: list[str]) -> None:
     run.agent.info(_("Resuming the unfinished run of {time} (cancelbot ref {ref}).").format(
         time=clock_time(job.started_at), ref=job.job_id))
     for action in earlier:
+        what = action.what.removesuffix(_("{what} (earlier run)").format(what=""))
         run.agent.info("  " + _("already done — {system}: {what}").format(
-            system=action.system, what=action.what) + (f" [{action.ref}]" if action.ref else ""))
+            system=action.system, what=what) + (f" [{action.ref}]" if action.ref else ""))
     for line in unsure:
         run.agent.info("  " + _("interrupted — {step}: checked before anything is redone").format(
             step=line))
