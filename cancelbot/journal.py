@@ -615,6 +615,13 @@ class Journal:
             rows = self._read(NEWEST_EVENTS_OF_TICKET, (int(ticket_id), bound))
         return [_event(r) for r in reversed(rows)]
 
+    def changed_since(self, ticket_id: int, at: str) -> bool:
+        """Whether a run on this computer recorded anything on the ticket at or after `at`
+        (a `now_iso()` time: to the second, so a change in that same second counts too)."""
+        rows = self._read("SELECT 1 FROM events WHERE ticket_id = ? AND at >= ? LIMIT 1",
+                          (int(ticket_id), at))
+        return bool(rows)
+
     def count_events(self, ticket_id: int | None = None) -> int:
         """How many events `history(ticket_id, limit=None)` would return."""
         if ticket_id is None:
