@@ -38,6 +38,7 @@ FLAGS = {"--dry-run": "dry_run", "--yes": "yes", "-y": "yes", "--sandbox": "sand
          "--json": "json_out", "--debug": "debug"}
 VALUED = {"--lang": "lang"}
 COMPLETION_VARIABLE = "_CANCELBOT_COMPLETE"  # Typer's shell completion: Typer answers it
+LINGER = 1.0  # seconds a run that ends early gives its read in flight (see StartedRead.close)
 
 
 @dataclass
@@ -100,7 +101,7 @@ class StartedRead:
         self._problem = ""
         self._failure: BaseException | None = None
         # A daemon: a run that ends before it needs the ticket (Ctrl-C, a busy journal) is not
-        # held up by a read still in flight. It imports nothing: start_read() did.
+        # held up for long by a read still in flight (see close).
         self._thread = threading.Thread(target=self._read, name="cancelbot-first-read",
                                         daemon=True)
         self._thread.start()
@@ -134,9 +135,11 @@ class StartedRead:
         return client
 
     def close(self) -> None:
-        """A run that ended without taking the client: closed once its read is over (a read
-        still in flight ends with the process)."""
-        if self.client is not None and self._done.is_set():
+        """A run that ended without taking the client: closed once its read is over. A read
+        still in flight is given a moment (its first connection loads part of httpcore: no
+        import may be running on a daemon thread as the interpreter shuts down); past that it
+        is waiting on the network, and ends with the process."""
+        if self.client is not None and self._done.wait(LINGER):
             self.client.close()
         self.client = None
 
@@ -151,8 +154,8 @@ def start_read(args: ProcessArgs) -> StartedRead | None:
     def no_wait(seconds: float) -> None:
         raise RateLimited("Freshdesk", "rate budget nearly spent: the run waits, not this read")
 
-    # The host name's codec, loaded here: the read's thread must import nothing (an import
-    # still running on a daemon thread when a short run ends can crash the interpreter).
+    # The host name's codec, loaded here rather than on the read's thread (a daemon: see
+    # StartedRead.close).
     import encodings.idna  # noqa: F401
 
     try:
@@ -164,8 +167,8 @@ def start_read(args: ProcessArgs) -> StartedRead | None:
     except (CancelbotError, OSError):
         return None  # the command reaches the same failure, and reports it as always
     started = StartedRead(settings, number, client)
-    # What reading the ticket's HTML takes, loaded here while the request is on its way, so
-    # the thread finds it loaded (or waits for this import to end): it never imports itself.
+    # What reading the ticket's HTML takes, loaded here while the request is on its way: the
+    # thread finds it loaded (or waits for this import to end) rather than loading it.
     import lxml.etree  # noqa: F401
     return started
 
