@@ -179,10 +179,11 @@ def run(argv: list[str]) -> int | None:
     if args is None:
         return None
     from cancelbot.commandline import debug_logging, process
-    from cancelbot.i18n import install_for_help
 
     debug_logging(args.debug)
     started = start_read(args)
+    from cancelbot.i18n import install_for_help
+
     install_for_help()  # as the Typer app does: the library words in the agent's language
     try:
         return process(args.ticket_id, dry_run=args.dry_run, yes=args.yes, lang=args.lang,

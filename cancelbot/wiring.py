@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from cancelbot.config import Settings
-from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
 from cancelbot.services.http import RatePacer, RetryPolicy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ports load with the other services: not before a run's first request
+    from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
     from cancelbot.services.freshdesk import FreshdeskClient
 
 RATE_FILE = "freshdesk-rate.json"  # the account's last Freshdesk rate reading
@@ -58,6 +58,7 @@ def open_services(
     shared by the three clients (the CLI's shows each wait as a countdown). `helpdesk`: the
     Freshdesk client the command opened as it started (early.py), taken over from here on:
     it waits and retries by `retry`, and is closed with the others."""
+    from cancelbot.ports import Services
     from cancelbot.services.amazon import AmazonClient
     from cancelbot.services.assisted import AssistedBackOffice, AssistedMarketplace
     from cancelbot.services.gstk import GstkClient
