@@ -33,6 +33,8 @@ def _plain_process(argv: list[str]) -> int | None:
     """early.run, with what Typer's own main does around a command: an interrupt outside the
     command's own handling is "Aborted!" (exit 1), a closed pipe exits 1 quietly, and a crash
     is shown without the locals, which hold API keys."""
+    if argv[:1] not in (["process"], ["--debug"]):
+        return None  # --help, --version, another command: not even early.py is loaded
     from cancelbot import early
 
     try:
