@@ -8,8 +8,7 @@ are imported inside the commands so `--help` and `--version` stay fast.
 from __future__ import annotations
 
 import inspect
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Optional
@@ -17,8 +16,20 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 import typer.core
 
-from cancelbot import __version__, languages
-from cancelbot.errors import CancelbotError, ExitCode, UsageError
+from cancelbot import __version__, commandline, languages
+from cancelbot.commandline import (
+    MAX_TICKET_ID,  # noqa: F401 - still importable from here (tests, scripts)
+    consoles,
+    debug_logging,
+    errors_to_exit_codes,
+    escape_path,
+    journal_agent,
+    load_settings,
+    parse_ticket_id,
+    print_json,
+    sandbox_banner,
+)
+from cancelbot.errors import ExitCode, UsageError
 from cancelbot.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -113,93 +124,13 @@ def main(
     Example: cancelbot process 1001 --sandbox
     """
     if debug:
-        _debug_logging(True)
-
-
-def _debug_logging(enabled: bool) -> None:
-    """--debug, before or after the command name: each HTTP call on stderr."""
-    if not enabled:
-        return
-    import logging
-
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s")
-    # httpx's own loggers would print headers; ours prints method, URL, status, time.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        debug_logging(True)
 
 
 def _debug_option():
     """`--debug` after a command's name too (`cancelbot process 1001 --debug`)."""
-    return typer.Option(False, "--debug", callback=_debug_logging, expose_value=False,
+    return typer.Option(False, "--debug", callback=debug_logging, expose_value=False,
                         help="Log each HTTP call (method, URL, status, time) to stderr.")
-
-
-def _consoles() -> tuple[Console, Console]:
-    from rich.console import Console
-
-    return Console(), Console(stderr=True)
-
-
-@contextmanager
-def _errors_to_exit_codes(
-    err: Console, resume_hint: str | Callable[[], str] = ""
-) -> Iterator[None]:
-    """The one place where failures become one line on stderr and an exit code.
-
-    `resume_hint` (or a function giving it, read only after an interrupt) says how to go on.
-    """
-    from rich.text import Text
-
-    try:
-        yield
-    except CancelbotError as exc:
-        err.print(Text(f"cancelbot: {_safe(exc)}", style="red"), soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        try:
-            hint = resume_hint() if callable(resume_hint) else _(resume_hint) if resume_hint \
-                else ""
-        except (CancelbotError, OSError):
-            hint = ""  # the hint is a courtesy: the interrupt must still end cleanly
-        err.print(Text(("\ncancelbot: " + _("interrupted.") + f" {hint}").rstrip(),
-                       style="yellow"),
-                  soft_wrap=True)
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
-
-
-def _safe(error: CancelbotError) -> str:
-    from cancelbot.render import error_text
-
-    return error_text(error)
-
-
-MAX_TICKET_ID = 2**63 - 1  # SQLite's largest integer, and beyond any Freshdesk ticket id
-
-
-def parse_ticket_id(raw: str) -> int:
-    value = raw.strip().lstrip("#")
-    if not value.isascii() or not value.isdigit() or int(value) <= 0:
-        raise UsageError(_("ticket id must be a positive whole number, got {value!r}").format(
-            value=raw[:40]))
-    if len(value) > 19 or int(value) > MAX_TICKET_ID:
-        raise UsageError(_("ticket id {value} is too large (at most {maximum})").format(
-            value=value[:40], maximum=MAX_TICKET_ID))
-    return int(value)
-
-
-def _settings(sandbox: bool):
-    from cancelbot.config import is_sandbox, load_dotenv_file, load_settings
-
-    load_dotenv_file()
-    settings = load_settings(sandbox=sandbox or is_sandbox())
-    from cancelbot.text import keep_secret
-
-    # Registered now, not when a client is built: `history` builds none, and the journal may
-    # hold what an older version wrote before it hid secrets.
-    for secret in settings.secrets():
-        keep_secret(secret)
-    return settings
 
 
 @app.command(cls=_Command)
@@ -229,57 +160,9 @@ def process(
 
     Example: cancelbot process 1001 --sandbox --dry-run
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err, N_("Nothing was changed.")):
-        number = parse_ticket_id(ticket_id)
-        settings = _settings(sandbox)
-        state_dir = settings.world.prepare()  # this world's journal: never another's
-        from cancelbot.journal import Journal
-        from cancelbot.ports import Options
-        from cancelbot.procedure import process as run_procedure
-        from cancelbot.render import outcome_document, render_outcome, render_stopped
-        from cancelbot.services.http import RetryPolicy
-        from cancelbot.ui import TerminalAgent
-        from cancelbot.wiring import open_services
-
-        agent = TerminalAgent(err if json_out else out, assume_yes=yes)
-        if settings.sandbox:
-            agent.console.print(_sandbox_banner(settings))
-        options = Options(
-            dry_run=dry_run,
-            language=lang.value if lang else None,
-            templates=settings.templates_dir,
-            agent_name=settings.agent_name,
-            agent_id=settings.freshdesk.agent_id,
-            rerun=f"cancelbot process {number}" + (" --sandbox" if sandbox else ""),
-            claim_lease=settings.claim_lease,
-        )
-        retry = RetryPolicy(on_wait=agent.waiting)
-        with Journal.open(state_dir, agent=_journal_agent(settings)) as journal, \
-                open_services(settings, agent, retry=retry) as services:
-            outcome = run_procedure(number, services, agent, options, journal)
-    # One result, rendered once: a finished, declined, failed or interrupted run alike.
-    if json_out:
-        _print_json(outcome_document(outcome))
-    elif outcome.error is None and not outcome.interrupted:
-        render_outcome(out, outcome)
-    render_stopped(err, outcome)
-    raise typer.Exit(outcome.exit_code)
-
-
-def _print_json(document: dict[str, object]) -> None:
-    import json
-
-    typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
-
-
-def _journal_agent(settings) -> str:
-    """Who the journal says made the changes: the agent's name or Freshdesk id, else the login."""
-    if settings.agent_name:
-        return settings.agent_name
-    if settings.freshdesk.agent_id:
-        return f"agent {settings.freshdesk.agent_id}"
-    return ""
+    raise typer.Exit(commandline.process(
+        ticket_id, dry_run=dry_run, yes=yes, lang=lang.value if lang else None,
+        sandbox=sandbox, json_out=json_out))
 
 
 @app.command(cls=_Command)
@@ -307,10 +190,10 @@ def history(
 
     Example: cancelbot history 1001
     """
-    out, err = _table_consoles()
-    with _errors_to_exit_codes(err):
+    out, err = _tableconsoles()
+    with errors_to_exit_codes(err):
         number = parse_ticket_id(ticket_id) if ticket_id is not None else None
-        settings = _settings(sandbox)
+        settings = load_settings(sandbox)
         from rich.text import Text
 
         from cancelbot.changes import Change, newest
@@ -330,7 +213,7 @@ def history(
         if json_out:
             from cancelbot.render import history_document
 
-            _print_json(history_document(events, number))
+            print_json(history_document(events, number))
             return
         render_history(out, changes, number)
         if more:
@@ -338,7 +221,7 @@ def history(
                 count=len(changes)), style="dim"))
 
 
-def _table_consoles() -> tuple[Console, Console]:
+def _tableconsoles() -> tuple[Console, Console]:
     """Consoles for `history` and `feeds`, whose tables may run to thousands of rows."""
     from rich.console import Console
 
@@ -379,9 +262,9 @@ def feeds(
 
     Example: cancelbot feeds --sandbox
     """
-    out, err = _table_consoles()
-    with _errors_to_exit_codes(err):
-        settings = _settings(sandbox)
+    out, err = _tableconsoles()
+    with errors_to_exit_codes(err):
+        settings = load_settings(sandbox)
         if not settings.amazon.automated:
             out.print(_("SP-API is not configured: Amazon cancellations are done by hand in "
                         "Seller Central, there is no feed to follow."))
@@ -394,7 +277,7 @@ def feeds(
         from cancelbot.wiring import open_services
 
         agent = TerminalAgent(out)
-        with Journal.open(settings.world.prepare(), agent=_journal_agent(settings)) as journal, \
+        with Journal.open(settings.world.prepare(), agent=journal_agent(settings)) as journal, \
                 open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)) as svc:
             if svc.feeds is None:  # configured above: open_services built the SP-API client
                 raise UsageError(_("SP-API is not configured: there is no feed to follow"))
@@ -410,27 +293,14 @@ def feeds(
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 
 
-def _sandbox_banner(settings) -> str:
-    from cancelbot.i18n import _
-
-    return "[dim]" + _("Sandbox: simulated Freshdesk, GSTK and Amazon (state in {path}).").format(
-        path=escape_path(settings.state_dir)) + "[/dim]"
-
-
-def escape_path(path) -> str:
-    from rich.markup import escape
-
-    return escape(str(path))
-
-
 @sandbox_app.command("list", cls=_Command)
 def sandbox_list(debug: bool = _debug_option()) -> None:
     """List the sandbox tickets and the branch each one exercises.
 
     Example: cancelbot sandbox list
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err):
+    out, err = consoles()
+    with errors_to_exit_codes(err):
         from rich.text import Text
 
         from cancelbot import sandbox
@@ -457,8 +327,8 @@ def sandbox_reset(debug: bool = _debug_option()) -> None:
 
     Example: cancelbot sandbox reset
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err):
+    out, err = consoles()
+    with errors_to_exit_codes(err):
         from cancelbot import sandbox
         from cancelbot.config import home_dir
 
@@ -524,14 +394,14 @@ def queue(
 
     Example: cancelbot queue --sandbox
     """
-    out, err = _consoles()
+    out, err = consoles()
     code = ExitCode.OK
-    with _errors_to_exit_codes(err, N_("`cancelbot queue` picks up what is left.")):
+    with errors_to_exit_codes(err, N_("`cancelbot queue` picks up what is left.")):
         if json_out and not list_only:
             raise UsageError(_("--json goes with --list: the shift itself is a conversation"))
         if watch and list_only:
             raise UsageError(_("--watch goes with a shift, not with --list"))
-        settings = _settings(sandbox)
+        settings = load_settings(sandbox)
         from cancelbot import render
         from cancelbot.queue import run_shift
         from cancelbot.triage import QueueSource
@@ -540,7 +410,7 @@ def queue(
         screen_console = err if json_out else out
         settings.world.prepare()  # an unusable folder: one line, before anything is shown
         if settings.sandbox:
-            screen_console.print(_sandbox_banner(settings))
+            screen_console.print(sandbox_banner(settings))
         agent = TerminalAgent(out, assume_yes=yes)
         # The journal keeps Amazon's requests and its search watermark: a listing with SP-API
         # needs it too; without, a listing does not create one just to read it.
@@ -557,7 +427,7 @@ def queue(
             if found.truncated:
                 err.print(render.warning(render.truncation_warning(found)))
             if json_out:
-                _print_json(render.queue_document(found))
+                print_json(render.queue_document(found))
                 return
             screen = TerminalShift(out)
             screen.show_queue(found)
@@ -608,7 +478,7 @@ def _journal_and_services(settings, agent, *, create: bool = True) -> Iterator[t
         state_dir = settings.world.prepare()  # this world's journal: never another's
         if create or (state_dir / FILE_NAME).exists():
             journal = stack.enter_context(
-                Journal.open(state_dir, agent=_journal_agent(settings)))
+                Journal.open(state_dir, agent=journal_agent(settings)))
         services = stack.enter_context(
             open_services(settings, agent, retry=RetryPolicy(on_wait=agent.waiting)))
         yield journal, services
@@ -628,8 +498,8 @@ def doctor(
 
     Example: cancelbot doctor --sandbox
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err):
+    out, err = consoles()
+    with errors_to_exit_codes(err):
         load_dotenv()
         from cancelbot import render
         from cancelbot.config import is_sandbox
@@ -639,7 +509,7 @@ def doctor(
         with status:
             report = run_doctor(sandbox=sandbox or is_sandbox())
         if json_out:
-            _print_json(render.doctor_document(report))
+            print_json(render.doctor_document(report))
         else:
             render.render_doctor(out, report)
     raise typer.Exit(ExitCode.OK if report.ok else ExitCode.ERROR)
@@ -660,8 +530,8 @@ def templates_list(debug: bool = _debug_option()) -> None:
 
     Example: cancelbot templates list
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err):
+    out, err = consoles()
+    with errors_to_exit_codes(err):
         from cancelbot import messages, render
         from cancelbot.config import template_settings
 
@@ -686,8 +556,8 @@ def templates_preview(
 
     Example: cancelbot templates preview --lang de
     """
-    out, err = _consoles()
-    with _errors_to_exit_codes(err):
+    out, err = consoles()
+    with errors_to_exit_codes(err):
         from cancelbot import messages
         from cancelbot.config import template_settings
         from cancelbot.orders import parse_order_number

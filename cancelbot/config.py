@@ -149,8 +149,10 @@ def default_home() -> Path:
     from platformdirs import user_data_dir
 
     new = Path(user_data_dir("cancelbot", appauthor=False))
+    if new.exists():  # the usual case, decided without loading Typer for the earlier path
+        return new
     old = previous_default_home()
-    if old != new and old.is_dir() and not new.exists():
+    if old != new and old.is_dir():
         return old
     return new
 

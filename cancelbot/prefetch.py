@@ -34,6 +34,11 @@ class Prefetched:
     lookup: Lookup | None = None  # when the ticket names exactly one order
     problem: str = ""
     seconds: float = 0.0
+    # Read by the command itself as it started (early.py), at this journal time: the run's own
+    # first read, sent before its lease. Served unless a run on this computer has recorded
+    # anything on the ticket since; never re-checked before the first change (the claim's
+    # fresh read is the check, as for a read made in the run).
+    read_at_start: str = ""
 
 
 def read_ahead(services: Services, ticket_id: int) -> Prefetched:

@@ -101,7 +101,9 @@ def process(
 def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: Outcome,
                 ahead: Prefetched | None) -> Ticket:
     agent.step(1, len(MOVES), MOVES[0])
-    if ahead is not None and ahead.ticket is not None:
+    if ahead is not None and ahead.ticket is not None and not (
+            ahead.read_at_start and claim.journal.changed_since(claim.ticket_id,
+                                                                ahead.read_at_start)):
         ticket = ahead.ticket
     else:
         with agent.busy(_("Fetching the ticket from Freshdesk")):
@@ -195,7 +197,8 @@ def look_up_order(run: Run, order_id: str, ahead: Prefetched | None) -> Lookup:
     if found is None or found.order_id != order_id or not services.backoffice.automated:
         found = look_up(services.backoffice, services.marketplace, order_id, run.ticket,
                         busy=agent.busy)
-    if ahead is not None and (ahead.ticket is not None or ahead.lookup is found):
+    if ahead is not None and not ahead.read_at_start and (ahead.ticket is not None
+                                                          or ahead.lookup is found):
         served = ahead.ticket
         gstk_served = found if ahead.lookup is found else None
         run.before_change = lambda: check_unchanged(services, run.claim, served, gstk_served)

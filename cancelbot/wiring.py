@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 
 from cancelbot.config import Settings
-from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
 from cancelbot.services.http import RatePacer, RetryPolicy
+
+if TYPE_CHECKING:  # the ports load with the other services: not before a run's first request
+    from cancelbot.ports import Agent, BackOffice, Feeds, Marketplace, Services
+    from cancelbot.services.freshdesk import FreshdeskClient
 
 RATE_FILE = "freshdesk-rate.json"  # the account's last Freshdesk rate reading
 TOKEN_FILE = "lwa-token.json"  # the LWA access token of the account's SP-API app
@@ -20,19 +24,43 @@ def timeout_for(settings: Settings) -> httpx.Timeout:
     return httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
 
 
+def open_freshdesk(
+    settings: Settings,
+    transport: httpx.BaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> FreshdeskClient:
+    """The run's Freshdesk client, paced to the account's rate budget: the last reading is
+    kept in the world's folder for the next run (the sandbox's is its own, in memory)."""
+    from cancelbot.services.freshdesk import FreshdeskClient
+
+    state_dir = None if settings.sandbox else settings.world.prepare()
+    pacer = RatePacer(
+        settings.freshdesk.rate_window,
+        state_file=None if state_dir is None else state_dir / RATE_FILE,
+    )
+    client = FreshdeskClient(settings.freshdesk, transport=transport,
+                             timeout=timeout_for(settings), retry=retry, pacer=pacer)
+    if retry is not None:  # the CLI's countdown shows the pacer's waits too
+        client.use_retry(retry)
+    return client
+
+
 @contextmanager
 def open_services(
     settings: Settings,
     agent: Agent,
     transport: httpx.BaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    helpdesk: FreshdeskClient | None = None,
 ) -> Iterator[Services]:
     """One client per service for the whole run. In the sandbox, every call goes to the
     embedded simulation through its transport; `transport` overrides it (tests). `retry` is
-    shared by the three clients (the CLI's shows each wait as a countdown)."""
+    shared by the three clients (the CLI's shows each wait as a countdown). `helpdesk`: the
+    Freshdesk client the command opened as it started (early.py), taken over from here on:
+    it waits and retries by `retry`, and is closed with the others."""
+    from cancelbot.ports import Services
     from cancelbot.services.amazon import AmazonClient
     from cancelbot.services.assisted import AssistedBackOffice, AssistedMarketplace
-    from cancelbot.services.freshdesk import FreshdeskClient
     from cancelbot.services.gstk import GstkClient
     from cancelbot.services.usage_plan import (
         SEARCH_ORDERS_BURST,
@@ -49,17 +77,12 @@ def open_services(
     timeout = timeout_for(settings)
     # What is kept between runs belongs to this account alone: its world's folder.
     state_dir = None if settings.sandbox else settings.world.prepare()
-    # Freshdesk's budget is the account's: the last reading is kept for the next run.
-    pacer = RatePacer(
-        settings.freshdesk.rate_window,
-        state_file=None if state_dir is None else state_dir / RATE_FILE,
-    )
-    if retry is not None:  # the CLI's countdown shows these waits too
-        pacer.sleep = lambda seconds: retry.wait(seconds, "Freshdesk: rate budget nearly spent")
     with ExitStack() as stack:
-        helpdesk = stack.enter_context(FreshdeskClient(
-            settings.freshdesk, transport=transport, timeout=timeout, retry=retry, pacer=pacer
-        ))
+        if helpdesk is None:
+            helpdesk = open_freshdesk(settings, transport, retry)
+        elif retry is not None:
+            helpdesk.use_retry(retry)
+        stack.enter_context(helpdesk)
         backoffice: BackOffice
         marketplace: Marketplace
         if settings.gstk.url:

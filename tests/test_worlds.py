@@ -89,8 +89,9 @@ def wire(monkeypatch):
     class Wire:
         transport: httpx.BaseTransport | None = None
 
-    def open_services(settings, agent, transport=None, retry=None):
-        return real_open(settings, agent, transport=Wire.transport, retry=retry)
+    def open_services(settings, agent, transport=None, retry=None, helpdesk=None):
+        return real_open(settings, agent, transport=Wire.transport, retry=retry,
+                         helpdesk=helpdesk)
 
     monkeypatch.setattr(wiring, "open_services", open_services)
     return Wire

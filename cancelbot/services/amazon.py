@@ -78,7 +78,9 @@ MAX_REPORT_TEXT = 16 * MB  # once inflated: a small gzip must not become gigabyt
 
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 # Characters XML 1.0 cannot carry at all, escaped or not.
-_NOT_XML = re.compile(r"[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What XML 1.0 does not allow: the complement of its Char production, written as the short
+# list it is (compiling the negated class of the whole of Unicode costs ~10 ms per run).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @dataclass(frozen=True)

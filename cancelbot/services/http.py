@@ -387,6 +387,10 @@ class OwnsServiceClient:
     def close(self) -> None:
         self._http.close()
 
+    def use_retry(self, retry: RetryPolicy) -> None:
+        """See `ServiceClient.use_retry`."""
+        self._http.use_retry(retry)
+
 
 class ServiceClient:
     """One httpx.Client for one service, with its failures turned into `ServiceError`s.
@@ -428,6 +432,15 @@ class ServiceClient:
             verify=shared_ssl_context() if transport is None else True,
             event_hooks={"request": [_mark_start], "response": [_log_response]},
         )
+
+    def use_retry(self, retry: RetryPolicy) -> None:
+        """Wait and retry as `retry` says from now on, the rate pacer's waits included (they
+        count as the run's waits, and show in its countdown): for a client opened before the
+        run's screen was (the ticket read at start-up, early.py)."""
+        self.retry = retry
+        if self.pacer is not None:
+            reason = f"{self.service}: rate budget nearly spent"
+            self.pacer.sleep = lambda seconds: retry.wait(seconds, reason)
 
     def __enter__(self) -> ServiceClient:
         return self
