@@ -18,11 +18,11 @@ def main() -> None:
             sys.exit(code)
         import typer
 
-        from cancelbot.cli import app, translate_help
+        from cancelbot.cli import app, run_command_line, translate_help
 
         command = typer.main.get_command(app)
         translate_help(command)  # the options Typer adds itself, in the agent's language
-        command(prog_name="cancelbot")
+        sys.exit(run_command_line(command))
     finally:
         # The run is over: everything imported is about to be thrown away, so spare the
         # interpreter's last full garbage collection of it (~25 ms of every run's exit).

@@ -54,6 +54,66 @@ def _help_option(option: Any) -> Any:
     return option
 
 
+# Click's usage errors, as the Click bundled with Typer words them (English, without gettext),
+# most specific first; each is said again with the `messages` catalogue's words.
+USAGE_ERRORS = (
+    "No such option: {name} (Possible options: {options})", "No such option: {name}",
+    "Missing argument {param_hint}.", "Missing option {param_hint}.",
+    "Invalid value for {param_hint}: {message}",
+    "Value error, {message}",  # how Typer's value checks begin theirs
+    "{value!r} is not one of {choices}.",
+    "Got unexpected extra argument(s) ({args})", "Got unexpected extra argument ({args})",
+    "No such command {name!r}.", "Missing command.", "Option {name!r} requires an argument.",
+)
+
+
+def usage_error_text(message: str) -> str:
+    """`message` (one of Click's usage errors) in the agent's language; unknown ones as they
+    are. The value inside "Invalid value for …: …" is itself one of them, said again too."""
+    import re
+
+    from cancelbot.i18n import help_word
+
+    for template in USAGE_ERRORS:
+        pattern = re.sub(r"\\\{(\w+)(?:!r)?\\\}", r"(?P<\1>.+?)", re.escape(template))
+        found = re.fullmatch(pattern, message, flags=re.S)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "message" in values:
+            values["message"] = usage_error_text(values["message"])
+        # The values were written with their quotes already: no second repr.
+        return help_word(template).replace("!r}", "}").format(**values)
+    return message
+
+
+def run_command_line(command: Any) -> int:
+    """Typer's main (`command`, the Click command of the app), with its usage errors in the
+    agent's language: the usage line, where to find help, and the error itself."""
+    from cancelbot.i18n import help_word
+
+    try:
+        code = command.main(prog_name="cancelbot", standalone_mode=False)
+    except typer.Abort:
+        typer.echo(help_word("Aborted!"), err=True)
+        return 1
+    except typer.TyperException as exc:  # Click's own: a usage error, or another it explains
+        ctx = getattr(exc, "ctx", None)
+        if getattr(exc, "exit_code", 1) != ExitCode.USAGE or not hasattr(exc, "format_message"):
+            exc.show()  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", 1))
+        if ctx is not None:
+            hint = ""
+            if ctx.command.get_help_option(ctx) is not None:
+                hint = help_word("Try {command!r} for help.").format(
+                    command=f"{ctx.command_path} {ctx.help_option_names[0]}") + "\n"
+            typer.echo(f"{ctx.get_usage()}\n{hint}", err=True)
+        typer.echo(help_word("Error: {message}").format(
+            message=usage_error_text(exc.format_message())), err=True)
+        return ExitCode.USAGE
+    return code if isinstance(code, int) else 0
+
+
 class _Command(typer.core.TyperCommand):
     """A command whose usage line and --help line speak the agent's language."""
 

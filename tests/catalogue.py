@@ -33,6 +33,10 @@ HELP_WORDS = (
     "Missing command.", "{value!r} is not one of {choices}.",
     "Option {name!r} requires an argument.", "Aborted!",
     "required", "default: {default}", "env var: {var}",
+    # Click's usage errors, which cli.usage_error_text matches and says again in these words.
+    "No such option: {name} (Possible options: {options})", "Missing option {param_hint}.",
+    "Invalid value for {param_hint}: {message}", "Got unexpected extra argument(s) ({args})",
+    "Value error, {message}", "Error: {message}",
 )
 
 

@@ -153,3 +153,34 @@ def test_no_function_hides_the_translation_function():
             if binds and calls:
                 found.append(f"{path.name}:{fn.lineno} {fn.name}")
     assert found == []
+
+
+def test_click_usage_errors_speak_french_and_keep_their_exit_code(tmp_path):
+    """The Click bundled with Typer words its usage errors in English without gettext:
+    cli.run_command_line says them again in the agent's language (exit 2, as before)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CANCELBOT_", "LC_"))}
+    env.update(CANCELBOT_HOME=str(tmp_path), LANGUAGE="")
+    cases = {
+        ("process", "1001", "--dryrun"):
+            "Erreur : Option inconnue : --dryrun (options possibles : --dry-run)",
+        ("process",): "Erreur : Argument manquant : 'TICKET_ID'.",
+        ("process", "1001", "--lang", "xx"):
+            "Erreur : Valeur invalide pour '--lang' : 'xx' n'est pas parmi 'fr', 'de', 'en'.",
+        ("nope",): "Erreur : Commande inconnue : 'nope'.",
+    }
+    for args, french in cases.items():
+        done = subprocess.run([sys.executable, "-m", "cancelbot", *args], capture_output=True,
+                              text=True, timeout=60, env={**env, "LANG": "fr_FR.UTF-8"})
+        assert done.returncode == 2, (args, done.stderr)
+        assert french in done.stderr, (args, done.stderr)
+        assert "Essayez 'cancelbot" in done.stderr and "Utilisation : cancelbot" in done.stderr
+        assert "Error" not in done.stderr and "Usage:" not in done.stderr
+    english = subprocess.run([sys.executable, "-m", "cancelbot", "process", "1001", "--bogus"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**env, "LANG": "C.UTF-8"})
+    assert english.returncode == 2
+    assert english.stderr.endswith("Error: No such option: --bogus\n"), english.stderr
