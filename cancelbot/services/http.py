@@ -32,6 +32,7 @@ from cancelbot.errors import (
     ServiceError,
     Unreachable,
 )
+from cancelbot.i18n import _
 from cancelbot.text import hide_secrets, keep_secret
 
 log = logging.getLogger("cancelbot.http")
@@ -63,16 +64,19 @@ def check_base_url(name: str, url: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         httpx.URL(url)
     except (ValueError, httpx.InvalidURL):
-        raise ConfigError(f"{name} is not a valid URL (expected https://host…)") from None
+        raise ConfigError(_("{name} is not a valid URL (expected https://host…)").format(
+            name=name)) from None
     if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(f"{name} must be an https:// URL (https://host…)")
+        raise ConfigError(_("{name} must be an https:// URL (https://host…)").format(name=name))
     if "@" in parts.netloc:
-        raise ConfigError(f"{name} must not contain a user name or password: put credentials "
-                          "in their own variables")
+        raise ConfigError(_("{name} must not contain a user name or password: put credentials "
+                            "in their own variables").format(name=name))
     if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
-        raise ConfigError(f"{name} holds spaces or characters a URL cannot (encode them)")
+        raise ConfigError(_("{name} holds spaces or characters a URL cannot (encode them)"
+                            ).format(name=name))
     if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigError(f"{name} must use https:// (http:// is only allowed for localhost)")
+        raise ConfigError(_("{name} must use https:// (http:// is only allowed for localhost)"
+                            ).format(name=name))
     return url
 
 
@@ -148,11 +152,13 @@ class RetryPolicy:
         """
         with self._lock:
             if self.waited_in_a_row + seconds > self.max_wait_in_a_row:
-                service, _, why = reason.partition(": ")
+                service, _sep, why = reason.partition(": ")
                 raise RateLimited(
                     service if why else "cancelbot",
-                    f"{why or reason}: asked to wait {seconds:.0f} s more after "
-                    f"{self.waited_in_a_row:.0f} s of waiting; stopped, try again later",
+                    _("{why}: asked to wait {seconds} s more after {waited} s of waiting; "
+                      "stopped, try again later").format(
+                        why=why or reason, seconds=f"{seconds:.0f}",
+                        waited=f"{self.waited_in_a_row:.0f}"),
                 )
             self.waited_in_a_row += seconds
         if self.on_wait is None:
@@ -221,7 +227,7 @@ class RatePacer:
     def wait_turn(self) -> float:
         """Before a request: wait if the budget is (nearly) spent; the seconds waited."""
         waited = 0.0
-        for _ in range(3):  # a wait ends past the window's end, so the second look lets it go
+        for _look in range(3):  # a wait ends past the window's end, so the second look lets it go
             with self._lock:
                 self._load()
                 delay = self._delay(self.clock())
@@ -485,21 +491,25 @@ class ServiceClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # No connection, so nothing was sent: safe to repeat, even a POST.
                 if not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited, "cannot connect")
+                    waited += self._pause(self.retry.backoff(attempt), waited, _("cannot connect"))
                     continue
-                raise Unreachable(self.service, f"cannot connect ({what})") from exc
+                raise Unreachable(self.service, _("cannot connect ({what})").format(
+                    what=what)) from exc
             except httpx.TimeoutException as exc:
                 if idempotent and not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited, "timed out")
+                    waited += self._pause(self.retry.backoff(attempt), waited, _("timed out"))
                     continue
-                raise Unreachable(self.service, f"timed out ({what})") from exc
+                raise Unreachable(self.service, _("timed out ({what})").format(
+                    what=what)) from exc
             except httpx.TransportError as exc:
                 if idempotent and not last:
-                    waited += self._pause(self.retry.backoff(attempt), waited, "connection lost")
+                    waited += self._pause(self.retry.backoff(attempt), waited, _("connection lost"))
                     continue
-                raise Unreachable(self.service, f"connection failed ({what})") from exc
+                raise Unreachable(self.service, _("connection failed ({what})").format(
+                    what=what)) from exc
             except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
-                raise BadResponse(self.service, f"{what}: the answer cannot be read") from exc
+                raise BadResponse(self.service, _("{what}: the answer cannot be read").format(
+                    what=what)) from exc
             if self.pacer is not None:
                 self.pacer.observe(response)
 
@@ -512,7 +522,7 @@ class ServiceClient:
                 delay = retry_after_seconds(response)
                 delay = self.retry.backoff(attempt) if delay is None else delay
                 if waited + delay <= self.retry.max_total_wait:
-                    waited += self._pause(delay, waited, "rate limited")
+                    waited += self._pause(delay, waited, _("rate limited"))
                     continue
             if status in RETRY_STATUSES and idempotent and not last:
                 waited += self._pause(self.retry.backoff(attempt), waited, f"HTTP {status}")
@@ -521,7 +531,8 @@ class ServiceClient:
             if status == 429 and waited:
                 error = RateLimited(
                     self.service,
-                    f"{what}: still rate limited after waiting {waited:.0f} s; try again later",
+                    _("{what}: still rate limited after waiting {seconds} s; try again later"
+                      ).format(what=what, seconds=f"{waited:.0f}"),
                     status=429, request_id=error.request_id,
                 )
             raise error
@@ -544,8 +555,9 @@ class ServiceClient:
                 if size > max_bytes:
                     raise self._too_large(what, max_bytes)
                 if self.clock() > ends:
-                    raise Unreachable(self.service, f"{what}: the answer was not complete "
-                                                    f"after {self.deadline:.0f} s; stopped")
+                    raise Unreachable(self.service, _("{what}: the answer was not complete after "
+                                                      "{seconds} s; stopped").format(
+                        what=what, seconds=f"{self.deadline:.0f}"))
                 chunks.append(chunk)
         finally:
             response.close()
@@ -593,16 +605,17 @@ class ServiceClient:
         with lock:
             if not outcome:
                 arrived.set()  # from now on the worker closes what it gets
-                raise Unreachable(self.service, f"{what}: the answer was not complete "
-                                                f"after {self.deadline:.0f} s; stopped")
+                raise Unreachable(self.service, _("{what}: the answer was not complete after "
+                                                  "{seconds} s; stopped").format(
+                    what=what, seconds=f"{self.deadline:.0f}"))
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
         return result
 
     def _too_large(self, what: str, max_bytes: int) -> BadResponse:
-        return BadResponse(self.service, f"{what}: the answer is larger than "
-                                         f"{max_bytes / MB:g} MB; refused")
+        return BadResponse(self.service, _("{what}: the answer is larger than {size} MB; "
+                                           "refused").format(what=what, size=f"{max_bytes / MB:g}"))
 
     def _pause(self, delay: float, waited: float, reason: str = "") -> float:
         """Wait `delay` seconds, never past the total budget; returns the seconds waited."""
@@ -653,9 +666,10 @@ def parse_json_object(service: str, response: httpx.Response, what: str) -> dict
     try:
         data = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadResponse(service, f"{what}: the answer is not valid JSON") from exc
+        raise BadResponse(service, _("{what}: the answer is not valid JSON").format(
+            what=what)) from exc
     if not isinstance(data, dict):
-        raise BadResponse(service, f"{what}: expected a JSON object")
+        raise BadResponse(service, _("{what}: expected a JSON object").format(what=what))
     return data
 
 
