@@ -30,7 +30,7 @@ from cancelbot import marketplaces
 from cancelbot.branches import Run
 from cancelbot.decision import Branch
 from cancelbot.errors import Declined
-from cancelbot.i18n import _
+from cancelbot.i18n import N_, _
 from cancelbot.lookup import Lookup
 from cancelbot.models import AmazonOrder, Ticket
 from cancelbot.orders import amazon_sender_domain, relay_domain
@@ -58,7 +58,7 @@ class Vouch:
 
 
 def who_asked(ticket: Ticket) -> str:
-    email = ticket.requester_email or "no address"
+    email = ticket.requester_email or _("no address")
     if relay_domain(email):
         return _("{name} <{email}>, through Amazon's relay").format(
             name=ticket.requester_name or _("a buyer"), email=email)
@@ -77,17 +77,18 @@ def vouched(ticket: Ticket, amazon: AmazonOrder | None) -> Vouch:
         return Vouch(True, who, _("Amazon's own notification"))
     if relay_domain(email):
         if amazon is None:
-            return Vouch(False, who, "Amazon was not asked who the order's buyer is")
+            return Vouch(False, who, _("Amazon was not asked who the order's buyer is"))
         if not amazon.buyer_email:
-            return Vouch(False, who, "Amazon does not give the order's buyer address, so the "
-                         "relay address cannot be matched to the order, and the order carries "
-                         "no cancellation request from its buyer")
+            return Vouch(False, who, _(
+                "Amazon does not give the order's buyer address, so the relay address cannot be "
+                "matched to the order, and the order carries no cancellation request from its "
+                "buyer"))
         if amazon.buyer_email.strip().lower() == email:
-            return Vouch(True, who, "the order's buyer, through Amazon's relay")
-        return Vouch(False, who, "the relay address is not this order's buyer, and the order "
-                     "carries no cancellation request from its buyer")
-    return Vouch(False, who, "neither Amazon nor the order's buyer through Amazon's relay, and "
-                 "the order carries no cancellation request from its buyer")
+            return Vouch(True, who, _("the order's buyer, through Amazon's relay"))
+        return Vouch(False, who, _("the relay address is not this order's buyer, and the order "
+                                   "carries no cancellation request from its buyer"))
+    return Vouch(False, who, _("neither Amazon nor the order's buyer through Amazon's relay, "
+                               "and the order carries no cancellation request from its buyer"))
 
 
 def mismatches(ticket: Ticket, found: Lookup) -> list[str]:
@@ -98,17 +99,19 @@ def mismatches(ticket: Ticket, found: Lookup) -> list[str]:
     relay_id = marketplaces.marketplace_for_domain(relay or "")
     if relay_id and amazon is not None and amazon.marketplace_id and \
             amazon.marketplace_id != relay_id:
-        problems.append(f"the ticket came through Amazon's {relay} relay, the order is on "
-                        f"{marketplaces.marketplace_label(amazon.marketplace_id)}")
+        problems.append(_("the ticket came through Amazon's {relay} relay, the order is on "
+                          "{marketplace}").format(
+            relay=relay, marketplace=marketplaces.marketplace_label(amazon.marketplace_id)))
     if relay and amazon is not None and amazon.buyer_email and \
             amazon.buyer_email.strip().lower() != ticket.requester_email.strip().lower():
-        problems.append(f"the ticket's sender <{ticket.requester_email}> is not this order's "
-                        "buyer (Amazon gives another buyer address)")
+        problems.append(_("the ticket's sender <{email}> is not this order's buyer (Amazon "
+                          "gives another buyer address)").format(email=ticket.requester_email))
     named = named_items(ticket)
     if named and amazon is not None and amazon.items:
         titles = [i.title for i in amazon.items if i.title]
         if titles and not any(_same_item(n, t) for n in named for t in titles):
-            problems.append(f"the ticket names {_list(named)}; the order has {_list(titles)}")
+            problems.append(_("the ticket names {named}; the order has {items}").format(
+                named=_list(named), items=_list(titles)))
     return problems
 
 
@@ -129,13 +132,15 @@ def check_request(run: Run, found: Lookup, branch: Branch) -> None:
     ticket, agent = run.ticket, run.agent
     problems = mismatches(ticket, found)
     if problems:
-        source = {"typed": "typed by hand", "chosen": "chosen"}.get(run.order_source,
-                                                                   "named in the ticket")
+        source = {"typed": _("typed by hand"), "chosen": _("chosen")}.get(
+            run.order_source, _("named in the ticket"))
         for problem in problems:
-            agent.alert(f"Order {run.order_id} ({source}) does not match the ticket: {problem}.")
-        _second_yes(run, f"order {run.order_id} does not match the ticket ({problems[0]})",
-                    "that the order number is the one this buyer wants cancelled",
-                    f"Go on with order {run.order_id} anyway?")
+            agent.alert(_("Order {order} ({source}) does not match the ticket: {problem}.").format(
+                order=run.order_id, source=source, problem=problem))
+        _second_yes(run, _("order {order} does not match the ticket ({problem})").format(
+                        order=run.order_id, problem=problems[0]),
+                    _("that the order number is the one this buyer wants cancelled"),
+                    _("Go on with order {order} anyway?").format(order=run.order_id))
     cancels = branch is Branch.CANCEL or (
         branch is Branch.ALREADY_CANCELLED
         and not (found.amazon is not None and found.amazon.is_cancelled))
@@ -148,22 +153,25 @@ def check_request(run: Run, found: Lookup, branch: Branch) -> None:
     if not found.amazon_checked:
         # No SP-API: the Amazon side is done by hand in Seller Central, which shows the
         # buyer's request, and --yes never gets that far (branches.assisted_needs_a_person).
-        agent.warn(f"Asked by {vouch.who}. Amazon was not asked (no SP-API): in Seller "
-                   "Central, make sure the buyer asked to cancel before you do.")
+        agent.warn(_("Asked by {who}. Amazon was not asked (no SP-API): in Seller Central, "
+                     "make sure the buyer asked to cancel before you do.").format(who=vouch.who))
         return
-    agent.alert(f"Asked by {vouch.who}: {vouch.why}. Amazon does not vouch for this request.")
-    _second_yes(run, f"the cancellation was asked by {vouch.who}: {vouch.why}",
-                "that the buyer really asked to cancel (Seller Central, the buyer's messages)",
-                "Cancel on this requester's word anyway?")
+    agent.alert(_("Asked by {who}: {why}. Amazon does not vouch for this request.").format(
+        who=vouch.who, why=vouch.why))
+    _second_yes(run, _("the cancellation was asked by {who}: {why}").format(
+                    who=vouch.who, why=vouch.why),
+                _("that the buyer really asked to cancel (Seller Central, the buyer's messages)"),
+                N_("Cancel on this requester's word anyway?"))
 
 
 def _second_yes(run: Run, reason: str, check: str, question: str) -> None:
     if run.options.dry_run:
         return  # a dry run shows it and changes nothing: no question
     if not run.agent.interactive:
-        run.stop_for_person(reason, f"check {check}")
+        run.stop_for_person(reason, _("check {what}").format(what=check))
     if not run.agent.confirm(question, automatic=False):
-        raise Declined(f"ticket #{run.outcome.ticket_id}: {reason}; nothing changed")
+        raise Declined(_("ticket #{id}: {reason}; nothing changed").format(
+            id=run.outcome.ticket_id, reason=reason))
 
 
 def _same_item(named: str, title: str) -> bool:

@@ -131,7 +131,7 @@ def test_a_french_shift_of_three_tickets_speaks_french_at_80_columns(home):
     child.expect(r"annulables d'abord")
     done = 0
     while done < 3:
-        child.expect(r"\d+/\d+ · (?:Ticket n°\d+|Demande Amazon)")
+        child.expect(r"\d+/\d+ · (?:Ticket #\d+|Demande Amazon)")
         child.expect(r"\[p\]rendre · \[s\]auter · \[q\]uitter : ")
         child.send("p\r")
         asked = child.expect([
