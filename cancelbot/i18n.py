@@ -112,6 +112,17 @@ def N_(message: str) -> str:
     return message
 
 
+def p_(context: str, message: str) -> str:
+    """A screen text whose English is also another text's ("cancelled": an order, a ticket
+    of the shift), told apart by `context`."""
+    return translations(screen_language()).pgettext(context, message)
+
+
+def Np_(context: str, message: str) -> str:  # noqa: N802 - gettext's own naming
+    """Marks a text with a context for the catalogue; `p_(context, …)` where it is shown."""
+    return message
+
+
 @lru_cache(maxsize=4)
 def _help_translations(language: str) -> gettext.NullTranslations:
     if language == DEFAULT:

@@ -762,15 +762,17 @@ def _process_one(
 
 
 def _classify(entry: QueueEntry, outcome: Outcome) -> TicketResult:
+    reason = outcome.decision.in_words(_)[0] if outcome.decision is not None \
+        else _(outcome.reason)
     if outcome.exit_code == ExitCode.NEEDS_HUMAN or outcome.branch == "needs_human":
-        kind, detail = NEEDS_HUMAN, _(outcome.reason)
+        kind, detail = NEEDS_HUMAN, reason
     elif not outcome.actions:
         kind, detail = SKIPPED, _("nothing was changed")
     elif outcome.branch == "cannot_cancel":
-        kind, detail = MESSAGED, _(outcome.reason) + (_("; reply in {language}").format(
+        kind, detail = MESSAGED, reason + (_("; reply in {language}").format(
             language=outcome.language) if outcome.language else "")
     else:
-        kind, detail = CANCELLED, _(outcome.reason)
+        kind, detail = CANCELLED, reason
     return TicketResult(entry.id, entry.url, kind, detail, outcome.order_id)
 
 

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cancelbot.i18n import N_, _, ngettext
+from cancelbot.i18n import N_, Np_, _, ngettext, p_
 from cancelbot.text import hide_secrets, visible
 from cancelbot.when import clock_time, duration
 
@@ -38,6 +38,14 @@ KIND_LABELS = {
     "needs_human": N_("Needs a human"),
     "skipped": N_("Skipped"),
     "failed": N_("Failed"),
+}
+# What happened to one entry, on its line of the shift's summary ("#1009  cancelled  …").
+KIND_WORDS = {
+    "cancelled": Np_("shift entry", "cancelled"),
+    "messaged": Np_("shift entry", "messaged"),
+    "needs_human": Np_("shift entry", "needs a human"),
+    "skipped": Np_("shift entry", "skipped"),
+    "failed": Np_("shift entry", "failed"),
 }
 # How a decision and a GSTK status read on screen (their codes stay in JSON).
 BRANCH_WORDS = {
@@ -352,7 +360,8 @@ def render_shift(console: Console, shift: Shift) -> None:
             detail.append("\n")
             detail.append_text(linkified(result.url, style="dim"))
         lines.add_row(Text(result.label, style="bold"),
-                      Text(_(KIND_LABELS[result.kind]).lower(), style=KIND_STYLES[result.kind]),
+                      Text(p_("shift entry", KIND_WORDS[result.kind]),
+                           style=KIND_STYLES[result.kind]),
                       detail)
     console.print(lines)
     if shift.not_reached:

@@ -21,7 +21,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cancelbot"
 LOCALE = PACKAGE / "locale"
-KEYWORDS = {"_": None, "N_": None, "note_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "N_": None, "note_": None, "ngettext": (1, 2), "p_": ((1, "c"), 2),
+            "Np_": ((1, "c"), 2)}
 
 # Click's and Typer's words that cancelbot's --help shows (domain "messages").
 HELP_WORDS = (

@@ -121,6 +121,7 @@ ENGLISH_ON_A_SHIFT = (
     "Send this reply", "you skipped it", "Amazon is still processing",
     "can still be cancelled", "by the 24-h deadline", "private note added", "ticket set to",
     "cancellation sent", "reply sent to the buyer", "Fetching the ticket",
+    "too late to cancel", "can still be cancelled",
 )
 
 
@@ -152,9 +153,10 @@ def test_a_french_shift_of_three_tickets_speaks_french_at_80_columns(home):
 
     screen = plain(child.before)
     summary = screen[screen.index("Bilan de la session"):]
-    counts = dict(re.findall(r"^(Annulés|Répondu|À voir par une personne|Passés|En échec|"
+    counts = dict(re.findall(r"^(Annulés|Répondus|À voir par une personne|Passés|En échec|"
                              r"Non atteints \(vous avez quitté\)) +(\d+)$", summary, flags=re.M))
-    assert int(counts["Annulés"]) + int(counts["Répondu"]) == 3, summary
+    assert int(counts["Annulés"]) + int(counts["Répondus"]) == 3, summary
+    assert re.search(r"^#\d+ +(annulé|répondu) ", summary, flags=re.M), summary
     assert re.search(r"3 traités en .* · médiane \d+ s par ticket", summary)
     left = [w for w in ENGLISH_ON_A_SHIFT if w in screen]
     assert left == [], f"English on a French shift: {left}"
