@@ -614,9 +614,10 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
         console.print(_("No Amazon cancellation in the journal."))
         return
     table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
-    for name in (_("Order"), _("Ticket"), _("State"), _("Feed"), _("Since"),
-                 _("Amazon's answer")):
-        table.add_column(name, overflow="fold")
+    for n, name in enumerate((_("Order"), _("Ticket"), _("State"), _("Feed"), _("Since"),
+                              _("Amazon's answer"))):
+        # Order numbers, tickets and feed ids are read whole: Amazon's answer gives way.
+        table.add_column(name, overflow="fold", no_wrap=n in (0, 1, 3))
     states = {"done": (_("cancelled"), "green"),
               "sent": (_("sent, Amazon processing"), "yellow"),
               "queued": (_("queued (feed window)"), "yellow"),
