@@ -529,6 +529,8 @@ def change_words(change: Change, say: Callable[[str], str] = _) -> str:
     """What a change changed, in the agent's words (`say`), with the id that names it."""
     step = change.step.split(" ", 1)[0]  # "reopen 402-…": the order is in its own column
     words = say(CHANGE_WORDS[step]) if step in CHANGE_WORDS else change.step
+    if step == "amazon_feed" and change.detail == "Amazon processed it":  # feeds.py's words
+        words = say(N_("Amazon: feed processed"))  # not a second sending of the same feed
     status = _STATUS_SET.match(change.detail)
     if step == "status" and status:
         return f"{words} → {say(STATUS_NAMES[status.group(1)])}"

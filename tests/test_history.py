@@ -79,3 +79,15 @@ def test_in_the_agents_language_and_time_zone(home, monkeypatch):
     raw = json.loads(history("1001", "--json").stdout)
     assert raw["events"][0]["at"] == "2025-01-06T11:00:00Z", "JSON stays in UTC"
     assert {e["phase"] for e in raw["events"]} >= {INTENT, DONE}, "the raw events"
+
+
+def test_amazon_processing_a_feed_is_not_read_as_a_second_sending():
+    from cancelbot.changes import Change
+    from cancelbot.render import change_words
+
+    sent = Change("2026-11-30T10:00:00Z", 1009, "402-1", "job", "amazon_feed", DONE,
+                  "50012345001", "createFeed accepted", "")
+    processed = Change("2026-11-30T10:05:00Z", 1009, "402-1", "", "amazon_feed", DONE,
+                       "50012345001", "Amazon processed it", "")
+    assert change_words(sent) == "Amazon: cancellation feed 50012345001"
+    assert change_words(processed) == "Amazon: feed processed 50012345001"
