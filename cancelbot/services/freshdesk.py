@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
@@ -19,7 +19,6 @@ import httpx
 from cancelbot.config import FreshdeskSettings
 from cancelbot.errors import BadResponse, NotFound
 from cancelbot.i18n import _
-from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 from cancelbot.services.http import (
     DEFAULT_TIMEOUT,
     MB,
@@ -32,6 +31,9 @@ from cancelbot.services.http import (
     parse_json_object,
 )
 from cancelbot.text import html_to_text, visible
+
+if TYPE_CHECKING:  # the models load when an answer is parsed: after the first request is sent
+    from cancelbot.models import Conversation, FoundTicket, SearchPage, Ticket
 
 SERVICE = "Freshdesk"
 # Freshdesk's search serves 30 tickets a page and pages 1 to 10 only: 300 tickets at most.
@@ -243,6 +245,8 @@ class FreshdeskClient(OwnsServiceClient):
         total, results = data.get("total"), data.get("results")
         if not _is_int(total) or not isinstance(results, list):
             raise BadResponse(SERVICE, f"{what}: expected 'total' and a 'results' list")
+        from cancelbot.models import SearchPage
+
         return SearchPage(
             total=total,
             tickets=tuple(self._parse_found(item, f"{what}: results[{n}]")
@@ -301,6 +305,8 @@ class FreshdeskClient(OwnsServiceClient):
         subject = item.get("subject")
         tags = item.get("tags")
         tid = _require_int(item, "id", where)
+        from cancelbot.models import FoundTicket
+
         return FoundTicket(
             id=tid,
             subject=visible(subject) if isinstance(subject, str) else "",
@@ -348,6 +354,8 @@ class FreshdeskClient(OwnsServiceClient):
         responder_id = data.get("responder_id")
         tags = data.get("tags")
 
+        from cancelbot.models import Ticket
+
         return Ticket(
             id=tid,
             subject=visible(subject),
@@ -368,6 +376,8 @@ def _parse_conversations(raw: Any, ticket_id: int) -> tuple[Conversation, ...]:
         return ()
     if not isinstance(raw, list):
         raise BadResponse(SERVICE, f"ticket {ticket_id}: field 'conversations' is not a list")
+    from cancelbot.models import Conversation
+
     conversations = []
     for index, item in enumerate(raw):
         where = f"ticket {ticket_id} conversations[{index}]"
