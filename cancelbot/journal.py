@@ -37,6 +37,7 @@ from pathlib import Path
 
 from cancelbot import __version__, locks, private
 from cancelbot.errors import JournalError, TicketBusy
+from cancelbot.i18n import _
 
 FILE_NAME = "journal.sqlite3"
 LOCK_NAME = "journal.lock"
@@ -333,9 +334,8 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"journal {path} was written by a newer cancelbot: upgrade cancelbot"
-                )
+                raise JournalError(_("journal {path} was written by a newer cancelbot: upgrade "
+                                     "cancelbot").format(path=path))
             if version < SCHEMA_VERSION:
                 upgrade = _UPGRADE_NULLABLE_TICKETS if version in (1, 2) else ""
                 with self._lock:

@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 
 from cancelbot.errors import StateError
+from cancelbot.i18n import _
 
 POSIX = os.name == "posix"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -47,24 +48,28 @@ def home_folder(path: Path) -> Path:
         path.mkdir(parents=True, mode=0o700, exist_ok=True)
         info = path.stat()
     except OSError as exc:
-        raise StateError(f"cannot use CANCELBOT_HOME {path}: {reason(exc)}") from exc
+        raise StateError(_("cannot use CANCELBOT_HOME {path}: {reason}").format(
+            path=path, reason=reason(exc))) from exc
     if not stat.S_ISDIR(info.st_mode):
-        raise StateError(f"CANCELBOT_HOME {path} is not a folder")
+        raise StateError(_("CANCELBOT_HOME {path} is not a folder").format(path=path))
     if not POSIX:
         return path
     if info.st_uid != os.geteuid():
-        raise StateError(f"CANCELBOT_HOME {path} belongs to another user (uid {info.st_uid}): "
-                         "point CANCELBOT_HOME at a folder of your own")
+        raise StateError(_("CANCELBOT_HOME {path} belongs to another user (uid {uid}): point "
+                           "CANCELBOT_HOME at a folder of your own").format(path=path,
+                                                                            uid=info.st_uid))
     if info.st_mode & WRITABLE_BY_OTHERS:
         if info.st_mode & stat.S_ISVTX:  # a shared folder such as /tmp: not ours to close
-            raise StateError(f"CANCELBOT_HOME {path} is a folder other users may write in: "
-                             "point CANCELBOT_HOME at a folder of your own")
+            raise StateError(_("CANCELBOT_HOME {path} is a folder other users may write in: "
+                               "point CANCELBOT_HOME at a folder of your own").format(path=path))
         try:
             os.chmod(path, stat.S_IMODE(info.st_mode) & ~WRITABLE_BY_OTHERS)
         except OSError as exc:
-            raise StateError(f"CANCELBOT_HOME {path} may be written by other users, and "
-                             f"cannot be changed: {reason(exc)}") from exc
-        warn(f"CANCELBOT_HOME {path} could be written by other users: now only you can")
+            raise StateError(_("CANCELBOT_HOME {path} may be written by other users, and cannot "
+                               "be changed: {reason}").format(path=path, reason=reason(exc))
+                             ) from exc
+        warn(_("CANCELBOT_HOME {path} could be written by other users: now only you can").format(
+            path=path))
     return path
 
 
@@ -78,26 +83,29 @@ def private_folder(path: Path) -> Path:
             path.mkdir(parents=True, mode=0o700, exist_ok=True)
             info = path.lstat()
     except OSError as exc:
-        raise StateError(f"cannot create {path}: {reason(exc)}") from exc
+        raise StateError(_("cannot create {path}: {reason}").format(path=path,
+                                                                    reason=reason(exc))) from exc
     if stat.S_ISLNK(info.st_mode):
         raise link_error(path)
     if not stat.S_ISDIR(info.st_mode):
-        raise StateError(f"{path} is not a folder: move it away")
+        raise StateError(_("{path} is not a folder: move it away").format(path=path))
     if POSIX:
         _own(path, info)
         if info.st_mode & 0o077:
             try:
                 os.chmod(path, 0o700)
             except OSError as exc:
-                raise StateError(f"cannot make {path} private: {reason(exc)}") from exc
+                raise StateError(_("cannot make {path} private: {reason}").format(
+                    path=path, reason=reason(exc))) from exc
             if info.st_mode & WRITABLE_BY_OTHERS:
-                warn(f"{path} could be written by other users: now only you can")
+                warn(_("{path} could be written by other users: now only you can").format(
+                    path=path))
     return path
 
 
 def link_error(path: Path) -> StateError:
-    return StateError(f"{path} is a symbolic link: cancelbot follows no link in its folder "
-                      "— remove it")
+    return StateError(_("{path} is a symbolic link: cancelbot follows no link in its folder — "
+                        "remove it").format(path=path))
 
 
 def refuse_link(path: Path) -> None:
@@ -183,5 +191,5 @@ def _tighten(fd: int, path: Path) -> None:
 
 def _own(path: Path, info: os.stat_result) -> None:
     if info.st_uid != os.geteuid():
-        raise StateError(f"{path} belongs to another user (uid {info.st_uid}): "
-                         "cancelbot only uses a folder of its own")
+        raise StateError(_("{path} belongs to another user (uid {uid}): cancelbot only uses a "
+                           "folder of its own").format(path=path, uid=info.st_uid))

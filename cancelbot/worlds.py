@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from cancelbot import private
 from cancelbot.errors import StateError
+from cancelbot.i18n import _
 
 FOLDER = "worlds"
 DESCRIPTION = "world.json"
@@ -66,7 +67,8 @@ class World:
                 text = json.dumps(self.description(), indent=1) + "\n"
                 private.write_file(label, text.encode("utf-8"))
         except OSError as exc:
-            raise StateError(f"cannot write in {folder}: {private.reason(exc)}") from exc
+            raise StateError(_("cannot write in {path}: {reason}").format(
+                path=folder, reason=private.reason(exc))) from exc
         return folder
 
 
