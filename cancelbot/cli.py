@@ -290,13 +290,11 @@ def _tableconsoles() -> tuple[Console, Console]:
     return TableConsole(), Console(stderr=True)
 
 
-def _say_how_many_shown(err: Console, shown: int, total: int, what: str) -> None:
-    """`what`: "entries" (history) or "cancellations" (feeds)."""
+def _say_how_many_shown(err: Console, shown: int, total: int) -> None:
+    """Under `feeds`' table, when older cancellations were left out (`history` says its own)."""
     if total > shown:
-        text = _("The newest {shown} of {total} entries: --limit N or --all for more.") \
-            if what == "entries" else _("The newest {shown} of {total} cancellations: "
-                                        "--limit N or --all for more.")
-        err.print("[dim]" + text.format(shown=shown, total=total) + "[/dim]")
+        err.print("[dim]" + _("The newest {shown} of {total} cancellations: --limit N or --all "
+                              "for more.").format(shown=shown, total=total) + "[/dim]")
 
 
 @app.command(cls=_Command)
@@ -348,7 +346,7 @@ def feeds(
             rows, total = journal.recent_cancellations(None if show_all else limit)
             pending = journal.feeds("pending", limit=1000)
         render_feeds(out, report, rows, pending, refused)
-        _say_how_many_shown(err, len(rows), total, "cancellations")
+        _say_how_many_shown(err, len(rows), total)
     if refused:
         raise typer.Exit(ExitCode.NEEDS_HUMAN)
 

@@ -425,7 +425,7 @@ def skip_on_reading(
             else _("already handled ({note}) — {who}")
         return doing.format(note=last.first_sentence(), who=last.describe())
     if ticket.is_closed:
-        status = TicketStatus(ticket.status).name.lower()  # ui.STATUS_NAMES, translated
+        status = TicketStatus(ticket.status).name.lower()  # render.STATUS_NAMES marks its words
         return _("already {status}").format(status=_(status))
     if ticket.responder_id is not None and ticket.responder_id != agent_id:
         return _("assigned to agent {agent} since the search").format(agent=ticket.responder_id)

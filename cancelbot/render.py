@@ -521,6 +521,8 @@ RESULT_WORDS = {"done": (N_("done"), "green"), "failed": (N_("failed"), "red"),
                 "error": (N_("refused"), "bold red"), "queued": (N_("queued"), "yellow"),
                 "unknown": (N_("unknown"), "bold yellow")}
 _STATUS_SET = re.compile(r"^set to (open|pending|resolved|closed)\b")
+# Freshdesk's ticket statuses as a person reads them (TicketStatus's names, lower case): the one
+# table of their words (the history, the ticket card, "already closed").
 STATUS_NAMES = {"open": N_("open"), "pending": N_("pending"), "resolved": N_("resolved"),
                 "closed": N_("closed")}
 

@@ -29,6 +29,7 @@ from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket, TicketStatus
 from cancelbot.render import (
     BRANCH_WORDS,
     KIND_LABELS,
+    STATUS_NAMES,
     duration,
     gstk_cell,
     linkified,
@@ -372,13 +373,9 @@ def _excerpt(text: str, lines: int) -> Text:
     return Text(body or _("(empty)"))
 
 
-# Freshdesk's ticket statuses, as a person reads them (TicketStatus's names, lower case).
-STATUS_NAMES = (N_("open"), N_("pending"), N_("resolved"), N_("closed"))
-
-
 def _ticket_status(code: int) -> str:
     try:
-        return _(TicketStatus(code).name.lower())
+        return _(STATUS_NAMES[TicketStatus(code).name.lower()])
     except ValueError:
         return _("status {code}").format(code=code)
 
