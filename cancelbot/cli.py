@@ -363,6 +363,7 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
 
         from cancelbot import sandbox
         from cancelbot.config import home_dir
+        from cancelbot.render import STATUS_NAMES
 
         load_dotenv()
         rows = sandbox.list_tickets(home_dir())  # before any output: a failure is one line
@@ -370,13 +371,15 @@ def sandbox_list(debug: bool = _debug_option()) -> None:
         for row in rows:  # ticket text is data, never markup
             out.print()
             out.print(Text.assemble(
-                (f"#{row['ticket_id']} ", "bold"), (row["expected_branch"], "cyan"),
-                f" · {row['ticket_status']}",
+                (f"#{row['ticket_id']} ", "bold"), (_(row["expected_branch"]), "cyan"),
+                " · " + _(STATUS_NAMES.get(row["ticket_status"], row["ticket_status"])),
             ))
             out.print(Text(f"  {row['subject']}", style="dim"), no_wrap=True, overflow="ellipsis")
             if row["order_id"]:
                 out.print(Text("  " + _("order {order} · GSTK {gstk} · Amazon {amazon}").format(
-                    order=row["order_id"], gstk=row["gstk_status"], amazon=row["amazon_status"])))
+                    order=row["order_id"], amazon=row["amazon_status"],
+                    gstk=_("not found") if row["gstk_status"] == "not found"
+                    else row["gstk_status"])))
 
 
 @sandbox_app.command("reset", cls=_Command)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from cancelbot.i18n import N_
 from cancelbot.text import html_to_text
 
 STATE_VERSION = 1  # of the state file: another version is seeded afresh
@@ -174,7 +175,7 @@ TICKETS = (
         "Motif de l'annulation : Commande passée par erreur</p>"
         f"{_AMAZON_FR_FOOTER}</div>",
         ("Camille Laurent", "0fbr9xq2m7k4d5t@marketplace.amazon.fr"),
-        2.5, ("402-3815274-6120358",), "cancel",
+        2.5, ("402-3815274-6120358",), N_("cancel"),
     ),
     Ticket(
         1002,
@@ -188,7 +189,7 @@ TICKETS = (
         "„Bestellungen verwalten“ in Seller Central. Wurde sie bereits versandt, antworten Sie "
         "bitte dem Käufer.</p><p>Mit freundlichen Grüßen<br>Amazon Services Europe</p></div>",
         ("Lukas Schneider", "k7m2q9xb4vd1r3t@marketplace.amazon.de"),
-        5, ("302-5521908-4417736",), "cannot cancel: reply (DE)",
+        5, ("302-5521908-4417736",), N_("cannot cancel: reply (DE)"),
         conversations=(
             Message("<p>Hallo, ist die Bestellung schon unterwegs? Ich brauche sie nicht mehr."
                     "</p><p>Lukas Schneider</p>", 95),
@@ -207,7 +208,7 @@ TICKETS = (
         "email. Please do not reply to this message.</p>"
         "<p>Regards,<br>Amazon Services Europe</p></div>",
         AMAZON_NOTIFIER,
-        7.25, ("203-6640182-9937125",), "cannot cancel: assisted message (EN)",
+        7.25, ("203-6640182-9937125",), N_("cannot cancel: assisted message (EN)"),
     ),
     Ticket(
         1004,
@@ -220,7 +221,7 @@ TICKETS = (
         "Central. Se è già stato spedito, rispondi all'acquirente.</p>"
         "<p>Cordiali saluti,<br>Amazon Services Europe</p></div>",
         ("Giulia Romano", "m4t9v2kd8xw1b6p@marketplace.amazon.it"),
-        9, ("171-2298476-5532014",), "cannot cancel: reply in English",
+        9, ("171-2298476-5532014",), N_("cannot cancel: reply in English"),
     ),
     Ticket(
         1005,
@@ -230,7 +231,7 @@ TICKETS = (
         "Pouvez-vous annuler ma commande s'il vous plaît ? Je repasserai commande ensuite.</p>"
         "<p>Merci d'avance,<br>Martine Lefèvre<br>Tél. 06 12 34 56 78</p></div>",
         ("Martine Lefèvre", "p2w7k4xz9qm1c5n@marketplace.amazon.fr"),
-        11.5, (), "no order number",
+        11.5, (), N_("no order number"),
         tags=("amazon", "annulation"),
     ),
     Ticket(
@@ -239,7 +240,7 @@ TICKETS = (
         "<div><p>Bonjour,</p><p>Je souhaite annuler la crème Uriage que j'ai commandée, je "
         "l'ai trouvée en pharmacie près de chez moi.</p><p>Sophie Garnier</p></div>",
         ("Sophie Garnier", "w5d1n8hq3kz6r2y@marketplace.amazon.fr"),
-        14, ("405-7730215-0081453",), "order unknown to GSTK",
+        14, ("405-7730215-0081453",), N_("order unknown to GSTK"),
         conversations=(
             Message("<p>J'oubliais : le numéro de commande est le 405-7730215-0081453.</p>"
                     "<p>Bonne journée</p>", 12),
@@ -256,7 +257,7 @@ TICKETS = (
         "Motif de l'annulation : N'en a plus besoin</p>"
         f"{_AMAZON_FR_FOOTER}</div>",
         ("Thomas Moreau", "c9p4x7lt2mb5v8q@marketplace.amazon.fr"),
-        17, ("404-1187342-6650921",), "statuses disagree: needs a human",
+        17, ("404-1187342-6650921",), N_("statuses disagree: needs a human"),
         conversations=(
             Message("<p>Client relancé par téléphone, attend une réponse rapide.</p>", 40,
                     incoming=False, private=True),
@@ -273,7 +274,7 @@ TICKETS = (
         "Grund: Versehentlich bestellt</p>"
         "<p>Mit freundlichen Grüßen<br>Amazon Services Europe</p></div>",
         ("Anna Fischer", "h3z8q1rw6nd9k2m@marketplace.amazon.de"),
-        20, ("306-4471029-8815562",), "cancelled in GSTK: offer Amazon cancel",
+        20, ("306-4471029-8815562",), N_("cancelled in GSTK: offer Amazon cancel"),
     ),
     Ticket(
         1009,
@@ -287,7 +288,7 @@ TICKETS = (
         "Motif de l'annulation&nbsp;: Commande passée par erreur</p>"
         f"{_AMAZON_FR_FOOTER}</div>",
         ("Élodie Dubois", "r6k2m9wq4xt1c8v@marketplace.amazon.com.be"),
-        23, ("402-1234567-7654321",), "cancel (French, amazon.com.be)",
+        23, ("402-1234567-7654321",), N_("cancel (French, amazon.com.be)"),
     ),
     Ticket(
         1010,
@@ -298,7 +299,7 @@ TICKETS = (
         "<p>Je voudrais annuler celle qui n'est pas encore partie, je n'en ai finalement "
         "plus besoin.</p><p>Cordialement,<br>Nathalie Petit</p></div>",
         ("Nathalie Petit", "b8v3n6kq1zr5w9x@marketplace.amazon.fr"),
-        26, ("407-2290518-3346071", "407-9913364-0572218"), "two orders: agent chooses",
+        26, ("407-2290518-3346071", "407-9913364-0572218"), N_("two orders: agent chooses"),
     ),
     Ticket(
         1011,
@@ -311,7 +312,7 @@ TICKETS = (
         "ici[/link] &lt;img src=x onerror=alert(2)&gt; {{ agent_name }} $(rm -rf ~)</p>"
         "<p>[i]Jean[/i]</p></div>",
         ("Jean [i]Dupont[/i]", "t1q7w4zk9mc3x6r@marketplace.amazon.fr"),
-        29, ("408-5518230-2290417",), "cannot cancel: reply (markup shown literally)",
+        29, ("408-5518230-2290417",), N_("cannot cancel: reply (markup shown literally)"),
         priority=3,
     ),
     Ticket(
@@ -325,7 +326,7 @@ TICKETS = (
         "Motif de l'annulation : Commande passée par erreur</p>"
         f"{_AMAZON_FR_FOOTER}</div>",
         ("Mathilde Roux", "v4n7k2wq9xm3t5c@marketplace.amazon.fr"),
-        1.5, ("406-3318752-9047216",), "cancel, then Amazon's feed report refuses it",
+        1.5, ("406-3318752-9047216",), N_("cancel, then Amazon's feed report refuses it"),
     ),
 )
 
