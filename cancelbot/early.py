@@ -178,6 +178,10 @@ def run(argv: list[str]) -> int | None:
     args = parse(argv)
     if args is None:
         return None
+    if not args.sandbox:
+        from cancelbot import tls
+
+        tls.load_ahead()  # the CA bundle loads on a thread while the clients' code loads
     from cancelbot.commandline import debug_logging, process
 
     debug_logging(args.debug)

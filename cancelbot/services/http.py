@@ -365,18 +365,13 @@ def _header_int(response: httpx.Response, name: str) -> int | None:
     return int(value) if value.isascii() and value.isdecimal() and len(value) < 10 else None
 
 
-_ssl_context: ssl.SSLContext | None = None
-_ssl_context_lock = threading.Lock()
-
-
 def shared_ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every client of the run: loading the CA bundle takes tens
-    of milliseconds, paid once instead of once per client."""
-    global _ssl_context
-    with _ssl_context_lock:
-        if _ssl_context is None:
-            _ssl_context = httpx.create_ssl_context()
-        return _ssl_context
+    """One verifying TLS context for every client of the run (tls.py): loading the CA bundle
+    takes tens of milliseconds, paid once instead of once per client, and `process` starts it
+    on a thread before it loads the clients."""
+    from cancelbot import tls
+
+    return tls.context()
 
 
 class OwnsServiceClient:
