@@ -160,3 +160,33 @@ def test_templates_catalogue_says_where_each_language_is_used():
     assert set(rows) == {"fr", "de", "en"} and all(r["renders"] for r in rows.values())
     assert "amazon.com.be" in rows["fr"]["marketplaces"]
     assert "amazon.it" in rows["en"]["marketplaces"]
+
+
+def test_jinja2_loads_while_amazon_is_asked_the_buyers_locale(monkeypatch):
+    """Jinja2 (~30 ms) loads beside the wait for the buyer's locale, not after it (issue 12)."""
+    happened = []
+    monkeypatch.setattr(messages, "load_ahead", lambda: happened.append("jinja2 loading"))
+
+    class Asked:
+        automated = True
+
+        def buyer_locale(self, order_id, marketplace_id):
+            happened.append("locale asked")
+            return "de-DE"
+
+    found = Draft.prepare(ScriptedAgent(), Asked(), order_id="302-5521908-4417736",
+                          marketplace_id=GERMAN, channel="ticket reply", copy_to="")
+    assert happened == ["jinja2 loading", "locale asked"] and found.code == "de"
+
+
+def test_loading_jinja2_ahead_is_done_once(monkeypatch):
+    imported = []
+    monkeypatch.setattr(messages, "_import_jinja2", lambda: imported.append(True))
+    loaded = sys.modules["jinja2.sandbox"] if "jinja2.sandbox" in sys.modules else None
+    monkeypatch.delitem(sys.modules, "jinja2.sandbox", raising=False)
+    thread = messages.load_ahead()
+    assert thread is not None and thread.name == "cancelbot-jinja2" and not thread.daemon
+    thread.join()
+    assert imported == [True]
+    monkeypatch.setitem(sys.modules, "jinja2.sandbox", loaded or object())
+    assert messages.load_ahead() is None and imported == [True]  # loaded: no second thread
