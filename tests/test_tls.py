@@ -111,3 +111,12 @@ finally:
                           "--dry-run"], env=env, capture_output=True, text=True, timeout=60,
                          stdin=subprocess.DEVNULL)
     assert json.loads(run.stdout.splitlines()[-1]) is False, run.stderr
+
+
+def test_the_bundle_is_certifis_own_file(monkeypatch):
+    opened = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context",
+                        lambda **kw: opened.append(kw) or real(**kw))
+    tls.context()
+    assert opened == [{"cafile": certifi.where()}]
