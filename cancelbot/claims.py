@@ -331,7 +331,7 @@ class TicketClaim:
         """Claim the ticket now, on `pool`, while the order is looked up: the 'handling' note,
         then a fresh read for the race. A run that stops before any change withdraws it; a
         contested ticket (check_others will ask) is claimed at the first change, as before."""
-        if self.taken or self._ahead is not None or self.contested(ticket):
+        if self.taken or self._posted or self._ahead is not None or self.contested(ticket):
             return
         self._ahead = pool.submit(self._post, order_id, self.job.branch if self.job else "")
 

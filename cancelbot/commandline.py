@@ -8,6 +8,7 @@ import time: they load when a command needs them.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cancelbot.config import Settings
+    from cancelbot.headstart import HeadStart
     from cancelbot.prefetch import Prefetched
     from cancelbot.services.freshdesk import FreshdeskClient
 
@@ -30,6 +32,8 @@ class StartedRead(Protocol):
     """The ticket read a command sent as it started (early.StartedRead)."""
 
     settings: Settings
+    client: FreshdeskClient | None  # the run's Freshdesk client, until hand_over
+    sent_at: str  # when the read left, in the journal's time
 
     def result(self) -> Prefetched: ...
 
@@ -157,11 +161,47 @@ def process(
     `started`: the ticket read the command sent as it started (early.py), with the settings it
     was sent with; the run takes its Freshdesk client and serves the ticket from it.
     """
+    head = None
+    stopped: KeyboardInterrupt | None = None
+    try:
+        # The claim and the lookups leave as the ticket comes back; the screens load meanwhile.
+        try:
+            head = head_start(started, dry_run) if started is not None else None
+        except KeyboardInterrupt as stop:
+            stopped = stop  # said as any interrupt is, once the screen is up
+        return _process(ticket_id, dry_run=dry_run, yes=yes, lang=lang, sandbox=sandbox,
+                        json_out=json_out, started=started, head=head, stopped=stopped)
+    finally:
+        if head is not None:
+            head.close()  # a claim the run never took is taken back
+
+
+def head_start(started: StartedRead, dry_run: bool) -> HeadStart | None:
+    """headstart.begin for the ticket read at start-up, once it is back (its modules load
+    while it is on its way)."""
+    from cancelbot import headstart
+
+    ticket = started.result().ticket
+    if ticket is None or started.client is None:
+        return None
+    return headstart.begin(started.settings, started.client, ticket, started.sent_at,
+                           dry_run=dry_run, journal_agent=journal_agent(started.settings))
+
+
+def _process(
+    ticket_id: str, *, dry_run: bool, yes: bool, lang: str | None, sandbox: bool,
+    json_out: bool, started: StartedRead | None, head: HeadStart | None,
+    stopped: KeyboardInterrupt | None = None,
+) -> int:
     out, err = consoles()
     with errors_to_exit_codes(err, N_("Nothing was changed.")):
+        if stopped is not None:
+            raise stopped
         number = parse_ticket_id(ticket_id)
         settings = started.settings if started is not None else load_settings(sandbox)
         state_dir = settings.world.prepare()  # this world's journal: never another's
+        from contextlib import nullcontext
+
         from cancelbot.journal import Journal
         from cancelbot.ports import Options
         from cancelbot.procedure import process as run_procedure
@@ -183,10 +223,15 @@ def process(
             claim_lease=settings.claim_lease,
         )
         retry = RetryPolicy(on_wait=agent.waiting)
-        with Journal.open(state_dir, agent=journal_agent(settings)) as journal:
+        with nullcontext(head.journal) if head is not None else Journal.open(
+                state_dir, agent=journal_agent(settings)) as journal:
             ahead = started.result() if started is not None else None
             helpdesk = started.hand_over() if started is not None else None
-            with open_services(settings, agent, retry=retry, helpdesk=helpdesk) as services:
+            with open_services(settings, agent, retry=retry, helpdesk=helpdesk,
+                               lookup_clients=head.take_clients() if head else None) as services:
+                if head is not None and ahead is not None:  # the procedure's from here on
+                    ahead = dataclasses.replace(ahead, ticket=head.ticket, lookup_later=head.lookup,
+                                                claim=head.take(agent))
                 outcome = run_procedure(number, services, agent, options, journal, ahead=ahead)
     # One result, rendered once: a finished, declined, failed or interrupted run alike.
     if json_out:

@@ -84,6 +84,9 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
     found = Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id)
     if ask_locale and ask_amazon and gstk is not None and decide(
             gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
+        from cancelbot import messages
+
+        messages.load_ahead()  # the reply's renderer, while Amazon answers
         found = dataclasses.replace(found, locale=buyer_locale(marketplace, order_id,
                                                                marketplace_id))
     return found

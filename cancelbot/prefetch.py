@@ -39,6 +39,20 @@ class Prefetched:
     # anything on the ticket since; never re-checked before the first change (the claim's
     # fresh read is the check, as for a read made in the run).
     read_at_start: str = ""
+    # The claim the command's head start made (headstart.py): the ticket leased, its note in
+    # flight. The procedure takes it over rather than claiming again.
+    claim: TicketClaim | None = None
+    lookup_later: Future[Lookup] | None = None  # the head start's lookup, still in flight
+
+    def the_lookup(self) -> Lookup | None:
+        """The lookup read ahead, waited for if it is still in flight; None if it failed (the
+        procedure then looks the order up itself)."""
+        if self.lookup_later is not None:
+            try:
+                return self.lookup_later.result()
+            except CancelbotError:
+                return None
+        return self.lookup
 
 
 def read_ahead(services: Services, ticket_id: int) -> Prefetched:

@@ -59,16 +59,16 @@ def process(
     outcome = Outcome(ticket_id, dry_run=options.dry_run,
                       rerun=options.rerun or f"cancelbot process {ticket_id}")
     outcome.links.ticket = services.helpdesk.ticket_url(ticket_id)
-    claim: TicketClaim | None = None
+    claim = ahead.claim if ahead is not None else None  # leased, claimed: headstart.py
     # The claim, the feed document and earlier runs' feeds go on here, beside the run's reads.
     background = ThreadPoolExecutor(max_workers=3, thread_name_prefix="cancelbot-run")
     follow: Future[FollowUp] | None = None
     try:
-        with nullcontext() if options.dry_run else journal.lease(ticket_id):
+        with nullcontext() if options.dry_run or claim else journal.lease(ticket_id):
             # Built inside the lease: the unfinished job it resumes cannot change under it.
-            claim = TicketClaim(journal, services.helpdesk, agent, ticket_id,
-                                agent_id=options.agent_id, agent_name=options.agent_name,
-                                lease=options.claim_lease)
+            claim = claim or TicketClaim(
+                journal, services.helpdesk, agent, ticket_id, agent_id=options.agent_id,
+                agent_name=options.agent_name, lease=options.claim_lease)
             if feeds is None and services.feeds is not None:
                 feeds = FeedDesk(journal, services.feeds, services.helpdesk, agent)
                 if not options.dry_run:
@@ -101,6 +101,10 @@ def process(
 def read_ticket(agent: Agent, services: Services, claim: TicketClaim, outcome: Outcome,
                 ahead: Prefetched | None) -> Ticket:
     agent.step(1, len(MOVES), MOVES[0])
+    if ahead is not None and ahead.claim is claim and ahead.ticket is not None:
+        agent.show_ticket(ahead.ticket)  # its whole thread, read under the head start's lease
+        outcome.ticket = ahead.ticket
+        return ahead.ticket  # open, no other run's note: the head start's own conditions
     if ahead is not None and ahead.ticket is not None and not (
             ahead.read_at_start and claim.journal.changed_since(claim.ticket_id,
                                                                 ahead.read_at_start)):
@@ -163,7 +167,7 @@ def find_order_number(run: Run) -> str:
     if len(numbers) > 1:  # the final note and status account for every one (several.py)
         run.siblings = several.Siblings(tuple(numbers),
                                         several.handled_orders(run.claim, run.ticket))
-    if job is not None and (job.order_id in numbers or not numbers):
+    if job is not None and run.claim.resumed and (job.order_id in numbers or not numbers):
         # Resuming: the order the unfinished run worked on, not a new choice.
         agent.info(_("Order {order}, as in the unfinished run on this ticket.").format(
             order=job.order_id))
@@ -193,7 +197,7 @@ def look_up_order(run: Run, order_id: str, ahead: Prefetched | None) -> Lookup:
     agent.step(3, len(MOVES), MOVES[2])
     if not run.options.dry_run and run.background is not None:
         run.claim.claim_ahead(run.ticket, order_id, run.background)  # beside the lookups
-    found = (ahead.lookup if ahead is not None else None) or run.chosen
+    found = (ahead.the_lookup() if ahead is not None else None) or run.chosen
     if found is None or found.order_id != order_id or not services.backoffice.automated:
         found = look_up(services.backoffice, services.marketplace, order_id, run.ticket,
                         busy=agent.busy)

@@ -89,9 +89,8 @@ def wire(monkeypatch):
     class Wire:
         transport: httpx.BaseTransport | None = None
 
-    def open_services(settings, agent, transport=None, retry=None, helpdesk=None):
-        return real_open(settings, agent, transport=Wire.transport, retry=retry,
-                         helpdesk=helpdesk)
+    def open_services(settings, agent, transport=None, retry=None, **taken_over):
+        return real_open(settings, agent, transport=Wire.transport, retry=retry, **taken_over)
 
     monkeypatch.setattr(wiring, "open_services", open_services)
     return Wire
