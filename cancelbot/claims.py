@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -327,13 +328,18 @@ class TicketClaim:
             self.journal.update_job(self.job.job_id, branch=branch)
         return self.job
 
-    def claim_ahead(self, ticket: Ticket, order_id: str, pool: Executor) -> None:
+    def claim_ahead(self, ticket: Ticket, order_id: str, pool: Executor,
+                    sending: threading.Event | None = None) -> None:
         """Claim the ticket now, on `pool`, while the order is looked up: the 'handling' note,
         then a fresh read for the race. A run that stops before any change withdraws it; a
-        contested ticket (check_others will ask) is claimed at the first change, as before."""
+        contested ticket (check_others will ask) is claimed at the first change, as before.
+        `sending` is set as the note leaves (or when no note will)."""
         if self.taken or self._posted or self._ahead is not None or self.contested(ticket):
+            if sending is not None:
+                sending.set()
             return
-        self._ahead = pool.submit(self._post, order_id, self.job.branch if self.job else "")
+        self._ahead = pool.submit(self._post, order_id, self.job.branch if self.job else "",
+                                  sending)
 
     def wait_ahead(self) -> None:
         """The claim posted ahead, settled; its error (TicketBusy: the race lost) raised."""
@@ -353,16 +359,24 @@ class TicketClaim:
         self.begin(order_id, branch)  # the branch decided since the claim
         self.taken = True
 
-    def _post(self, order_id: str, branch: str) -> None:
+    def _post(self, order_id: str, branch: str, sending: threading.Event | None = None) -> None:
         """The job, the 'handling' note, and the race against another run's claim."""
-        job = self.begin(order_id, branch)
-        effects = Effects(self.journal, self.ticket_id, job.job_id)
-        text = claim_note(order_id, job.job_id, self.agent_name or self.journal.agent)
-        note_id, _ = effects.run(
-            "claim_note",
-            lambda: str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text))),
-            recheck=lambda: self.find_note(claim=True), order_id=order_id,
-        )
+        try:
+            job = self.begin(order_id, branch)
+            effects = Effects(self.journal, self.ticket_id, job.job_id)
+            text = claim_note(order_id, job.job_id, self.agent_name or self.journal.agent)
+
+            def post() -> str:
+                if sending is not None:
+                    sending.set()
+                return str(self.helpdesk.add_private_note(self.ticket_id, text_to_html(text)))
+
+            note_id, _ = effects.run("claim_note", post,
+                                     recheck=lambda: self.find_note(claim=True),
+                                     order_id=order_id)
+        finally:
+            if sending is not None:
+                sending.set()  # a journal error, a note already there: nobody waits for it
         self._check_race(int(note_id), job.job_id)
         self._posted = True
 

@@ -35,12 +35,11 @@ from __future__ import annotations
 import re
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cancelbot.claims import ERROR_MARK, cancelbot_notes, ref_tag
 from cancelbot.effects import Effects
@@ -58,6 +57,9 @@ from cancelbot.models import AmazonItem, AmazonOrder, TicketStatus
 from cancelbot.ports import Agent, Feeds, Helpdesk
 from cancelbot.text import text_to_html, visible
 from cancelbot.when import clock_time
+
+if TYPE_CHECKING:  # loaded when a report is read: a run that sends no feed never needs it
+    import xml.etree.ElementTree as ET
 
 FINISHED = ("DONE", "CANCELLED", "FATAL")
 SHIPPED = ("SHIPPED", "PARTIALLY_SHIPPED")
@@ -757,6 +759,8 @@ def parse_processing_report(text: str) -> ProcessingReport:
     """The ProcessingReport of an order-acknowledgement feed; BadResponse if it is not one."""
     if len(text) > REPORT_LIMIT:
         raise BadResponse("Amazon", "the feed processing report is too large to read")
+    import xml.etree.ElementTree as ET
+
     try:
         root = ET.fromstring(text.encode("utf-8", "replace"))  # "replace": lone surrogates
     except ET.ParseError as exc:

@@ -22,6 +22,7 @@ command that stops before the procedure has taken over (`close`) takes the claim
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -40,6 +41,8 @@ from cancelbot.services.amazon import AmazonClient
 from cancelbot.services.gstk import GstkClient
 from cancelbot.services.http import RetryPolicy
 from cancelbot.wiring import open_amazon, open_gstk
+
+NOTE_FIRST = 2.0  # seconds the lookups wait for the claim note to leave, at most
 
 
 class _Quiet:
@@ -160,10 +163,18 @@ def _claim_and_look_up(settings: Settings, helpdesk: Helpdesk, ticket: Ticket, o
     stack.callback(_withdraw_unless_taken, claim, quiet)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cancelbot-head-start")
     stack.callback(pool.shutdown, wait=True)
-    claim.claim_ahead(whole, order_id, pool)  # first: the longest chain (note, then race)
+    sending = threading.Event()
+    claim.claim_ahead(whole, order_id, pool, sending)  # first: the longest chain (note, race)
     backoffice = stack.enter_context(open_gstk(settings, transport, retry))
     marketplace = stack.enter_context(open_amazon(settings, transport, retry))
     stack.callback(pool.shutdown, wait=True)  # the threads end before the clients close
-    lookup = pool.submit(look_up, backoffice, marketplace, order_id, whole, ask_locale=True,
-                         automated_only=True)
+
+    def after_the_note() -> Lookup:
+        # The note leaves first, as beside the procedure's own lookups: its answer cannot
+        # come after theirs, so the claim's race read is never a level of its own.
+        sending.wait(NOTE_FIRST)
+        return look_up(backoffice, marketplace, order_id, whole, ask_locale=True,
+                       automated_only=True)
+
+    lookup = pool.submit(after_the_note)
     return HeadStart(whole, claim, quiet, stack, lookup, (backoffice, marketplace))

@@ -265,3 +265,25 @@ def test_ctrl_c_while_the_screens_load_takes_the_claim_back(account, monkeypatch
     assert as_found(StateStore(home).read()) == before
     assert only_the_claim_withdrawn(wire.log) and any(
         w.startswith("DELETE") for w in writes(wire.log)), wire.log
+
+
+def test_the_lookups_wait_for_the_claim_note_to_leave(account, monkeypatch):
+    """As beside the procedure's own lookups, the note leaves first: however slow the claim's
+    journal, GSTK is not asked (and answered) before the note is on its way, so the claim's
+    race read never becomes a level of its own."""
+    home, settings, wire = account
+    sent: dict[str, float] = {}
+    from cancelbot.claims import TicketClaim
+
+    real_begin = TicketClaim.begin
+
+    def slow_journal(self, order_id, branch):
+        time.sleep(0.3)
+        return real_begin(self, order_id, branch)
+
+    monkeypatch.setattr(TicketClaim, "begin", slow_journal)
+    wire.hooks_before[("POST", f"{TICKETS}/1001/notes")] = \
+        lambda: sent.setdefault("note", time.monotonic())
+    wire.hooks_before[("GET", "/api/orders")] = lambda: sent.setdefault("gstk", time.monotonic())
+    assert run(settings, 1001, yes=True) == 0
+    assert sent["gstk"] > sent["note"] - 0.05, sent  # without the wait: 0.3 s before it

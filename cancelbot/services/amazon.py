@@ -16,7 +16,6 @@ import re
 import secrets
 import threading
 import time
-import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -615,6 +614,8 @@ def build_cancellation_feed(seller_id: str, orders: list[tuple[str, list[str]]])
     `orders` holds (Amazon order id, its order item ids). ValueError for an order without items:
     an empty acknowledgement would cancel nothing, or the whole order, never what was meant.
     """
+    import xml.etree.ElementTree as ET  # a CANNOT CANCEL run never loads it
+
     seller_id = _xml_value(seller_id, "seller id")
     if not orders:
         raise ValueError("no order to cancel")
@@ -716,6 +717,8 @@ def _error_text(response: httpx.Response) -> str:
                 return _one_line(data[key])
         return ""
     if b"<Error>" in response.content[:2000] and len(response.content) < 20_000:
+        import xml.etree.ElementTree as ET
+
         try:
             root = ET.fromstring(response.content)
         except ET.ParseError:
