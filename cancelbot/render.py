@@ -121,7 +121,7 @@ def outcome_document(outcome: Outcome) -> dict[str, Any]:
 def render_stopped(console: Console, outcome: Outcome) -> None:
     """A run that stopped: its one line on stderr (the error, or what Ctrl-C left)."""
     if outcome.interrupted:
-        console.print(Text(f"\ncancelbot: interrupted. {interrupted_message(outcome)}",
+        console.print(Text("\ncancelbot: " + _("interrupted.") + f" {interrupted_message(outcome)}",
                            style="yellow"), soft_wrap=True)
     elif outcome.error is not None:
         console.print(Text(f"cancelbot: {error_text(outcome.error)}", style="red"),

@@ -187,3 +187,18 @@ def test_click_usage_errors_speak_french_and_keep_their_exit_code(tmp_path):
                              env={**env, "LANG": "C.UTF-8"})
     assert english.returncode == 2
     assert english.stderr.endswith("Error: No such option: --bogus\n"), english.stderr
+
+
+def test_a_run_interrupted_in_french_says_so_in_french(monkeypatch):
+    from rich.console import Console
+
+    from cancelbot.outcome import Outcome
+    from cancelbot.render import render_stopped
+
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    outcome = Outcome(20006, rerun="cancelbot process 20006")
+    outcome.interrupted = True
+    console = Console(record=True, width=100)
+    render_stopped(console, outcome)
+    said = console.export_text()
+    assert "cancelbot: interrompu." in said and "interrupted" not in said, said
