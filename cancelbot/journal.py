@@ -434,13 +434,15 @@ class Journal:
             rows = self._read("SELECT * FROM leases WHERE ticket_id = ?", (ticket_id,))
             who = ""
             if rows:
+                from cancelbot.when import clock_time
+
                 row = rows[0]
-                who = f" (process {row['pid']}" + (f", {row['agent']}" if row["agent"] else "")
-                who += f", since {row['since']})"
-            raise TicketBusy(
-                f"ticket #{ticket_id} is being processed by another cancelbot on this computer"
-                f"{who}: nothing changed; finish that one first"
-            )
+                who = " (" + ", ".join(filter(None, (
+                    _("process {pid}").format(pid=row["pid"]), row["agent"],
+                    _("since {time}").format(time=clock_time(row["since"]))))) + ")"
+            raise TicketBusy(_(
+                "ticket #{id} is being processed by another cancelbot on this computer{who}: "
+                "nothing changed; finish that one first").format(id=ticket_id, who=who))
         try:
             with self._write() as db:
                 db.execute(
@@ -463,10 +465,9 @@ class Journal:
         """Hold an order-only job's order for this process; TicketBusy when another has it."""
         key = order_lock_key(order_id)
         if not self._try_lock(key, ORDER_LOCK_NAME):
-            raise TicketBusy(
-                f"the Amazon request for order {order_id} is being processed by another "
-                "cancelbot on this computer: nothing changed; finish that one first"
-            )
+            raise TicketBusy(_(
+                "the Amazon request for order {order} is being processed by another cancelbot "
+                "on this computer: nothing changed; finish that one first").format(order=order_id))
         try:
             yield
         finally:

@@ -202,3 +202,19 @@ def test_a_run_interrupted_in_french_says_so_in_french(monkeypatch):
     render_stopped(console, outcome)
     said = console.export_text()
     assert "cancelbot: interrompu." in said and "interrupted" not in said, said
+
+
+def test_a_ticket_busy_on_this_computer_is_said_in_french_at_local_time(tmp_path, monkeypatch):
+    from cancelbot.errors import TicketBusy
+    from cancelbot.journal import Journal
+
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    monkeypatch.setenv("CANCELBOT_TZ", "Europe/Paris")
+    with Journal.open(tmp_path, agent="Marie") as first, first.lease(1001), \
+            Journal.open(tmp_path) as second:
+        with pytest.raises(TicketBusy) as busy:
+            with second.lease(1001):
+                pass
+    said = str(busy.value)
+    assert said.startswith("le ticket #1001 est en cours de traitement par un autre cancelbot")
+    assert "Marie" in said and "depuis" in said and "T" not in said.split("depuis")[1], said
