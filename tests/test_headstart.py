@@ -287,3 +287,40 @@ def test_the_lookups_wait_for_the_claim_note_to_leave(account, monkeypatch):
     wire.hooks_before[("GET", "/api/orders")] = lambda: sent.setdefault("gstk", time.monotonic())
     assert run(settings, 1001, yes=True) == 0
     assert sent["gstk"] > sent["note"] - 0.05, sent  # without the wait: 0.3 s before it
+
+
+def test_a_strangers_request_claimed_at_the_start_is_left_to_a_person(account, monkeypatch):
+    """The claim went out before anyone knew who asked: the run still stops for a person
+    (exit 4), cancels nothing, and leaves one note — the person flag, not its claim."""
+    home, settings, wire = account
+    stranger = "someone@evil.example"
+    with StateStore(home).update() as state:
+        ticket = state["freshdesk"]["tickets"]["1001"]
+        state["freshdesk"]["contacts"][str(ticket["requester_id"])]["email"] = stranger
+        for item in state["amazon"]["orders"][ORDER]["order"]["orderItems"]:
+            item.pop("cancellation", None)  # and the buyer asked Amazon nothing
+    made = begun(monkeypatch)
+    assert run(settings, 1001, yes=True) == 4
+    assert made[0] is not None and made[0].taken
+    state = StateStore(home).read()
+    assert state["gstk"]["orders"]["GS-1048213"]["status"] == "En attente de préparation"
+    assert not [line for line in wire.log if "/feeds/" in line], wire.log
+    notes = [c["body_text"] for c in state["freshdesk"]["tickets"]["1001"]["conversations"]
+             if c["private"]]
+    assert len(notes) == 1 and stranger in notes[0], notes
+
+
+def test_a_long_thread_is_read_whole_before_the_head_start_claims(account, monkeypatch):
+    """Fifteen conversations: Freshdesk gives ten inline, the start-up read fetches the rest,
+    and the head start (and its race read) judge the whole thread."""
+    home, settings, wire = account
+    for n in range(15):
+        add_note(home, 1001, f"Message {n} about something else entirely.")
+    made = begun(monkeypatch)
+    assert run(settings, 1001, yes=True) == 0
+    assert made[0] is not None and len(made[0].ticket.conversations) == 15
+    pages = [line for line in wire.log if line.endswith("/1001/conversations")]
+    assert len(pages) >= 2, wire.log  # the start-up read's, the race read's (and the last's)
+    assert [w for w in writes(wire.log) if w.endswith("/notes")] == [
+        f"POST {sandbox.FRESHDESK_HOST}{TICKETS}/1001/notes"], wire.log
+    assert len([line for line in wire.log if line.endswith("/cancel")]) == 1
