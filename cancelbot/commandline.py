@@ -8,7 +8,6 @@ import time: they load when a command needs them.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -200,6 +199,7 @@ def _process(
         number = parse_ticket_id(ticket_id)
         settings = started.settings if started is not None else load_settings(sandbox)
         state_dir = settings.world.prepare()  # this world's journal: never another's
+        import dataclasses
         from contextlib import nullcontext
 
         from cancelbot.journal import Journal

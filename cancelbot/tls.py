@@ -48,8 +48,6 @@ def load_ahead() -> None:
     """Start loading the context on a thread (once): nothing to wait for here. Not a daemon:
     a run that stops at once (a bad configuration) lets it end, ~50 ms, rather than cut it."""
     global _loading
-    import certifi  # noqa: F401  (a few lines: what takes time is the file, on the thread)
-
     with _lock:
         if _context is not None or _loading is not None:
             return
