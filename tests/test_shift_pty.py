@@ -42,6 +42,19 @@ def spawn(home, *args: str, **env_extra: str):
                          dimensions=(24, 80), encoding="utf-8", timeout=60)
 
 
+def quit_and_read_the_summary(child, heading: str, lines: tuple[str, ...]):
+    """q at the card: the shift ends (exit 0); the whole screen, its summary, and each of
+    `lines` with its count."""
+    child.send("q\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    screen = plain(child.before)
+    summary = screen[screen.index(heading):]
+    counts = dict(re.findall(rf"^({'|'.join(lines)}) +(\d+)$", summary, flags=re.M))
+    return screen, summary, counts
+
+
 def test_a_shift_processes_two_skips_one_and_quits(home):
     child = spawn(home, "queue", "--sandbox")
     # Triage: what can still be cancelled first — 1009, 1001, 1012 and the request found on
@@ -64,15 +77,8 @@ def test_a_shift_processes_two_skips_one_and_quits(home):
     child.send("y\r")
     child.expect(r"6/13 · Ticket #1010")
     child.expect(r"\[q\]uit: ")
-    child.send("q\r")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-
-    screen = plain(child.before)
-    summary = screen[screen.index("Shift summary"):]
-    counts = dict(re.findall(r"^(Cancelled|Messaged|Needs a human|Skipped|Failed|Not reached "
-                             r"\(you quit\)) +(\d+)$", summary, flags=re.M))
+    _screen, summary, counts = quit_and_read_the_summary(child, "Shift summary", (
+        "Cancelled", "Messaged", "Needs a human", "Skipped", "Failed", r"Not reached \(you quit\)"))
     assert counts == {"Cancelled": "1", "Messaged": "1", "Needs a human": "0", "Skipped": "3",
                       "Failed": "0", "Not reached (you quit)": "8"}
     assert re.search(r"2 processed in .* · median \d+ s per ticket", summary)
@@ -146,15 +152,9 @@ def test_a_french_shift_of_three_tickets_speaks_french_at_80_columns(home):
         child.send("o\r")
         done += 1
     child.expect(r"\[p\]rendre · \[s\]auter · \[q\]uitter : ")
-    child.send("q\r")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
-
-    screen = plain(child.before)
-    summary = screen[screen.index("Bilan de la session"):]
-    counts = dict(re.findall(r"^(Annulés|Répondus|À voir par une personne|Passés|En échec|"
-                             r"Non atteints \(vous avez quitté\)) +(\d+)$", summary, flags=re.M))
+    screen, summary, counts = quit_and_read_the_summary(child, "Bilan de la session", (
+        "Annulés", "Répondus", "À voir par une personne", "Passés", "En échec",
+        r"Non atteints \(vous avez quitté\)"))
     assert int(counts["Annulés"]) + int(counts["Répondus"]) == 3, summary
     assert re.search(r"^#\d+ +(annulé|répondu) ", summary, flags=re.M), summary
     assert re.search(r"3 traités en .* · médiane \d+ s par ticket", summary)
