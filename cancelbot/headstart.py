@@ -58,8 +58,6 @@ class _Quiet:
     def warn(self, text: str) -> None:
         self.said.append(text)
 
-    info = warn
-
     @contextmanager
     def busy(self, label: str) -> Iterator[None]:
         yield

@@ -84,9 +84,6 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
     found = Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id)
     if ask_locale and ask_amazon and gstk is not None and decide(
             gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
-        from cancelbot import messages
-
-        messages.load_ahead()  # the reply's renderer, while Amazon answers
         found = dataclasses.replace(found, locale=buyer_locale(marketplace, order_id,
                                                                marketplace_id))
     return found
@@ -97,6 +94,9 @@ def buyer_locale(marketplace: Marketplace, order_id: str,
     """(locale, note for `why`). A refusal only costs the preference: the marketplace decides."""
     if not marketplace.automated or not marketplace_id:
         return None, ""
+    from cancelbot import messages
+
+    messages.load_ahead()  # a reply is due: its renderer loads while Amazon answers
     try:
         return marketplace.buyer_locale(order_id, marketplace_id), ""
     except ServiceError as exc:

@@ -68,7 +68,6 @@ class Draft:
         """Choose the language, render the template, show the message. `known_locale`, when
         the caller already asked Amazon (`buyer_locale()`), saves asking again."""
         folder = messages.templates_dir(templates)
-        messages.load_ahead()  # while Amazon is asked the buyer's locale
         if language:
             locale, note = None, ""
         elif known_locale is not None:
