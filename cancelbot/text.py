@@ -237,14 +237,23 @@ def keep_secret(secret: str | None) -> None:
         if not forms:
             return
         _secret_forms.update(forms)
-        alternatives = sorted(_secret_forms, key=len, reverse=True)  # longest form first
-        _secret_pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+        _secret_pattern = None  # compiled again at its next use: a run registers several
 
 
 def hide_secrets(text: str) -> str:
     """`text` with every registered secret, in any of its forms, replaced by "***"."""
+    global _secret_pattern
+    if not text or not _secret_forms:
+        return text
     pattern = _secret_pattern
-    return pattern.sub("***", text) if pattern is not None and text else text
+    if pattern is None:
+        with _secret_lock:
+            if _secret_pattern is None:
+                alternatives = sorted(_secret_forms, key=len, reverse=True)  # longest first
+                _secret_pattern = re.compile("|".join(map(re.escape, alternatives)),
+                                             re.IGNORECASE)
+            pattern = _secret_pattern
+    return pattern.sub("***", text)
 
 
 def text_to_html(text: str) -> str:

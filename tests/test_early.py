@@ -68,6 +68,53 @@ def test_it_knows_exactly_the_options_the_typer_command_has():
     assert options == set(early.FLAGS) | set(early.VALUED)
 
 
+# -- the cyclic garbage collector ----------------------------------------------------------------
+
+
+@pytest.fixture
+def collector():
+    """The test process's collector as it was, whatever main() did to it."""
+    import gc
+
+    enabled = gc.isenabled()
+    yield gc
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_a_process_run_loads_and_works_without_the_collector(collector, monkeypatch):
+    import cancelbot.__main__ as entry
+
+    collector.enable()
+    seen = []
+    monkeypatch.setattr(entry, "_plain_process", lambda argv: seen.append(
+        collector.isenabled()) or 0)
+    monkeypatch.setattr(sys, "argv", ["cancelbot", "process", "1001"])
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 0 and seen == [False]
+    assert collector.isenabled(), "given back as it was found"
+
+
+def test_other_commands_run_with_the_collector_on_and_start_up_set_aside(collector,
+                                                                         monkeypatch):
+    import cancelbot.__main__ as entry
+    import cancelbot.cli
+
+    collector.enable()
+    collector.unfreeze()
+    seen = []
+    monkeypatch.setattr(cancelbot.cli, "run_command_line", lambda command: seen.append(
+        (collector.isenabled(), collector.get_freeze_count() > 0)) or 0)
+    monkeypatch.setattr(sys, "argv", ["cancelbot", "queue", "--list"])
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 0 and seen == [(True, True)]
+
+
 # -- what loads before the first request ---------------------------------------------------------
 
 DRIVER = """

@@ -458,6 +458,18 @@ def test_a_secret_is_hidden_in_each_encoding(encoded):
     assert "***" in shown
 
 
+def test_a_secret_registered_after_text_was_hidden_is_hidden_too(monkeypatch):
+    import cancelbot.text as text
+
+    monkeypatch.setattr(text, "_secret_forms", set())
+    monkeypatch.setattr(text, "_secret_pattern", None)
+    keep_secret("FirstSecret123")
+    assert hide_secrets("a FirstSecret123 b SecondSecret456") == "a *** b SecondSecret456"
+    keep_secret("SecondSecret456")  # the access token, fetched once the run is under way
+    assert hide_secrets("a FirstSecret123 b SecondSecret456") == "a *** b ***"
+    assert hide_secrets("nothing to hide") == "nothing to hide"
+
+
 def test_a_freshdesk_error_echoing_the_authorization_header_hides_it():
     key = "FdApiKeyEchoed123"
     basic = base64.b64encode(f"{key}:X".encode()).decode()
