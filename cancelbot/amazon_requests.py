@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
+
+from msgspec import Struct
 
 from cancelbot import marketplaces, replies
 from cancelbot.branches import Run, amazon_summary
@@ -85,8 +86,7 @@ def order_search(services: Services) -> OrderSearch | None:
 # -- finding them ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Discovery:
+class Discovery(Struct):
     """What one look at Amazon found."""
 
     searched: bool  # False: the usage plan allowed no call yet

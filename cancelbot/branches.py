@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 from cancelbot import replies, several
 from cancelbot.claims import NOTE_MARK, TicketClaim, how_label
@@ -38,8 +39,7 @@ from cancelbot.services.assisted import cancel_in_seller_central
 from cancelbot.text import text_to_html
 
 
-@dataclass
-class Run:
+class Run(Struct):
     """What every branch works with: the systems, the person, the claim, the result so far."""
 
     services: Services

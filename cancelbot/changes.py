@@ -12,7 +12,8 @@ Amazon step of a job that only mirrors the feed's own events is not listed twice
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from msgspec import Struct
+from msgspec.structs import replace
 
 from cancelbot.journal import INTENT, Event, Journal
 
@@ -21,8 +22,7 @@ NOT_CHANGES = ("prepared",)  # phases that record work, not a change
 FEED_STEP = "amazon_feed"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(Struct, frozen=True):
     at: str  # when it was asked (the intent), or recorded (an outcome alone); ISO UTC
     ticket_id: int | None  # None: an order-only job's
     order_id: str

@@ -31,13 +31,13 @@ check) and the `cancelbot-needs-human` tag (`flag_for_person`), the first time o
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+from msgspec import Struct, structs
 
 from cancelbot.effects import CLAIM_STEPS, EARLIER, FOUND, Effects, label
 from cancelbot.errors import CancelbotError, Declined, NotFound, TicketBusy
@@ -112,8 +112,7 @@ def ago(delta: timedelta) -> str:
     return f"{hours} h" if hours < 48 else f"{hours // 24} days"
 
 
-@dataclass(frozen=True)
-class OtherRun:
+class OtherRun(Struct, frozen=True):
     """A cancelbot note on a ticket that is not this run's."""
 
     note: Conversation
@@ -596,4 +595,4 @@ def how_label(what: str, how: str) -> str | None:
 
 
 def _whole(ticket: Ticket, conversations: tuple[Conversation, ...]) -> Ticket:
-    return dataclasses.replace(ticket, conversations=conversations, conversations_complete=True)
+    return structs.replace(ticket, conversations=conversations, conversations_complete=True)

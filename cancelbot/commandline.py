@@ -199,8 +199,9 @@ def _process(
         number = parse_ticket_id(ticket_id)
         settings = started.settings if started is not None else load_settings(sandbox)
         state_dir = settings.world.prepare()  # this world's journal: never another's
-        import dataclasses
         from contextlib import nullcontext
+
+        from msgspec import structs
 
         from cancelbot.journal import Journal
         from cancelbot.ports import Options
@@ -230,8 +231,8 @@ def _process(
             with open_services(settings, agent, retry=retry, helpdesk=helpdesk,
                                lookup_clients=head.take_clients() if head else None) as services:
                 if head is not None and ahead is not None:  # the procedure's from here on
-                    ahead = dataclasses.replace(ahead, ticket=head.ticket, lookup_later=head.lookup,
-                                                claim=head.take(agent))
+                    ahead = structs.replace(ahead, ticket=head.ticket, lookup_later=head.lookup,
+                                            claim=head.take(agent))
                 outcome = run_procedure(number, services, agent, options, journal, ahead=ahead)
     # One result, rendered once: a finished, declined, failed or interrupted run alike.
     if json_out:

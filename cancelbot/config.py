@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from cancelbot.errors import ConfigError
 from cancelbot.i18n import _
@@ -33,41 +34,54 @@ SANDBOX_FEED_SECONDS = 25.0
 SPAPI_VARIABLES = ("LWA_CLIENT_ID", "LWA_CLIENT_SECRET", "SPAPI_REFRESH_TOKEN", "SPAPI_SELLER_ID")
 
 
-@dataclass(frozen=True)
-class FreshdeskSettings:
+def repr_without(record: Struct, *secrets: str) -> str:
+    """`record`'s repr without the fields that hold a secret: settings or a token printed by
+    mistake (a debug line, a crash report) never show one."""
+    shown = ", ".join(f"{name}={getattr(record, name)!r}" for name in record.__struct_fields__
+                      if name not in secrets)
+    return f"{type(record).__name__}({shown})"
+
+
+class FreshdeskSettings(Struct, frozen=True):
     url: str
-    api_key: str = field(repr=False)
+    api_key: str
     from_email: str = ""
     agent_id: int | None = None
     # Freshdesk counts the account's API calls per minute (per hour on some plans).
     rate_window: float = 60.0
 
+    def __repr__(self) -> str:
+        return repr_without(self, "api_key")
 
-@dataclass(frozen=True)
-class GstkSettings:
+
+class GstkSettings(Struct, frozen=True):
     url: str  # "" → assisted
-    token: str = field(default="", repr=False)
+    token: str = ""
     order_link: str = ""  # e.g. https://gstk.example.com/orders/{order_id}
     status_map: str = ""
 
+    def __repr__(self) -> str:
+        return repr_without(self, "token")
 
-@dataclass(frozen=True)
-class AmazonSettings:
+
+class AmazonSettings(Struct, frozen=True):
     endpoint: str
     lwa_token_url: str
     client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    refresh_token: str = field(default="", repr=False)
+    client_secret: str = ""
+    refresh_token: str = ""
     seller_id: str = ""
     client_secret_date: str = ""  # YYYY-MM-DD the LWA secret was created, for `doctor`
+
+    def __repr__(self) -> str:
+        return repr_without(self, "client_secret", "refresh_token")
 
     @property
     def automated(self) -> bool:
         return bool(self.client_id and self.client_secret and self.refresh_token and self.seller_id)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     freshdesk: FreshdeskSettings
     gstk: GstkSettings
     amazon: AmazonSettings

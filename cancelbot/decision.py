@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from cancelbot.i18n import N_
 from cancelbot.models import OrderStatus
@@ -35,8 +36,7 @@ _AMAZON_SHIPPED = {"SHIPPED", "PARTIALLY_SHIPPED"}
 AMAZON_PAST_CANCEL = frozenset({*_AMAZON_SHIPPED, "CANCELLED"})
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Struct, frozen=True):
     branch: Branch
     reason: str  # in English, as JSON and the journal keep it; `in_words()` for a person
     check: str = ""  # for NEEDS_HUMAN: what the agent should look at

@@ -20,12 +20,12 @@ import importlib.util
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
+from msgspec import Struct, field
 
 from cancelbot import __version__, marketplaces, messages
 from cancelbot.config import Settings, load_settings, template_settings
@@ -52,15 +52,13 @@ SECRET_WARN_DAYS = 150
 SKEW_LIMIT_SECONDS = 300
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Struct, frozen=True):
     name: str
     status: str  # OK, FAILED, WARNING, INFO
     detail: str
 
 
-@dataclass
-class Report:
+class Report(Struct):
     checks: list[Check] = field(default_factory=list)
     sandbox: bool = False
     steps: dict[str, str] = field(default_factory=dict)  # system → "automated" / "assisted"

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from msgspec import Struct
 
 from cancelbot.errors import CancelbotError, RateLimited
 
@@ -41,8 +42,7 @@ COMPLETION_VARIABLE = "_CANCELBOT_COMPLETE"  # Typer's shell completion: Typer a
 LINGER = 1.0  # seconds a run that ends early gives its read in flight (see StartedRead.close)
 
 
-@dataclass
-class ProcessArgs:
+class ProcessArgs(Struct):
     ticket_id: str
     dry_run: bool = False
     yes: bool = False

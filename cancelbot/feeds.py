@@ -37,9 +37,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from cancelbot.claims import ERROR_MARK, cancelbot_notes, ref_tag
 from cancelbot.effects import Effects
@@ -72,8 +73,7 @@ LEASE_WAIT = 30.0  # seconds the critical path waits for another window's send o
 _ASSIGNED = re.compile(r"assigned to agent (\d+)")
 
 
-@dataclass(frozen=True)
-class ReportResult:
+class ReportResult(Struct, frozen=True):
     message_id: int | None
     code: str  # Error or Warning
     message_code: str
@@ -81,24 +81,21 @@ class ReportResult:
     order_id: str
 
 
-@dataclass(frozen=True)
-class ProcessingReport:
+class ProcessingReport(Struct, frozen=True):
     processed: int
     successful: int
     with_error: int
     results: tuple[ReportResult, ...]
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Struct, frozen=True):
     """A feed document created and uploaded, not submitted: createFeed has not been called."""
 
     document_id: str
     order_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Sent:
+class Sent(Struct, frozen=True):
     """Where one order's Amazon cancellation stands after `FeedDesk.cancel`."""
 
     state: str  # sent (Amazon accepted the feed), queued (feed window), done, error
@@ -107,8 +104,7 @@ class Sent:
     earlier: bool = False  # sent by an earlier run: nothing was sent now
 
 
-@dataclass
-class FollowUp:
+class FollowUp(Struct):
     """What one follow-up did; `news` is for the person, shown by whoever runs it."""
 
     submitted: str = ""  # the feedId of queued cancellations sent now

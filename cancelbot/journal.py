@@ -31,9 +31,10 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from msgspec import Struct
 
 from cancelbot import __version__, locks, private
 from cancelbot.errors import JournalError, TicketBusy
@@ -212,8 +213,7 @@ IN_FLIGHT = ("queued", "sending", "sent")
 INTENT, DONE, FAILED = "intent", "done", "failed"
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Struct, frozen=True):
     id: int
     at: str
     ticket_id: int | None  # None: an order-only job's
@@ -227,8 +227,7 @@ class Event:
     version: str
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Struct, frozen=True):
     job_id: str
     ticket_id: int | None  # None: an order-only job (a buyer's request found on Amazon)
     order_id: str
@@ -239,8 +238,7 @@ class Job:
     agent: str
 
 
-@dataclass(frozen=True)
-class Cancellation:
+class Cancellation(Struct, frozen=True):
     """One Amazon order to cancel through a feed, and where it stands."""
 
     order_id: str
@@ -268,8 +266,7 @@ class Cancellation:
             else f"cancelbot process {self.ticket_id}"
 
 
-@dataclass(frozen=True)
-class AmazonRequest:
+class AmazonRequest(Struct, frozen=True):
     """A buyer's cancellation request seen on Amazon, kept until cancelbot handles its order."""
 
     order_id: str
@@ -279,8 +276,7 @@ class AmazonRequest:
     state: str  # open, closed
 
 
-@dataclass(frozen=True)
-class Feed:
+class Feed(Struct, frozen=True):
     feed_id: str
     state: str
     created_at: str

@@ -11,13 +11,12 @@ DEFAULT (English). Kept free of heavy imports: `cancelbot --help` reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from cancelbot.i18n import N_
 
 
-@dataclass(frozen=True)
-class Language:
+class Language(Struct, frozen=True):
     code: str  # ISO 639-1: the --lang value and the templates/<code>/ folder
     name_en: str  # shown to the agents ("Reply in German")
     name_native: str  # as its speakers write it

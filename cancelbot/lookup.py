@@ -11,11 +11,11 @@ confirmed (replies.py); the read-ahead asks it right after the lookups, in the b
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+
+from msgspec import Struct, structs
 
 from cancelbot import marketplaces
 from cancelbot.decision import AMAZON_NOT_FOUND, Branch, decide
@@ -28,8 +28,7 @@ from cancelbot.outcome import AMAZON_NOT_FOUND as NOT_ON_AMAZON
 from cancelbot.ports import BackOffice, Marketplace
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(Struct, frozen=True):
     order_id: str
     gstk: BackOfficeOrder | None
     amazon: AmazonOrder | None
@@ -84,8 +83,8 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
     found = Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id)
     if ask_locale and ask_amazon and gstk is not None and decide(
             gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
-        found = dataclasses.replace(found, locale=buyer_locale(marketplace, order_id,
-                                                               marketplace_id))
+        found = structs.replace(found, locale=buyer_locale(marketplace, order_id,
+                                                       marketplace_id))
     return found
 
 

@@ -6,14 +6,14 @@ table still works everywhere: English replies, the pan-European Seller Central, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import quote, urlencode
+
+from msgspec import Struct
 
 from cancelbot import languages
 
 
-@dataclass(frozen=True)
-class MarketplaceInfo:
+class MarketplaceInfo(Struct, frozen=True):
     marketplace_id: str
     domain: str  # the storefront, e.g. "amazon.fr"
     country: str  # ISO 3166 code, except "UK" as Amazon spells it

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from datetime import datetime
+
+from msgspec import Struct
 
 
 class OrderStatus(str, enum.Enum):
@@ -26,8 +27,7 @@ class TicketStatus(enum.IntEnum):
     CLOSED = 5
 
 
-@dataclass(frozen=True)
-class Conversation:
+class Conversation(Struct, frozen=True):
     id: int
     body_text: str
     private: bool
@@ -36,8 +36,7 @@ class Conversation:
     author: str = ""  # who wrote it, as Freshdesk says: an address, or "agent 4800…"
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(Struct, frozen=True):
     id: int
     subject: str
     body_text: str
@@ -62,8 +61,7 @@ class Ticket:
         return [self.subject, self.body_text, *(c.body_text for c in self.conversations)]
 
 
-@dataclass(frozen=True)
-class BackOfficeOrder:
+class BackOfficeOrder(Struct, frozen=True):
     """An order as GSTK (or another back office) knows it."""
 
     id: str
@@ -74,8 +72,7 @@ class BackOfficeOrder:
     url: str = ""
 
 
-@dataclass(frozen=True)
-class AmazonItem:
+class AmazonItem(Struct, frozen=True):
     order_item_id: str
     title: str = ""
     quantity: int = 0
@@ -84,8 +81,7 @@ class AmazonItem:
     cancelled_by: str = ""
 
 
-@dataclass(frozen=True)
-class AmazonOrder:
+class AmazonOrder(Struct, frozen=True):
     order_id: str
     fulfillment_status: str  # PENDING, UNSHIPPED, SHIPPED, CANCELLED…
     marketplace_id: str
@@ -104,8 +100,7 @@ class AmazonOrder:
         return self.fulfillment_status.upper() == "CANCELLED"
 
 
-@dataclass(frozen=True)
-class OrderSearchPage:
+class OrderSearchPage(Struct, frozen=True):
     """One page of SP-API searchOrders: the orders, and how to go on."""
 
     orders: tuple[AmazonOrder, ...]
@@ -113,8 +108,7 @@ class OrderSearchPage:
     last_updated_before: str  # the page covers updates until then ("" when Amazon omits it)
 
 
-@dataclass(frozen=True)
-class FoundTicket:
+class FoundTicket(Struct, frozen=True):
     """A ticket as Freshdesk's search returns it: no body, no conversations, no requester email."""
 
     id: int
@@ -127,8 +121,7 @@ class FoundTicket:
     url: str = ""
 
 
-@dataclass(frozen=True)
-class SearchPage:
+class SearchPage(Struct, frozen=True):
     """One page of a Freshdesk search: `total` counts every match, not only this page's."""
 
     total: int

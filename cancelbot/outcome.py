@@ -7,7 +7,7 @@ message, the shift's summary) reads this one object (render.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from cancelbot.decision import Decision
 from cancelbot.errors import CancelbotError, ExitCode, Incomplete
@@ -18,8 +18,7 @@ from cancelbot.models import AmazonOrder, BackOfficeOrder, Ticket
 AMAZON_FOUND, AMAZON_NOT_FOUND, AMAZON_NOT_CHECKED = "found", "not_found", "not_checked"
 
 
-@dataclass
-class Action:
+class Action(Struct):
     """One change made on one system."""
 
     system: str  # "GSTK", "Amazon", "Freshdesk"
@@ -27,16 +26,14 @@ class Action:
     ref: str = ""  # remote id: GSTK order id, feedId, note id…
 
 
-@dataclass
-class Links:
+class Links(Struct):
     ticket: str = ""
     gstk_order: str = ""
     seller_central_order: str = ""
     contact_buyer: str = ""
 
 
-@dataclass
-class Outcome:
+class Outcome(Struct):
     """What one run of the procedure read, decided, planned and did."""
 
     ticket_id: int | None  # None: a buyer's request found on Amazon (amazon_requests.py)

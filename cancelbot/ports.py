@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from msgspec import Struct
 
 from cancelbot.decision import Decision
 from cancelbot.models import AmazonOrder, BackOfficeOrder, Conversation, Ticket
@@ -112,16 +113,14 @@ class Feeds(Protocol):
     def list_feeds(self, created_since: str) -> list[dict[str, Any]]: ...
 
 
-@dataclass
-class Services:
+class Services(Struct):
     helpdesk: Helpdesk
     backoffice: BackOffice
     marketplace: Marketplace
     feeds: Feeds | None = None  # None: Amazon cancellations are done by hand (assisted)
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Struct, frozen=True):
     dry_run: bool = False
     language: str | None = None
     templates: Path | None = None

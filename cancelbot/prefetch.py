@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from cancelbot.claims import TicketClaim
 from cancelbot.errors import CancelbotError, ChangedMeanwhile
@@ -24,8 +25,7 @@ from cancelbot.orders import find_order_numbers
 from cancelbot.ports import Services
 
 
-@dataclass
-class Prefetched:
+class Prefetched(Struct):
     """What was read ahead for one ticket. A read that failed is simply absent: the procedure
     then makes the live call, which fails where the agent can see it."""
 

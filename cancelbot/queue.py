@@ -23,7 +23,6 @@ procedure to its `Agent`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import statistics
 import time
@@ -31,9 +30,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, cast
+
+from msgspec import Struct, field, structs
 
 from cancelbot import marketplaces, several
 from cancelbot.amazon_requests import Discovery, handle_request, parse_time
@@ -104,8 +104,7 @@ class TicketSearch(Protocol):
     def conversations(self, ticket_id: int) -> tuple[Conversation, ...]: ...
 
 
-@dataclass(frozen=True)
-class Triage:
+class Triage(Struct, frozen=True):
     """What looking an entry's order up said (triage.py), and so where the entry stands."""
 
     order_id: str | None  # None: no single order number (none, several, or unreadable)
@@ -131,8 +130,7 @@ class Triage:
         return self.gstk is OrderStatus.AWAITING_PREPARATION
 
 
-@dataclass(frozen=True)
-class QueueEntry:
+class QueueEntry(Struct, frozen=True):
     """A cancellation request: a Freshdesk ticket, or (`ticket` None) a buyer's request found
     on Amazon that no ticket names yet (`request`)."""
 
@@ -233,8 +231,7 @@ class QueueEntry:
         return left is not None and left < URGENT
 
 
-@dataclass
-class Queue:
+class Queue(Struct):
     query: str
     total: int  # what Freshdesk counted for the query
     read: int  # search results actually read (300 at most)
@@ -345,7 +342,7 @@ def find_queue(
         entries = [_with_thread(e, read[e.key], agent_id, journal, lease) if e.key in read
                    else e for e in entries]
     else:
-        entries = [dataclasses.replace(e, needs_person=_("an earlier run left it to a person"))
+        entries = [structs.replace(e, needs_person=_("an earlier run left it to a person"))
                    if e.ticket is not None and NEEDS_HUMAN_TAG in e.ticket.tags else e
                    for e in entries]
     far = datetime.max.replace(tzinfo=timezone.utc)
@@ -390,7 +387,7 @@ def _with_thread(entry: QueueEntry, conversations: tuple[Conversation, ...],
     stale = stale_claim(ticket, journal, lease)
     note = person_note(ticket)
     person = note.body_text.removeprefix(PERSON_MARK).lstrip(": ") if note is not None else ""
-    return dataclasses.replace(entry, skip=skip, stale_claim=stale, needs_person=person)
+    return structs.replace(entry, skip=skip, stale_claim=stale, needs_person=person)
 
 
 def stale_claim(ticket: Ticket, journal: Journal | None,
@@ -435,8 +432,7 @@ def skip_on_reading(
 # -- the shift ------------------------------------------------------------------------------
 
 
-@dataclass
-class TicketResult:
+class TicketResult(Struct):
     ticket_id: int | None  # None: a buyer's request found on Amazon
     url: str
     kind: str  # one of KINDS
@@ -449,8 +445,7 @@ class TicketResult:
         return f"#{self.ticket_id}" if self.ticket_id is not None else "Amazon"
 
 
-@dataclass
-class Shift:
+class Shift(Struct):
     queue: Queue
     results: list[TicketResult] = field(default_factory=list)
     not_reached: list[QueueEntry] = field(default_factory=list)
@@ -508,8 +503,7 @@ class WatchScreen(ShiftScreen, Protocol):
         ...
 
 
-@dataclass
-class Watch:
+class Watch(Struct):
     """How a shift keeps watching: `refresh(previous, ask_amazon)` builds the queue afresh
     (triage.py); Freshdesk is looked at every `every` seconds, Amazon every `amazon_every`
     at most — or at every look while `rush()` says a picking wave is minutes away
@@ -522,8 +516,8 @@ class Watch:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     step: float = 0.25  # seconds between two looks at the keyboard while idle
-    last_look: float = field(default=0.0, init=False)
-    last_amazon: float | None = field(default=None, init=False)
+    last_look: float = 0.0  # the watch's own state, not given by the caller
+    last_amazon: float | None = None
 
     def start(self, queue: Queue) -> None:
         self.last_look = self.clock()
@@ -739,11 +733,11 @@ def _process_one(
         if entry.request is None:  # an entry is a ticket or a request: a bug, not a state
             raise ValueError("a queue entry without ticket or request")
         outcome = handle_request(entry.request.order_id, services, agent,
-                                 dataclasses.replace(options, rerun="cancelbot queue"), journal)
+                                 structs.replace(options, rerun="cancelbot queue"), journal)
     else:
         ticket_id = entry.ticket.id
-        mine = dataclasses.replace(options, rerun=options.rerun.replace("{ticket}",
-                                                                        str(ticket_id)))
+        mine = structs.replace(options, rerun=options.rerun.replace("{ticket}",
+                                                                    str(ticket_id)))
         outcome = process(ticket_id, services, agent, mine, journal, ahead=found, feeds=desk)
     error = outcome.error
     # Changed while the agent read it, or another run claimed it first: shown afresh.

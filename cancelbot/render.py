@@ -7,13 +7,13 @@ output"); a new field may appear, none is renamed or removed.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from msgspec import structs
 from rich.cells import cell_len
 from rich.console import Console
 from rich.panel import Panel
@@ -110,7 +110,7 @@ def outcome_document(outcome: Outcome) -> dict[str, Any]:
         "message": outcome.message or None,
         "planned": list(outcome.planned),
         "done": [{"system": a.system, "what": a.what, "ref": a.ref} for a in outcome.actions],
-        "links": {k: v for k, v in vars(outcome.links).items() if v},
+        "links": {k: v for k, v in structs.asdict(outcome.links).items() if v},
         "exit_code": outcome.exit_code,
         "error": error_text(outcome.error) if outcome.error is not None
         else "interrupted" if outcome.interrupted else None,
@@ -551,7 +551,7 @@ def render_history(console: Console, changes: Sequence[Change], ticket_id: int |
         return
     # Read back from the journal: an older version may have written a secret or a control
     # character into it (from_journal hides and shows them as today's rules say).
-    changes = [dataclasses.replace(
+    changes = [structs.replace(
         c, order_id=from_journal(c.order_id), step=from_journal(c.step), ref=from_journal(c.ref),
         detail=from_journal(c.detail), agent=from_journal(c.agent)) for c in changes]
     tickets = ticket_id is None
@@ -651,9 +651,9 @@ def render_feeds(console: Console, follow_up: FollowUp, cancellations: Sequence[
 
 def _shown_row(row: Cancellation) -> Cancellation:
     """A cancellation read back from the journal, its texts as `from_journal` shows them."""
-    return dataclasses.replace(row, order_id=from_journal(row.order_id),
-                               feed_id=from_journal(row.feed_id) or None,
-                               result=from_journal(row.result))
+    return structs.replace(row, order_id=from_journal(row.order_id),
+                           feed_id=from_journal(row.feed_id) or None,
+                           result=from_journal(row.result))
 
 
 def _ticket(ticket_id: int | None) -> str:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from cancelbot import marketplaces
 from cancelbot.branches import Run
@@ -48,8 +49,7 @@ _QUANTITY = re.compile(r"\((?:[^()]*\d[^()]*)\)\s*$")  # "(quantité : 2)", "(Me
 _WORD = re.compile(r"[a-z0-9+]+")
 
 
-@dataclass(frozen=True)
-class Vouch:
+class Vouch(Struct, frozen=True):
     """Whether Amazon vouches for the request, who asked, and why (not) enough."""
 
     ok: bool

@@ -19,8 +19,9 @@ final note whose first sentence names it. A handled order is never chosen again.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Protocol
+
+from msgspec import Struct, field
 
 from cancelbot.claims import HANDLED, REFUSED, TicketClaim, other_runs
 from cancelbot.errors import CancelbotError, Declined
@@ -41,8 +42,7 @@ HOW_HANDLED = {
 QUESTION = N_("Which order does the buyer want cancelled?")
 
 
-@dataclass
-class Siblings:
+class Siblings(Struct):
     """The orders a ticket names, and those already handled on it (order → branch)."""
 
     named: tuple[str, ...]

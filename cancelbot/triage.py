@@ -22,11 +22,11 @@ warehouse has it, the buyer's email brings a ticket and the answer goes there.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from msgspec import Struct, structs
 
 from cancelbot.amazon_requests import Discovery, discover, order_search, waiting
 from cancelbot.decision import AMAZON_NOT_FOUND
@@ -67,8 +67,8 @@ def look_up_entries(entries: Sequence[QueueEntry], services: Services,
     def one(entry: QueueEntry) -> QueueEntry:
         known = previous.get(entry.key)
         if known is not None and (entry.skip or _settled(known)):
-            return dataclasses.replace(entry, triage=known)
-        return dataclasses.replace(entry, triage=look_up_entry(entry, services, journal))
+            return structs.replace(entry, triage=known)
+        return structs.replace(entry, triage=look_up_entry(entry, services, journal))
 
     if len(entries) < 2:
         return check_on_amazon([one(e) for e in entries], services)
@@ -98,7 +98,7 @@ def check_on_amazon(entries: Sequence[QueueEntry], services: Services) -> list[Q
         except CancelbotError:
             return entry
         status = order.fulfillment_status if order is not None else AMAZON_NOT_FOUND
-        return dataclasses.replace(entry, triage=dataclasses.replace(triage, amazon=status))
+        return structs.replace(entry, triage=structs.replace(triage, amazon=status))
 
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="cancelbot-amazon") as pool:
         for n, entry in zip(ask, pool.map(one, ask), strict=True):
@@ -160,8 +160,7 @@ def _settled(triage: Triage) -> bool:
                                         or triage.amazon_past_cancel)
 
 
-@dataclass
-class QueueSource:
+class QueueSource(Struct):
     """Builds the shift's queue; a watching shift calls it again (`queue.Watch.refresh`)."""
 
     services: Services

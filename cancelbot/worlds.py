@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from cancelbot import private
 from cancelbot.errors import StateError
@@ -26,8 +27,7 @@ DESCRIPTION = "world.json"
 SANDBOX = "sandbox"
 
 
-@dataclass(frozen=True)
-class World:
+class World(Struct, frozen=True):
     id: str  # "sandbox", or "acct-" and 12 hex digits of the account's fingerprint
     home: Path
     freshdesk: str = ""  # the account's Freshdesk host

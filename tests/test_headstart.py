@@ -4,12 +4,12 @@ note, the race, a No or a stop taking it back — or the run does it all itself,
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import httpx
 import pytest
 from fakes import FaultyTransport, as_found, only_the_claim_withdrawn
+from msgspec import structs
 
 from cancelbot import commandline, early, headstart, sandbox
 from cancelbot.claims import claim_note
@@ -33,7 +33,7 @@ def account(isolated_env, monkeypatch):
     wire = FaultyTransport(isolated_env)
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request",
                         lambda self, request: wire.handle_request(request))
-    settings = dataclasses.replace(load_settings(sandbox=True), sandbox=False)
+    settings = structs.replace(load_settings(sandbox=True), sandbox=False)
     monkeypatch.setattr(commandline, "load_settings", lambda sandbox: settings)
     return isolated_env, settings, wire
 

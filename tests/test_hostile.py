@@ -458,6 +458,27 @@ def test_a_secret_is_hidden_in_each_encoding(encoded):
     assert "***" in shown
 
 
+def test_settings_and_tokens_printed_by_mistake_show_no_secret():
+    from cancelbot.config import AmazonSettings, GstkSettings, Settings
+    from cancelbot.services.amazon import _Token
+
+    settings = Settings(
+        freshdesk=FreshdeskSettings(url="https://acme.freshdesk.com", api_key="FdKeySecret1"),
+        gstk=GstkSettings(url="https://gstk.example.com/api", token="GstkTokenSecret2"),
+        amazon=AmazonSettings(endpoint="https://sellingpartnerapi-eu.amazon.com",
+                              lwa_token_url="https://api.amazon.com/auth/o2/token",
+                              client_id="amzn1.client", client_secret="LwaSecret3",
+                              refresh_token="Atzr|Refresh4", seller_id="A1SELLER"),
+        home=Path("/tmp/cancelbot"))
+    shown = repr(settings) + repr(_Token("Atza|Access5", 0.0))
+    for secret in ("FdKeySecret1", "GstkTokenSecret2", "LwaSecret3", "Atzr|Refresh4",
+                   "Atza|Access5"):
+        assert secret not in shown
+    # What is not secret is still there to read.
+    assert "https://acme.freshdesk.com" in shown and "amzn1.client" in shown
+    assert "A1SELLER" in shown and "expires_at=0.0" in shown
+
+
 def test_a_secret_registered_after_text_was_hidden_is_hidden_too(monkeypatch):
     import cancelbot.text as text
 

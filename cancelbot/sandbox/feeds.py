@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from msgspec import Struct, field
 
 from cancelbot.sandbox.hosts import SPAPI_SELLER_ID
 
@@ -43,8 +44,7 @@ UNKNOWN_ITEM = "90003"
 INVALID_MESSAGE = "90004"
 
 
-@dataclass
-class Report:
+class Report(Struct):
     processed: int = 0
     errors: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, code, text, order
     fatal: str = ""

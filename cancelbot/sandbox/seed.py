@@ -7,9 +7,10 @@ tickets always look a few hours old.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from msgspec import Struct
 
 from cancelbot.i18n import N_
 from cancelbot.text import html_to_text
@@ -45,16 +46,14 @@ FIRST_FEED_ID = 50012345001
 AMAZON_NOTIFIER = ("Amazon", "donotreply@amazon.com")
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(Struct, frozen=True):
     asin: str
     sku: str
     title: str
     quantity: int = 1
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(Struct, frozen=True):
     order_id: str
     marketplace: str
     fulfillment: str  # SP-API fulfillmentStatus
@@ -69,16 +68,14 @@ class Order:
     late_refusal: bool = False
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(Struct, frozen=True):
     html: str
     minutes_after: int
     incoming: bool = True  # False: written by an agent
     private: bool = False
 
 
-@dataclass(frozen=True)
-class Ticket:
+class Ticket(Struct, frozen=True):
     id: int
     subject: str
     html: str

@@ -18,15 +18,15 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from msgspec import Struct
 
 from cancelbot import __version__
-from cancelbot.config import AmazonSettings
+from cancelbot.config import AmazonSettings, repr_without
 from cancelbot.errors import AuthError, BadResponse, ConfigError, RateLimited
 from cancelbot.models import AmazonItem, AmazonOrder, OrderSearchPage
 from cancelbot.services.http import (
@@ -82,10 +82,12 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-@dataclass(frozen=True)
-class _Token:
-    value: str = field(repr=False)
+class _Token(Struct, frozen=True):
+    value: str
     expires_at: float
+
+    def __repr__(self) -> str:
+        return repr_without(self, "value")
 
     def fresh(self, now: float) -> bool:
         return now < self.expires_at - TOKEN_MARGIN

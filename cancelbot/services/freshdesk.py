@@ -7,7 +7,6 @@ Auth is HTTP basic with the API key as user and `X` as password. Every call goes
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import quote
 
 import httpx
+from msgspec import structs
 
 from cancelbot.config import FreshdeskSettings
 from cancelbot.errors import BadResponse, NotFound
@@ -94,9 +94,9 @@ class FreshdeskClient(OwnsServiceClient):
         data = self._send("GET", path, ticket_id, what=f"ticket {ticket_id}")
         ticket = self._parse_ticket(data, ticket_id)
         if len(ticket.conversations) < INCLUDED_CONVERSATIONS:
-            return dataclasses.replace(ticket, conversations_complete=True)
-        return dataclasses.replace(ticket, conversations=self.conversations(ticket_id),
-                                   conversations_complete=True)
+            return structs.replace(ticket, conversations_complete=True)
+        return structs.replace(ticket, conversations=self.conversations(ticket_id),
+                               conversations_complete=True)
 
     def conversations(self, ticket_id: int) -> tuple[Conversation, ...]:
         """Every conversation of the ticket, oldest first: all pages of

@@ -6,11 +6,11 @@ Auth is a bearer token. Status labels are GSTK's own words, mapped through a `St
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from msgspec import structs
 
 from cancelbot.config import GstkSettings
 from cancelbot.errors import BadResponse, NeedsHuman, OrderMovedOn
@@ -119,7 +119,7 @@ class GstkClient(OwnsServiceClient):
             raise BadResponse(SERVICE, f"{what}: the answer is about order {returned_id!r}")
         label = visible(_require_str(data, "status", what))
         updated_at = data.get("updated_at")
-        return dataclasses.replace(
+        return structs.replace(
             order,
             label=label,
             status=self._statuses.lookup(label),
