@@ -287,7 +287,7 @@ def _tableconsoles() -> tuple[Console, Console]:
 
     from cancelbot.render import TableConsole
 
-    return TableConsole(), Console(stderr=True)
+    return TableConsole(emoji=False), Console(stderr=True, emoji=False)  # as commandline.consoles
 
 
 def _say_how_many_shown(err: Console, shown: int, total: int) -> None:

@@ -499,7 +499,7 @@ def render_outcome(console: Console, outcome: Outcome) -> None:
     table.add_column(overflow="fold")
     for name, value in rows:
         table.add_row(name, value)
-    console.print(Panel(table, title=title, title_align="left"))
+    console.print(Panel(table, title=Text(title), title_align="left"))  # as written: no markup
 
 
 # What each journal step changed, for `history` (the JSON keeps the step names).

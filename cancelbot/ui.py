@@ -95,7 +95,7 @@ class TerminalAgent:
             content.append(f"\n\n── {kind} · {who} · {clock_time(c.created_at)}\n",
                            style="yellow" if c.private else "cyan")
             content.append_text(_excerpt(c.body_text, NOTE_LINES))
-        self.console.print(Panel(content, title=_("Ticket #{id}").format(id=ticket.id),
+        self.console.print(Panel(content, title=Text(_("Ticket #{id}").format(id=ticket.id)),
                                 title_align="left"))
 
     def show_order(

@@ -118,3 +118,19 @@ def test_times_are_local_and_human(monkeypatch):
     assert clock_time(moment, now=moment) == "12:22"
     assert clock_time("2026-11-27T11:22:14Z", now=NOW) == "Fri 27 Nov 12:22"
     assert clock_time(None) == "?"
+
+
+def test_a_run_never_reads_rich_emoji_codes(home, monkeypatch):
+    """The screens print our words and the buyer's as written: no ":x:" turned into an emoji,
+    and Rich's table of emoji codes (~5 ms to load) never needed on a run's way."""
+    import rich.markup
+    from typer.testing import CliRunner
+
+    from cancelbot.cli import app
+
+    replaced: list[str] = []
+    monkeypatch.setattr(rich.markup, "_emoji_replace",
+                        lambda text, *args, **kwargs: replaced.append(text) or text)
+    result = CliRunner().invoke(app, ["process", "1001", "--sandbox", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Ticket #1001" in result.output and replaced == []
