@@ -29,7 +29,7 @@ from cancelbot.errors import CancelbotError, Declined, ExitCode, NeedsHuman, Ord
 from cancelbot.feeds import SHIPPED, FeedDesk, Prepared
 from cancelbot.i18n import N_, _, ngettext, note_
 from cancelbot.journal import Cancellation
-from cancelbot.lookup import Lookup
+from cancelbot.lookup import LocaleAnswer, Lookup
 from cancelbot.marketplaces import seller_central_order_url
 from cancelbot.models import AmazonOrder, BackOfficeOrder, OrderStatus, Ticket, TicketStatus
 from cancelbot.orders import relay_domain
@@ -49,7 +49,7 @@ class Run(Struct):
     outcome: Outcome
     ticket: Ticket
     feeds: FeedDesk | None  # None: Amazon cancellations are done by hand
-    locale: tuple[str | None, str] | None = None  # the buyer's, when the lookup asked it
+    locale: LocaleAnswer | Future[LocaleAnswer] | None = None  # the buyer's, if the lookup asked
     before_change: Callable[[], None] = field(default=lambda: None)  # the read-ahead's re-check
     order_source: str = "ticket"  # where the order number came from: ticket, chosen, typed
     background: Executor | None = None  # work beside the critical path (the run's threads)

@@ -9,9 +9,10 @@ Only in the plainest case, and exactly as the procedure would do it:
             note leaving it to a person; this computer's lease on it free; GSTK and SP-API
             automated; not a dry run
     what    the lease (journal.lease), the claim (TicketClaim.claim_ahead: the journaled
-            'handling' note, then the race) and lookup.look_up with the buyer's locale when
-            the statuses call for a reply — each on its own thread, so the command goes on
-            loading meanwhile
+            'handling' note, then the race) and lookup.look_up — each on its own thread, so
+            the command goes on loading meanwhile; when the statuses call for a reply, the
+            order is handed over at once and the buyer's locale asked after it (the run
+            draws the order and its decision while Amazon answers)
 
 The procedure takes the claim, the lookup and the lease over (`Prefetched.claim`) and carries
 on as if it had made them: a No, a stop or Ctrl-C takes the claim back as always. Anything
@@ -28,12 +29,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 
 import httpx
+from msgspec import structs
 
 from cancelbot.claims import TicketClaim, person_note
 from cancelbot.config import Settings
 from cancelbot.errors import CancelbotError
 from cancelbot.journal import Journal
-from cancelbot.lookup import Lookup, look_up
+from cancelbot.lookup import LocaleAnswer, Lookup, buyer_locale, look_up, reply_due
 from cancelbot.models import Ticket
 from cancelbot.orders import find_order_numbers
 from cancelbot.ports import Agent, Helpdesk
@@ -71,7 +73,7 @@ class HeadStart:
         self.ticket = ticket  # as the claim first read it: its whole thread
         self.claim = claim
         self._stack = stack  # the journal, its lease on the ticket, the GSTK and SP-API clients
-        self.lookup = lookup  # GSTK ∥ Amazon, then the buyer's locale if a reply is due
+        self.lookup = lookup  # GSTK ∥ Amazon; a reply due, the buyer's locale still to come
         self.clients: tuple[GstkClient, AmazonClient] | None = clients
         self._quiet = quiet
 
@@ -167,12 +169,28 @@ def _claim_and_look_up(settings: Settings, helpdesk: Helpdesk, ticket: Ticket, o
     marketplace = stack.enter_context(open_amazon(settings, transport, retry))
     stack.callback(pool.shutdown, wait=True)  # the threads end before the clients close
 
-    def after_the_note() -> Lookup:
+    lookup: Future[Lookup] = Future()
+
+    def after_the_note() -> None:
         # The note leaves first, as beside the procedure's own lookups: its answer cannot
         # come after theirs, so the claim's race read is never a level of its own.
         sending.wait(NOTE_FIRST)
-        return look_up(backoffice, marketplace, order_id, whole, ask_locale=True,
-                       automated_only=True)
+        try:
+            found = look_up(backoffice, marketplace, order_id, whole, automated_only=True)
+        except BaseException as exc:  # a service's: the run looks the order up itself
+            lookup.set_exception(exc)
+            return
+        if not reply_due(found):
+            lookup.set_result(found)
+            return
+        # A reply is due: the run has the order at once (its card and its decision are drawn
+        # while Amazon is asked the buyer's language), the language when it comes.
+        locale: Future[LocaleAnswer] = Future()
+        lookup.set_result(structs.replace(found, locale=locale))
+        try:
+            locale.set_result(buyer_locale(marketplace, order_id, found.marketplace_id))
+        except BaseException as exc:  # a bug: raised where the run reads it, not lost here
+            locale.set_exception(exc)
 
-    lookup = pool.submit(after_the_note)
+    pool.submit(after_the_note)
     return HeadStart(whole, claim, quiet, stack, lookup, (backoffice, marketplace))

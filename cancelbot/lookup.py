@@ -12,7 +12,7 @@ confirmed (replies.py); the read-ahead asks it right after the lookups, in the b
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 
 from msgspec import Struct, structs
@@ -27,6 +27,8 @@ from cancelbot.outcome import AMAZON_FOUND, AMAZON_NOT_CHECKED
 from cancelbot.outcome import AMAZON_NOT_FOUND as NOT_ON_AMAZON
 from cancelbot.ports import BackOffice, Marketplace
 
+LocaleAnswer = tuple[str | None, str]  # (buyer locale, note for `why`)
+
 
 class Lookup(Struct, frozen=True):
     order_id: str
@@ -34,7 +36,8 @@ class Lookup(Struct, frozen=True):
     amazon: AmazonOrder | None
     amazon_checked: bool  # False: no SP-API, the agent checks Seller Central
     marketplace_id: str
-    locale: tuple[str | None, str] | None = None  # (buyer locale, note for `why`), if asked
+    # If asked: the answer, or the answer to come (the head start hands the order over first).
+    locale: LocaleAnswer | Future[LocaleAnswer] | None = None
 
     @property
     def amazon_lookup(self) -> str:
@@ -81,11 +84,16 @@ def look_up(backoffice: BackOffice, marketplace: Marketplace, order_id: str,
     else:
         marketplace_id = relay or marketplaces.FRANCE  # our home, when nothing tells otherwise
     found = Lookup(order_id, gstk, amazon, ask_amazon, marketplace_id)
-    if ask_locale and ask_amazon and gstk is not None and decide(
-            gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL:
+    if ask_locale and reply_due(found):
         found = structs.replace(found, locale=buyer_locale(marketplace, order_id,
                                                        marketplace_id))
     return found
+
+
+def reply_due(found: Lookup) -> bool:
+    """Whether the statuses call for the *cannot cancel* reply (its language is then asked)."""
+    return found.amazon_checked and found.gstk is not None and decide(
+        found.gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL
 
 
 def buyer_locale(marketplace: Marketplace, order_id: str,

@@ -13,11 +13,13 @@ Like the procedure, this never prints: it talks to the `Agent`. The procedure se
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cancelbot import messages
-from cancelbot.lookup import buyer_locale
+from cancelbot.errors import CancelbotError
+from cancelbot.lookup import LocaleAnswer, buyer_locale
 
 if TYPE_CHECKING:
     from cancelbot.ports import Agent, Marketplace
@@ -63,11 +65,17 @@ class Draft:
         templates: Path | None = None,
         language: str | None = None,
         agent_name: str = "",
-        known_locale: tuple[str | None, str] | None = None,
+        known_locale: LocaleAnswer | Future[LocaleAnswer] | None = None,
     ) -> Draft:
         """Choose the language, render the template, show the message. `known_locale`, when
-        the caller already asked Amazon (`buyer_locale()`), saves asking again."""
+        the caller already asked Amazon (`buyer_locale()`; perhaps still answering), saves
+        asking again."""
         folder = messages.templates_dir(templates)
+        if isinstance(known_locale, Future):
+            try:
+                known_locale = known_locale.result()
+            except CancelbotError:
+                known_locale = None  # asked again below, where the agent sees what happens
         if language:
             locale, note = None, ""
         elif known_locale is not None:

@@ -129,6 +129,39 @@ def test_a_reply_claimed_at_the_start_asks_the_locale_once_and_sends_once(accoun
     assert StateStore(home).read()["freshdesk"]["tickets"]["1002"]["status"] == 4
 
 
+def test_a_reply_due_hands_the_order_over_before_the_buyers_language(account, monkeypatch):
+    """The run draws the order and its decision while Amazon is asked the buyer's language:
+    held 0.3 s here, the language still reaches the reply (German, for this buyer)."""
+    home, settings, wire = account
+    times: dict[str, float] = {}
+
+    def slow_locale() -> None:
+        times["locale"] = time.monotonic()
+        time.sleep(0.3)
+
+    wire.hooks_before[("GET", "/messaging/v1/orders/302-5521908-4417736/attributes")] = \
+        slow_locale
+    real = headstart.begin
+
+    def spy(*args, **kwargs):
+        head = real(*args, **kwargs)
+        assert head is not None
+        head.lookup.add_done_callback(lambda _: times.setdefault("handed", time.monotonic()))
+        return head
+
+    monkeypatch.setattr(headstart, "begin", spy)
+    shown = []
+    monkeypatch.setattr("cancelbot.ui.TerminalAgent.show_order",
+                        lambda self, *a, **k: shown.append(time.monotonic()))
+    assert run(settings, 1002, yes=True) == 0
+    assert times["handed"] < times["locale"] + 0.2, times  # not after Amazon's answer
+    assert shown and shown[0] < times["locale"] + 0.2, (shown, times)
+    assert len([line for line in wire.log if "/messaging/" in line]) == 1, wire.log
+    sent = StateStore(home).read()["freshdesk"]["tickets"]["1002"]["conversations"]
+    assert any("Guten Tag" in c["body_text"] for c in sent if not c["private"]
+               and not c["incoming"]), "the reply in the buyer's language"
+
+
 def test_declined_after_a_head_start_changes_nothing_but_the_claim_it_takes_back(
         account, monkeypatch):
     home, settings, wire = account

@@ -190,3 +190,33 @@ def test_loading_jinja2_ahead_is_done_once(monkeypatch):
     assert imported == [True]
     monkeypatch.setitem(sys.modules, "jinja2.sandbox", loaded or object())
     assert messages.load_ahead() is None and imported == [True]  # loaded: no second thread
+
+
+def test_a_locale_still_coming_is_waited_for_and_a_failed_one_asked_again():
+    """The head start hands the order over with the buyer's locale still to come: the draft
+    waits for it; if that request failed, the draft asks Amazon itself."""
+    from concurrent.futures import Future
+
+    from cancelbot.errors import Unreachable
+
+    asked = []
+
+    class Amazon:
+        automated = True
+
+        def buyer_locale(self, order_id, marketplace_id):
+            asked.append(order_id)
+            return "en-GB"
+
+    coming: Future = Future()
+    coming.set_result(("de-DE", ""))
+    draft = Draft.prepare(ScriptedAgent(), Amazon(), order_id="302-5521908-4417736",
+                          marketplace_id=GERMAN, channel="ticket reply", copy_to="",
+                          known_locale=coming)
+    assert draft.code == "de" and asked == []
+    failed: Future = Future()
+    failed.set_exception(Unreachable("Amazon", "no answer"))
+    draft = Draft.prepare(ScriptedAgent(), Amazon(), order_id="302-5521908-4417736",
+                          marketplace_id=GERMAN, channel="ticket reply", copy_to="",
+                          known_locale=failed)
+    assert draft.code == "en" and asked == ["302-5521908-4417736"]
