@@ -273,7 +273,7 @@ IMPORT_GROUPS = {
     "pydantic_core": "pydantic (Typer's value conversion)",
     "annotated_types": "pydantic (Typer's value conversion)",
     "typing_inspection": "pydantic (Typer's value conversion)",
-    "typing_extensions": "pydantic (Typer's value conversion)",
+    "typing_extensions": "msgspec, typing_extensions", "msgspec": "msgspec, typing_extensions",
     "rich": "rich", "pygments": "rich", "markdown_it": "rich", "mdurl": "rich",
     "httpx": "httpx, httpcore, h11, anyio, idna, certifi",
     "httpcore": "httpx, httpcore, h11, anyio, idna, certifi",
