@@ -177,8 +177,8 @@ def _claim_and_look_up(settings: Settings, helpdesk: Helpdesk, ticket: Ticket, o
         sending.wait(NOTE_FIRST)
         try:
             found = look_up(backoffice, marketplace, order_id, whole, automated_only=True)
-        except BaseException as exc:  # a service's: the run looks the order up itself
-            lookup.set_exception(exc)
+        except BaseException as exc:  # a service's error: the run looks it up again; a bug:
+            lookup.set_exception(exc)  # raised in the run
             return
         if not reply_due(found):
             lookup.set_result(found)

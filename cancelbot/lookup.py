@@ -96,8 +96,7 @@ def reply_due(found: Lookup) -> bool:
         found.gstk.status, found.amazon_status).branch is Branch.CANNOT_CANCEL
 
 
-def buyer_locale(marketplace: Marketplace, order_id: str,
-                 marketplace_id: str) -> tuple[str | None, str]:
+def buyer_locale(marketplace: Marketplace, order_id: str, marketplace_id: str) -> LocaleAnswer:
     """(locale, note for `why`). A refusal only costs the preference: the marketplace decides."""
     if not marketplace.automated or not marketplace_id:
         return None, ""

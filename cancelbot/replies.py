@@ -71,7 +71,7 @@ class Draft:
         the caller already asked Amazon (`buyer_locale()`; perhaps still answering), saves
         asking again."""
         folder = messages.templates_dir(templates)
-        if isinstance(known_locale, Future):
+        if isinstance(known_locale, Future) and not language:
             try:
                 known_locale = known_locale.result()
             except CancelbotError:

@@ -220,3 +220,12 @@ def test_a_locale_still_coming_is_waited_for_and_a_failed_one_asked_again():
                           marketplace_id=GERMAN, channel="ticket reply", copy_to="",
                           known_locale=failed)
     assert draft.code == "en" and asked == ["302-5521908-4417736"]
+
+    class NotToWaitFor(Future):
+        def result(self, timeout=None):
+            raise AssertionError("--lang chose: the buyer's locale is not waited for")
+
+    draft = Draft.prepare(ScriptedAgent(), Amazon(), order_id="302-5521908-4417736",
+                          marketplace_id=GERMAN, channel="ticket reply", copy_to="",
+                          language="fr", known_locale=NotToWaitFor())
+    assert draft.code == "fr"
