@@ -71,17 +71,17 @@ class Draft:
         the caller already asked Amazon (`buyer_locale()`; perhaps still answering), saves
         asking again."""
         folder = messages.templates_dir(templates)
-        if isinstance(known_locale, Future) and not language:
-            try:
-                known_locale = known_locale.result()
-            except CancelbotError:
-                known_locale = None  # asked again below, where the agent sees what happens
         if language:
-            locale, note = None, ""
-        elif known_locale is not None:
-            locale, note = known_locale
+            locale, note = None, ""  # chosen: the buyer's locale, even still coming, not needed
         else:
-            locale, note = buyer_locale(marketplace, order_id, marketplace_id)
+            answer = known_locale
+            if isinstance(answer, Future):
+                try:
+                    answer = answer.result()
+                except CancelbotError:
+                    answer = None  # asked again just below, where the agent sees what happens
+            locale, note = answer if answer is not None else buyer_locale(
+                marketplace, order_id, marketplace_id)
         available = tuple(messages.available_languages(folder)) or messages.LANGUAGES
         choice = messages.choose_language(language, marketplace_id, locale, available)
         draft = cls(agent, folder=folder, code=choice.code, why=choice.why + note,
