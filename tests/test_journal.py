@@ -204,6 +204,35 @@ def test_a_journal_of_a_previous_schema_is_upgraded_keeping_every_row(tmp_path: 
         assert nullable["ticket_id"] == 0, "NOT NULL dropped"
 
 
+def test_an_event_or_a_job_the_disk_refuses_is_a_journal_error(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """record() and start_job() write one statement in its own transaction: SQLite's refusal
+    (disk, lock) reaches the run as a JournalError — one line — and nothing half-written."""
+
+    class Refusing:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def execute(self, sql: str, params: object = ()) -> sqlite3.Cursor:
+            if sql.startswith("INSERT"):
+                raise sqlite3.OperationalError("disk I/O error")
+            return self.db.execute(sql, params)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.db, name)
+
+    with Journal.open(tmp_path) as journal:
+        job = journal.start_job(1001, "402-3815274-6120358", "cancel")
+        monkeypatch.setattr(journal, "_db", Refusing(journal._db))
+        with pytest.raises(JournalError, match="disk I/O error"):
+            journal.record(1001, "claim_note", "intent", job_id=job.job_id)
+        with pytest.raises(JournalError, match="disk I/O error"):
+            journal.start_job(1002, "302-5521908-4417736", "cannot_cancel")
+        monkeypatch.undo()
+        assert journal.last_steps(job.job_id) == []
+        assert [j.ticket_id for j in journal.jobs_for_order("302-5521908-4417736")] == []
+
+
 def test_order_only_jobs_one_open_per_order_and_one_process_per_order(tmp_path: Path) -> None:
     with Journal.open(tmp_path) as journal:
         first = journal.start_job(None, "403-6618204-5193342", "cancel")
