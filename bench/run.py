@@ -74,6 +74,7 @@ class Run:
     exit_code: int
     wall: float
     peak_rss_mb: float | None
+    cpu: float | None = None  # user + system seconds (wait4), None where there is none
     requests: int = 0
     by_service: dict[str, int] = field(default_factory=dict)
     depth: int = 0
@@ -204,8 +205,9 @@ FAILURES: list[str] = []  # the last words of every child that exited non-zero, 
 
 def run_child(
     command: list[str], env: dict[str, str], cwd: Path, timeout: float = CHILD_TIMEOUT
-) -> tuple[int, float, float | None]:
-    """(exit code, wall seconds, peak RSS in MB or None) of one child, output discarded."""
+) -> tuple[int, float, float | None, float | None]:
+    """(exit code, wall seconds, peak RSS in MB or None, CPU seconds — user + system — or
+    None) of one child, output discarded."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         child = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -220,10 +222,11 @@ def run_child(
                 # ru_maxrss is in KiB on Linux, in bytes on macOS.
                 scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
                 rss: float | None = usage.ru_maxrss * scale
+                cpu: float | None = usage.ru_utime + usage.ru_stime
             else:
                 child.wait()
                 wall = time.perf_counter() - start
-                rss = None
+                rss = cpu = None
         finally:
             watchdog.cancel()
         if child.returncode not in (0,):
@@ -233,7 +236,7 @@ def run_child(
                             + " ".join(said.split())[-600:])
             if os.environ.get("BENCH_SHOW_FAILURES"):
                 sys.stderr.write(said[-3000:])
-    return child.returncode, wall, rss
+    return child.returncode, wall, rss, cpu
 
 
 # -- phase 1: start-up ---------------------------------------------------------------------------
@@ -309,12 +312,12 @@ def startup(args: argparse.Namespace, work: Path) -> dict:
         run_child([*cancelbot_command(), "process", str(next(fresh)), "--yes"], env, work)
         for _ in range(args.reps):  # interleaved: drifts in machine load hit all alike
             for name, command in commands.items():
-                code, wall, _ = run_child(command, env, work)
+                code, wall, _, _ = run_child(command, env, work)
                 if code != 0:
                     raise SystemExit(f"bench: `{name}` exited {code}")
                 walls[name].append(wall)
             start = time.perf_counter()
-            code, _, _ = run_child([*cancelbot_command(), "process", str(next(fresh)), "--yes"],
+            code, _, _, _ = run_child([*cancelbot_command(), "process", str(next(fresh)), "--yes"],
                                    env, work)
             time.sleep(0.01)
             records = fakes.recorder.between(start, time.perf_counter())
@@ -384,11 +387,11 @@ def tickets(args: argparse.Namespace, work: Path) -> dict:
                 yardstick.append(run_child([sys.executable, "-c", "import typer"], env, work)[1])
             world.store.clock.advance(args.think)  # the agent read the ticket meanwhile
             start = time.perf_counter()
-            code, wall, rss = run_child(
+            code, wall, rss, cpu = run_child(
                 [*cancelbot_command(), "process", str(ticket), "--yes"], env, work
             )
             time.sleep(0.01)  # let the last server thread log its request
-            run = Run(branch, ticket, code, wall, rss)
+            run = Run(branch, ticket, code, wall, rss, cpu)
             records = fakes.recorder.between(start, time.perf_counter())
             describe(run, records)
             if records:
@@ -421,7 +424,7 @@ def follow_feeds(world, fakes: Fakes, env: dict[str, str], work: Path, seconds: 
                if f["processingStatus"] not in ("DONE", "FATAL", "CANCELLED")]
     world.store.clock.advance(seconds)
     start = time.perf_counter()
-    code, wall, _ = run_child([*cancelbot_command(), "feeds"], env, work)
+    code, wall, _, _ = run_child([*cancelbot_command(), "feeds"], env, work)
     time.sleep(0.01)
     records = fakes.recorder.between(start, time.perf_counter())
     with sqlite3.connect(world_journal(home)) as db:
@@ -450,7 +453,7 @@ with open(sys.argv[1], "w") as out:
 def in_one_process(warm: dict[str, list[int]], env: dict[str, str], work: Path) -> dict:
     order = [t for pair in zip(warm["cancel"], warm["cannot_cancel"], strict=True) for t in pair]
     result = work / "warm.json"
-    code, _, _ = run_child([sys.executable, "-c", WARM_DRIVER, str(result), *map(str, order)],
+    code, _, _, _ = run_child([sys.executable, "-c", WARM_DRIVER, str(result), *map(str, order)],
                            env, work)
     walls = json.loads(result.read_text()) if code == 0 and result.exists() else []
     out: dict[str, dict] = {}
@@ -497,7 +500,7 @@ def rate(args: argparse.Namespace, work: Path) -> dict:
                         return
                     ticket = queue.pop(0)
                     world.store.clock.advance(args.think)  # the team's shift, for Amazon
-                code, _, _ = run_child(
+                code, _, _, _ = run_child(
                     [*cancelbot_command(), "process", str(ticket), "--yes"], env, work
                 )
                 with lock:
@@ -575,7 +578,7 @@ def scale(args: argparse.Namespace, work: Path) -> dict:
             yardstick.append(run_child([sys.executable, "-c", "import typer"], env, work)[1])
             for name, argv in SCALE_COMMANDS.items():
                 for label, home in homes.items():
-                    code, wall, peak = run_child([*cancelbot_command(), *argv],
+                    code, wall, peak, _ = run_child([*cancelbot_command(), *argv],
                                                  {**env, "CANCELBOT_HOME": str(home)}, work)
                     if code != 0:
                         raise SystemExit(f"bench: `cancelbot {' '.join(argv)}` exited {code} "
@@ -654,7 +657,7 @@ def shift(args: argparse.Namespace, work: Path) -> dict:
         env = child_env({**fakes.env(), "CANCELBOT_HOME": str(work / "home-shift"),
                          "FRESHDESK_RATE_WINDOW": "60"})
         start = time.perf_counter()
-        code, wall, _ = run_child([*cancelbot_command(), "queue", "--yes"], env, work,
+        code, wall, _, _ = run_child([*cancelbot_command(), "queue", "--yes"], env, work,
                                   timeout=30 + 10 * args.shift_tickets)
         time.sleep(0.01)
         during = fakes.recorder.between(start, time.perf_counter())
@@ -664,7 +667,7 @@ def shift(args: argparse.Namespace, work: Path) -> dict:
                              if f["processingStatus"] not in ("DONE", "FATAL", "CANCELLED"))
         fakes.advance(args.feed_seconds)
         start = time.perf_counter()
-        feeds_code, feeds_wall, _ = run_child([*cancelbot_command(), "feeds"], env, work)
+        feeds_code, feeds_wall, _, _ = run_child([*cancelbot_command(), "feeds"], env, work)
         after = fakes.recorder.between(start, time.perf_counter())
     tickets = world.store.state["freshdesk"]["tickets"]
     orders = world.store.state["amazon"]["orders"]
@@ -698,6 +701,9 @@ def summary(results: dict) -> dict[str, dict]:
         depths = [r["depth"] for r in runs]
         rss = [r["peak_rss_mb"] for r in runs if r["peak_rss_mb"] is not None]
         wall = statistics.median(r["wall"] for r in runs)
+        bound = LEVELS[branch] * latency * 1.25 + 2 * typer_s
+        cpu = [r["cpu"] for r in runs if r.get("cpu") is not None]
+        walls = sorted(r["wall"] for r in runs)
         out[branch] = {
             "runs": len(runs),
             "ok": sum(1 for r in runs if r["exit_code"] == 0
@@ -715,7 +721,15 @@ def summary(results: dict) -> dict[str, dict]:
             "wall": wall,
             "ratio": wall / (_mode(depths) * latency) if latency else None,
             "warm": results["tickets"]["warm"][branch],
-            "bound": LEVELS[branch] * latency * 1.25 + 2 * typer_s,
+            "bound": bound,
+            # Ticket by ticket: how many runs were within it, and the walls' middle half (a
+            # verdict on a margin of a few ms needs its spread: machine load moves the walls).
+            "within": sum(1 for w in walls if w <= bound),
+            "wall_quartiles": (statistics.quantiles(walls, n=4)[0::2] if len(walls) > 1
+                               else [walls[0], walls[0]]),
+            # User + system time of the whole process: the threads share one GIL, so the wall
+            # cannot go below the part of it spent between the answers.
+            "cpu": statistics.median(cpu) if cpu else None,
             "following": sum(r["following"] for r in runs),
             # The same resource read twice in one run, ticket numbers folded: "{id}".
             "repeated_gets": sorted({re.sub(r"\d{4,}", "{id}", g)
@@ -919,6 +933,14 @@ def report_tickets(results: dict, args: argparse.Namespace) -> list[str]:
         f"{NAMES[b]}: start → first request {s[b]['to_first_request'] * MS:.0f} ms, "
         f"last answer → exit {s[b]['after_last_answer'] * MS:.0f} ms, "
         f"depth × L {s[b]['depth'] * latency * MS:.0f} ms"
+        + (f", CPU (user + system) {s[b]['cpu'] * MS:.0f} ms" if s[b]["cpu"] is not None else "")
+        for b in NAMES
+    ) + ".")
+    lines.append("")
+    lines.append("Ticket by ticket, against the same target: " + "; ".join(
+        f"{NAMES[b]} {s[b]['within']}/{s[b]['runs']} within it (walls' middle half "
+        f"{s[b]['wall_quartiles'][0] * MS:.0f}–{s[b]['wall_quartiles'][1] * MS:.0f} ms, "
+        f"target {s[b]['bound'] * MS:.0f} ms)"
         for b in NAMES
     ) + ".")
     f = t["feeds"]

@@ -9,6 +9,7 @@ little; the counts below hold on any machine.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,8 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert runs and all(r["exit_code"] == 0 for r in runs), result.stdout
     assert all(r["final_status"] == (5 if r["branch"] == "cancel" else 4) for r in runs)
     assert all(r["too_many"] == 0 for r in runs)
+    if hasattr(os, "wait4"):  # each run's CPU, from the same wait4 as its peak memory
+        assert all(r["cpu"] is not None and 0 < r["cpu"] for r in runs)
     for branch, levels in LEVELS.items():
         # Never below the minimum chain: a shorter one would mean the bench missed requests.
         # (Whether it is exactly the minimum is the bench's --strict, reported in its table.)
@@ -97,6 +100,7 @@ def test_quick_bench_runs_every_ticket_and_the_team_meets_no_429(tmp_path) -> No
     assert TARGETS_HEADER in result.stdout
     assert "| `process`: first request ≤ 2 × `import typer` |" in result.stdout
     assert "| A shift never waits for a feed |" in result.stdout
+    assert "Ticket by ticket, against the same target: CANCEL " in result.stdout
 
 
 def test_the_virtual_clock_moves_on_without_waiting() -> None:
