@@ -317,8 +317,8 @@ def startup(args: argparse.Namespace, work: Path) -> dict:
                     raise SystemExit(f"bench: `{name}` exited {code}")
                 walls[name].append(wall)
             start = time.perf_counter()
-            code, _, _, _ = run_child([*cancelbot_command(), "process", str(next(fresh)), "--yes"],
-                                   env, work)
+            code, _, _, _ = run_child(
+                [*cancelbot_command(), "process", str(next(fresh)), "--yes"], env, work)
             time.sleep(0.01)
             records = fakes.recorder.between(start, time.perf_counter())
             if code != 0 or not records:
@@ -453,8 +453,8 @@ with open(sys.argv[1], "w") as out:
 def in_one_process(warm: dict[str, list[int]], env: dict[str, str], work: Path) -> dict:
     order = [t for pair in zip(warm["cancel"], warm["cannot_cancel"], strict=True) for t in pair]
     result = work / "warm.json"
-    code, _, _, _ = run_child([sys.executable, "-c", WARM_DRIVER, str(result), *map(str, order)],
-                           env, work)
+    code, _, _, _ = run_child(
+        [sys.executable, "-c", WARM_DRIVER, str(result), *map(str, order)], env, work)
     walls = json.loads(result.read_text()) if code == 0 and result.exists() else []
     out: dict[str, dict] = {}
     for branch in LEVELS:
@@ -579,7 +579,7 @@ def scale(args: argparse.Namespace, work: Path) -> dict:
             for name, argv in SCALE_COMMANDS.items():
                 for label, home in homes.items():
                     code, wall, peak, _ = run_child([*cancelbot_command(), *argv],
-                                                 {**env, "CANCELBOT_HOME": str(home)}, work)
+                                                    {**env, "CANCELBOT_HOME": str(home)}, work)
                     if code != 0:
                         raise SystemExit(f"bench: `cancelbot {' '.join(argv)}` exited {code} "
                                          f"({label} journal)")
@@ -658,7 +658,7 @@ def shift(args: argparse.Namespace, work: Path) -> dict:
                          "FRESHDESK_RATE_WINDOW": "60"})
         start = time.perf_counter()
         code, wall, _, _ = run_child([*cancelbot_command(), "queue", "--yes"], env, work,
-                                  timeout=30 + 10 * args.shift_tickets)
+                                     timeout=30 + 10 * args.shift_tickets)
         time.sleep(0.01)
         during = fakes.recorder.between(start, time.perf_counter())
         with world.store.lock:
