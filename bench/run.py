@@ -700,10 +700,10 @@ def summary(results: dict) -> dict[str, dict]:
         runs = [r for r in results["tickets"]["runs"] if r["branch"] == branch]
         depths = [r["depth"] for r in runs]
         rss = [r["peak_rss_mb"] for r in runs if r["peak_rss_mb"] is not None]
-        wall = statistics.median(r["wall"] for r in runs)
+        walls = [r["wall"] for r in runs]
+        wall = statistics.median(walls)
         bound = LEVELS[branch] * latency * 1.25 + 2 * typer_s
-        cpu = [r["cpu"] for r in runs if r.get("cpu") is not None]
-        walls = sorted(r["wall"] for r in runs)
+        cpu = [r["cpu"] for r in runs if r["cpu"] is not None]
         out[branch] = {
             "runs": len(runs),
             "ok": sum(1 for r in runs if r["exit_code"] == 0
